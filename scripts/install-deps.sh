@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pixd needs, idempotently.
+#   scripts/install-deps.sh [build|test|bench|all]   (default: all)
+# build: compilers and libraries; test: + curl, nginx, Pillow, locust (CSV reference);
+# bench: + the Python peers, wrk, ab, gnuplot, chromium.
+set -euo pipefail
+what=${1:-all}
+
+build=(build-essential cmake pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
+       libjpeg62-turbo-dev libspng-dev libgif-dev libwebp-dev libcurl4-openssl-dev
+       libssl-dev libjsmn-dev libcmocka-dev zlib1g-dev)
+test=(curl nginx-light python3 python3-pil python3-locust openssl)
+bench=(wrk apache2-utils gnuplot-nox chromium python3-flask gunicorn python3-fastapi
+       python3-uvicorn python3-uvloop python3-httptools python3-starlette python3-aiohttp
+       python3-multipart python3-pil iproute2 procps)
+
+case "$what" in
+  build) pkgs=("${build[@]}") ;;
+  test)  pkgs=("${build[@]}" "${test[@]}") ;;
+  bench|all) pkgs=("${build[@]}" "${test[@]}" "${bench[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts nginx on install; our tests and benchmarks start their own instances.
+if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || $SUDO service nginx stop >/dev/null 2>&1 || true
+fi

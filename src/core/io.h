@@ -1,0 +1,45 @@
+/*
+ * io: how a connection reads and writes bytes, hidden behind a table of functions so that a
+ * TLS transport can replace the plain socket without touching the code above it (wrk's
+ * `struct sock`). Every call is non-blocking.
+ *
+ * Returns: > 0 bytes moved; 0 on orderly EOF (read only); IO_AGAIN when the transport would
+ * block (io->want then says whether it waits to read or to write: a TLS write can need a
+ * read); or -errno.
+ */
+#ifndef PIXD_CORE_IO_H
+#define PIXD_CORE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define IO_AGAIN (-11) /* -EAGAIN */
+
+typedef struct io io_t;
+
+typedef struct {
+    ssize_t (*read)(io_t *io, void *buf, size_t n);
+    ssize_t (*writev)(io_t *io, const struct iovec *iov, int iovcnt);
+    void (*close)(io_t *io); /* closes the fd and frees transport state */
+} io_ops_t;
+
+struct io {
+    const io_ops_t *ops;
+    int fd;
+    uint32_t want; /* EPOLLIN or EPOLLOUT after IO_AGAIN */
+    void *tls;     /* transport state, NULL for plain sockets */
+};
+
+extern const io_ops_t io_plain;
+
+static inline void io_init_plain(io_t *io, int fd)
+{
+    io->ops = &io_plain;
+    io->fd = fd;
+    io->want = 0;
+    io->tls = NULL;
+}
+
+#endif

@@ -1,0 +1,475 @@
+#include "server/magic.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/base64.h"
+#include "http/multipart.h"
+#include "http/url.h"
+#include "image/image.h"
+#include "server/fetch.h"
+#include "server/magic_json.h"
+#include "server/page.h"
+
+#define MAX_PARTS 16
+#define DEFAULT_NAME "bw.jpeg"
+
+typedef enum { JOB_BASE64, JOB_MULTIPART, JOB_URL } job_kind_t;
+
+typedef struct job {
+    struct job *next;
+    job_kind_t kind;
+    bool want_jpeg;     /* imageurl with Accept: image/jpeg */
+    conn_t *c;
+    loop_t *loop;       /* the connection's loop, where the answer is sent */
+    magic_t *m;
+    char *body;         /* request body (in the held connection's buffer) */
+    size_t body_len;
+    const char *ctype;  /* Content-Type value (multipart boundary) */
+    size_t ctype_len;
+    uint8_t *fetched;   /* downloaded image, owned */
+    size_t fetched_len;
+    /* the answer */
+    int status;
+    const char *reason;
+    char hdrs[640];
+    size_t hdrs_len;
+    char *out;
+    size_t out_len;
+} job_t;
+
+struct magic {
+    img_limits_t limits;
+    const server_config_t *cfg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job_t *head, *tail;
+    bool stop;
+    int nthreads;
+    pthread_t *threads;
+};
+
+static void job_free(void *arg)
+{
+    job_t *j = arg;
+    free(j->out);
+    free(j->fetched);
+    free(j);
+}
+
+static void fail(job_t *j, int status, const char *reason)
+{
+    j->status = status;
+    j->reason = reason;
+}
+
+/* ---- the work (image threads) -------------------------------------------------------- */
+
+static bool convert(job_t *j, const void *img, size_t len, uint8_t **jpeg, size_t *jpeg_len)
+{
+    img_status_t st = img_bw_jpeg(img, len, &j->m->limits, jpeg, jpeg_len);
+    switch (st) {
+    case IMG_OK:
+        return true;
+    case IMG_ERR_UNSUPPORTED:
+        fail(j, 415, img_status_str(st));
+        break;
+    case IMG_ERR_NOMEM:
+        fail(j, 503, img_status_str(st));
+        break;
+    default:
+        fail(j, 422, img_status_str(st));
+    }
+    return false;
+}
+
+static void json_answer(job_t *j, const char *name, size_t nlen, const void *img, size_t len)
+{
+    uint8_t *jpeg;
+    size_t jlen;
+    if (!convert(j, img, len, &jpeg, &jlen))
+        return;
+    j->out = malloc(magic_json_reply_len(name, nlen, jlen));
+    if (!j->out) {
+        free(jpeg);
+        fail(j, 503, "out of memory");
+        return;
+    }
+    j->out_len = magic_json_reply(j->out, name, nlen, jpeg, jlen);
+    free(jpeg);
+    j->status = 200;
+    j->hdrs_len = (size_t)snprintf(j->hdrs, sizeof j->hdrs, "Content-Type: application/json\r\n");
+}
+
+static void jpeg_answer(job_t *j, const char *name, size_t nlen, const void *img, size_t len)
+{
+    uint8_t *jpeg;
+    size_t jlen;
+    if (!convert(j, img, len, &jpeg, &jlen))
+        return;
+    char disp[512], bare[256];
+    magic_disposition(name, nlen, disp, sizeof disp, bare, sizeof bare);
+    j->out = (char *)jpeg;
+    j->out_len = jlen;
+    j->status = 200;
+    j->hdrs_len = (size_t)snprintf(j->hdrs, sizeof j->hdrs,
+                                   "Content-Type: image/jpeg\r\nContent-Disposition: %s\r\nfilename: %s\r\n",
+                                   disp, bare);
+}
+
+static void run_base64(job_t *j)
+{
+    magic_json_req_t req;
+    magic_json_status_t st = magic_json_parse(j->body, j->body_len, &req);
+    if (st != MAGIC_JSON_OK)
+        return fail(j, 400, magic_json_strerror(st));
+    if (!req.image_b64)
+        return fail(j, 400, "missing field image");
+    ssize_t n = base64_decode(req.image_b64, req.image_b64, req.image_b64_len);
+    if (n < 0)
+        return fail(j, 400, "invalid base64 in image");
+    if (req.filename)
+        json_answer(j, req.filename, req.filename_len, req.image_b64, (size_t)n);
+    else
+        json_answer(j, DEFAULT_NAME, strlen(DEFAULT_NAME), req.image_b64, (size_t)n);
+}
+
+static void run_multipart(job_t *j)
+{
+    const char *b;
+    size_t blen;
+    if (!j->ctype || j->ctype_len < 19 || strncasecmp(j->ctype, "multipart/form-data", 19) != 0)
+        return fail(j, 400, "expected multipart/form-data");
+    if (multipart_boundary(j->ctype, j->ctype_len, &b, &blen) != 0)
+        return fail(j, 400, "missing or invalid multipart boundary");
+    multipart_part_t parts[MAX_PARTS];
+    size_t n;
+    multipart_status_t st = multipart_parse((const uint8_t *)j->body, j->body_len, b, blen, parts, MAX_PARTS, &n);
+    if (st != MULTIPART_OK)
+        return fail(j, 400, multipart_strerror(st));
+    const multipart_part_t *img = multipart_find(parts, n, "image");
+    if (!img)
+        return fail(j, 400, "missing image part");
+    const multipart_part_t *fname = multipart_find(parts, n, "filename");
+    const char *name = DEFAULT_NAME;
+    size_t nlen = strlen(DEFAULT_NAME);
+    if (fname && fname->data_len) {
+        name = (const char *)fname->data;
+        nlen = fname->data_len;
+    } else if (img->filename && img->filename_len) {
+        name = img->filename;
+        nlen = img->filename_len;
+    }
+    jpeg_answer(j, name, nlen, img->data, img->data_len);
+}
+
+static void run_url(job_t *j)
+{
+    if (j->want_jpeg)
+        jpeg_answer(j, DEFAULT_NAME, strlen(DEFAULT_NAME), j->fetched, j->fetched_len);
+    else
+        json_answer(j, DEFAULT_NAME, strlen(DEFAULT_NAME), j->fetched, j->fetched_len);
+}
+
+/* Back on the connection's loop: send what the job computed. */
+static void job_done(loop_t *loop, void *arg)
+{
+    job_t *j = arg;
+    if (j->status == 200) {
+        conn_respond(j->c, 200, j->hdrs, j->hdrs_len, j->out, j->out_len, job_free, j);
+    } else {
+        conn_respond_error(j->c, j->status, j->reason);
+        job_free(j);
+    }
+}
+
+static void job_run(job_t *j)
+{
+    switch (j->kind) {
+    case JOB_BASE64:
+        run_base64(j);
+        break;
+    case JOB_MULTIPART:
+        run_multipart(j);
+        break;
+    case JOB_URL:
+        run_url(j);
+        break;
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    magic_t *m = arg;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        while (!m->head && !m->stop)
+            pthread_cond_wait(&m->cond, &m->lock);
+        job_t *j = m->head;
+        if (!j) {
+            pthread_mutex_unlock(&m->lock);
+            return NULL;
+        }
+        m->head = j->next;
+        if (!m->head)
+            m->tail = NULL;
+        pthread_mutex_unlock(&m->lock);
+        job_run(j);
+        if (loop_post(j->loop, job_done, j) != 0)
+            abort(); /* a dozen bytes: treated like any small fixed allocation */
+    }
+}
+
+static void submit(job_t *j)
+{
+    magic_t *m = j->m;
+    if (m->nthreads == 0) {
+        job_run(j);
+        job_done(j->loop, j);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    if (m->tail)
+        m->tail->next = j;
+    else
+        m->head = j;
+    m->tail = j;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the handlers (loop threads) ----------------------------------------------------- */
+
+static job_t *job_new(conn_t *c, job_kind_t kind)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        conn_respond_error(c, 503, "out of memory");
+        return NULL;
+    }
+    j->kind = kind;
+    j->c = c;
+    j->loop = c->wk->loop;
+    j->m = c->wk->srv->magic;
+    j->body = conn_body(c);
+    j->body_len = c->body_len;
+    const http_header_t *ct = http_find_header(&c->req.h, "content-type", 12);
+    if (ct) {
+        j->ctype = ct->value;
+        j->ctype_len = ct->value_len;
+    }
+    conn_hold(c);
+    return j;
+}
+
+static void on_fetched(void *arg, int status, const char *reason, uint8_t *data, size_t len)
+{
+    job_t *j = arg;
+    if (status) {
+        fail(j, status, reason);
+        job_done(j->loop, j);
+        return;
+    }
+    j->fetched = data;
+    j->fetched_len = len;
+    submit(j);
+}
+
+static void start_fetch(conn_t *c, job_t *j, const char *url)
+{
+    int r = fetch_start(c->wk->fetch, url, on_fetched, j);
+    if (r == 0)
+        return;
+    fail(j, r, r == 403 ? "image_url scheme not allowed" : r == 400 ? "invalid image_url" : "cannot fetch now");
+    job_done(j->loop, j);
+}
+
+static bool wants_jpeg(const conn_t *c)
+{
+    const http_header_t *a = http_find_header(&c->req.h, "accept", 6);
+    return a && memmem(a->value, a->value_len, "image/jpeg", 10);
+}
+
+static void imageurl(conn_t *c)
+{
+    char url[URL_MAX_LEN + 1];
+    if (c->req.method == HTTP_METHOD_GET) {
+        const char *def = c->wk->srv->cfg.default_image_url;
+        if (!def[0]) {
+            conn_respond_error(c, 404, "no default image_url configured");
+            return;
+        }
+        snprintf(url, sizeof url, "%s", def);
+    } else {
+        /* Parse here, on the loop: the JSON is small and the URL is needed to start the download. */
+        magic_json_req_t req;
+        magic_json_status_t st = magic_json_parse(conn_body(c), c->body_len, &req);
+        if (st != MAGIC_JSON_OK) {
+            conn_respond_error(c, 400, magic_json_strerror(st));
+            return;
+        }
+        if (!req.image_url) {
+            conn_respond_error(c, 400, "missing field image_url");
+            return;
+        }
+        if (req.image_url_len >= sizeof url || memchr(req.image_url, 0, req.image_url_len)) {
+            conn_respond_error(c, 400, "invalid image_url");
+            return;
+        }
+        memcpy(url, req.image_url, req.image_url_len);
+        url[req.image_url_len] = 0;
+    }
+    job_t *j = job_new(c, JOB_URL);
+    if (!j)
+        return;
+    j->want_jpeg = wants_jpeg(c);
+    start_fetch(c, j, url);
+}
+
+static bool path_is(const conn_t *c, const char *lit)
+{
+    size_t n = strlen(lit);
+    return c->req.path_len == n && memcmp(c->req.path, lit, n) == 0;
+}
+
+static bool method_ok(conn_t *c, bool get, bool post)
+{
+    http_method_t m = c->req.method;
+    if ((get && (m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD)) || (post && m == HTTP_METHOD_POST))
+        return true;
+    conn_respond_405(c, get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST");
+    return false;
+}
+
+bool magic_dispatch(conn_t *c)
+{
+    if (path_is(c, "/")) {
+        if (method_ok(c, true, false)) {
+            static const char h[] = "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n";
+            conn_respond(c, 200, h, sizeof h - 1, page_index_html, page_index_html_len, NULL, NULL);
+        }
+        return true;
+    }
+    if (c->req.path_len < 7 || memcmp(c->req.path, "/magic/", 7) != 0)
+        return false;
+    if (path_is(c, "/magic/base64")) {
+        if (method_ok(c, false, true)) {
+            job_t *j = job_new(c, JOB_BASE64);
+            if (j)
+                submit(j);
+        }
+    } else if (path_is(c, "/magic/multipart")) {
+        if (method_ok(c, false, true)) {
+            job_t *j = job_new(c, JOB_MULTIPART);
+            if (j)
+                submit(j);
+        }
+    } else if (path_is(c, "/magic/imageurl")) {
+        if (method_ok(c, true, true))
+            imageurl(c);
+    } else {
+        conn_respond_error(c, 404, "not found");
+    }
+    return true;
+}
+
+/* ---- names in headers ---------------------------------------------------------------- */
+
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+size_t magic_disposition(const char *name, size_t n, char *dst, size_t dstlen, char *bare, size_t barelen)
+{
+    /* Only the last path component: some clients send C:\dir\file.jpg. */
+    for (size_t i = n; i > 0; i--) {
+        if (name[i - 1] == '/' || name[i - 1] == '\\') {
+            name += i;
+            n -= i;
+            break;
+        }
+    }
+    size_t b = 0;
+    bool token = true, ascii = true;
+    for (size_t i = 0; i < n && b + 1 < barelen; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+            continue;
+        ascii &= ch < 0x80;
+        token &= is_tchar(ch);
+        bare[b++] = (char)ch;
+    }
+    if (b == 0) {
+        b = (size_t)snprintf(bare, barelen, "%s", DEFAULT_NAME);
+        token = ascii = true;
+    }
+    bare[b] = 0;
+    size_t o = (size_t)snprintf(dst, dstlen, token ? "attachment; filename=%s" : "attachment; filename=\"", bare);
+    if (!token) {
+        /* Quoted ASCII fallback; non-ASCII bytes become '_' there and go in filename*. */
+        for (size_t i = 0; i < b && o + 3 < dstlen; i++)
+            dst[o++] = (unsigned char)bare[i] < 0x80 ? bare[i] : '_';
+        dst[o++] = '"';
+        if (!ascii) {
+            o += (size_t)snprintf(dst + o, dstlen - o, "; filename*=UTF-8''");
+            for (size_t i = 0; i < b && o + 4 < dstlen; i++) {
+                unsigned char ch = (unsigned char)bare[i];
+                if (is_tchar(ch) && ch != '%' && ch != '\'' && ch != '*')
+                    dst[o++] = (char)ch;
+                else
+                    o += (size_t)snprintf(dst + o, dstlen - o, "%%%02X", ch);
+            }
+        }
+        dst[o] = 0;
+        /* The plain header gets the ASCII form too: header values are not UTF-8. */
+        for (size_t i = 0; i < b; i++)
+            if ((unsigned char)bare[i] >= 0x80)
+                bare[i] = '_';
+    }
+    return o;
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen)
+{
+    magic_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->cfg = cfg;
+    m->limits.max_pixels = cfg->max_pixels;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->cond, NULL);
+    m->threads = calloc((size_t)cfg->image_workers + 1, sizeof *m->threads);
+    for (int i = 0; i < cfg->image_workers; i++) {
+        if (pthread_create(&m->threads[i], NULL, pool_main, m) != 0) {
+            snprintf(err, errlen, "cannot start image threads");
+            break;
+        }
+        m->nthreads++;
+    }
+    return m;
+}
+
+void magic_free(magic_t *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stop = true;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    for (int i = 0; i < m->nthreads; i++)
+        pthread_join(m->threads[i], NULL);
+    free(m->threads);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->cond);
+    free(m);
+}

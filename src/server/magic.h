@@ -1,0 +1,32 @@
+/*
+ * magic: the image API (/magic/base64, /magic/multipart, /magic/imageurl) and the page at /.
+ *
+ * Request bodies are parsed, decoded and converted on a pool of image threads, never on an
+ * event loop (docs/decisions/005-image-work-off-the-loop.md): the loop holds the connection,
+ * the pool computes the whole answer, and the loop sends it.
+ */
+#ifndef PIXD_SERVER_MAGIC_H
+#define PIXD_SERVER_MAGIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/server.h"
+
+typedef struct magic magic_t;
+
+/* Starts the image threads (cfg.image_workers; 0 runs jobs inline on the loop). */
+magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen);
+/* Stops the threads after the jobs already queued. */
+void magic_free(magic_t *m);
+
+/* Answers "/" and "/magic/..." requests; false when the path is not one of those. */
+bool magic_dispatch(conn_t *c);
+
+/* The header value naming the file: bare when it is an HTTP token (as Flask writes it), quoted
+ * otherwise, with control bytes, quotes, backslashes and directories removed, plus an RFC 8187
+ * filename* for non-ASCII names. Writes "attachment; filename=..." into dst; returns its
+ * length. *bare receives the plain name for the "filename:" header. */
+size_t magic_disposition(const char *name, size_t n, char *dst, size_t dstlen, char *bare, size_t barelen);
+
+#endif

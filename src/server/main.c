@@ -1,0 +1,37 @@
+/* pixd: flags, start, wait for SIGTERM/SIGINT, drain, exit 0. */
+#include <signal.h>
+#include <stdio.h>
+
+#include "server/server.h"
+
+#define DRAIN_MS 10000
+
+int main(int argc, char **argv)
+{
+    server_config_t cfg;
+    server_config_defaults(&cfg);
+    int r = server_config_parse(&cfg, argc, argv);
+    if (r)
+        return r == 1 ? 0 : 2;
+
+    /* Block the stop signals in every thread; the main thread takes them with sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static server_t srv;
+    if (server_start(&srv, &cfg) != 0)
+        return 1;
+    printf("pixd %s listening on http://%s (port %d), %d threads, avatars from %s\n", PIXD_VERSION,
+           cfg.listen, srv.port, srv.nworkers, cfg.avatars);
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    fprintf(stderr, "pixd: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_stop(&srv, DRAIN_MS);
+    server_free(&srv);
+    return 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * server: worker threads, listeners, accept, access log and graceful stop.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "server/avatar.h"
+#include "server/conn.h"
+#include "server/fetch.h"
+#include "server/magic.h"
+
+#define LOG_FLUSH_BYTES 32768
+
+static void flush_log(worker_t *wk)
+{
+    if (buf_size(&wk->log) == 0)
+        return;
+    /* One write per batch of whole lines: O_APPEND keeps the workers' lines unmixed. */
+    (void)!write(wk->srv->log_fd, buf_start(&wk->log), buf_size(&wk->log));
+    buf_reset(&wk->log);
+}
+
+void conn_log(conn_t *c, uint64_t body_bytes)
+{
+    worker_t *wk = c->wk;
+    char peer[64], line[512];
+    sock_format(&c->peer, peer, sizeof peer);
+    char *colon = strrchr(peer, ':');
+    if (colon)
+        *colon = 0;
+    int tlen = c->req.target_len > 256 ? 256 : (int)c->req.target_len;
+    int n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu %llums\n", peer,
+                     http_date_cached(&wk->date, loop_wall_s(wk->loop)), (int)c->req.method_len,
+                     c->req.method_str, tlen, c->req.target, c->req.h.minor_version, c->status,
+                     (unsigned long long)body_bytes,
+                     (unsigned long long)(loop_now_ms(wk->loop) - c->started_ms));
+    if (c->state == CONN_HEAD) /* no parsed request line to log */
+        n = snprintf(line, sizeof line, "%s - - [%s] \"-\" %d %llu\n", peer,
+                     http_date_cached(&wk->date, loop_wall_s(wk->loop)), c->status,
+                     (unsigned long long)body_bytes);
+    if (n > 0)
+        buf_append(&wk->log, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    if (buf_size(&wk->log) >= LOG_FLUSH_BYTES)
+        flush_log(wk);
+}
+
+static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
+{
+    worker_t *wk = (worker_t *)((char *)w - offsetof(worker_t, listen_w));
+    server_t *srv = wk->srv;
+    /* Bounded batch so one busy listener cannot starve the connections of this loop. */
+    for (int i = 0; i < 64; i++) {
+        sock_addr_t peer;
+        peer.len = sizeof peer.addr;
+        int fd = accept4(w->fd, (struct sockaddr *)&peer.addr, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED): retry on next event */
+        if (__atomic_fetch_add(&srv->conns_now, 1, __ATOMIC_RELAXED) >= srv->cfg.max_conns) {
+            static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: pixd\r\n"
+                                       "Content-Type: application/json\r\nContent-Length: 33\r\n"
+                                       "Connection: close\r\n\r\n{\"error\": \"too many connections\"}";
+            (void)!write(fd, busy, sizeof busy - 1);
+            close(fd);
+            __atomic_fetch_sub(&srv->conns_now, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conn_accepted(wk, fd, &peer);
+    }
+}
+
+static void on_tick(loop_t *loop, loop_timer_t *t)
+{
+    worker_t *wk = (worker_t *)((char *)t - offsetof(worker_t, tick));
+    flush_log(wk);
+    if (wk->draining && wk->nconns == 0) {
+        loop_stop(loop);
+        return;
+    }
+    loop_timer_arm(loop, t, wk->draining ? 20 : 1000, on_tick);
+}
+
+static void start_drain(loop_t *loop, void *arg)
+{
+    worker_t *wk = arg;
+    wk->draining = true;
+    loop_watch_del(loop, &wk->listen_w);
+    close(wk->listen_w.fd);
+    wk->listen_w.fd = -1;
+    conn_drain_all(wk);
+    loop_timer_arm(loop, &wk->tick, 0, on_tick);
+}
+
+static void force_stop(loop_t *loop, void *arg)
+{
+    loop_stop(loop);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *wk = arg;
+    loop_timer_arm(wk->loop, &wk->tick, 1000, on_tick);
+    loop_run(wk->loop);
+    flush_log(wk);
+    return NULL;
+}
+
+int server_start(server_t *srv, const server_config_t *cfg)
+{
+    char err[256];
+    memset(srv, 0, sizeof *srv);
+    srv->cfg = *cfg;
+    srv->log_fd = -1;
+    srv->started_s = time(NULL);
+    if (sock_resolve(cfg->listen, &srv->addr, err, sizeof err) != 0) {
+        fprintf(stderr, "pixd: %s\n", err);
+        return -1;
+    }
+    if (cfg->access_log[0]) {
+        srv->log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (srv->log_fd < 0) {
+            fprintf(stderr, "pixd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
+            return -1;
+        }
+    }
+    srv->avatars = avatar_store_new(cfg, err, sizeof err);
+    if (!srv->avatars) {
+        fprintf(stderr, "pixd: %s\n", err);
+        return -1;
+    }
+    srv->magic = magic_new(&srv->cfg, err, sizeof err);
+    if (!srv->magic) {
+        fprintf(stderr, "pixd: %s\n", err);
+        return -1;
+    }
+    srv->nworkers = cfg->threads;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker_t *wk = &srv->workers[i];
+        wk->srv = srv;
+        wk->id = i;
+        wk->loop = loop_new();
+        int fd = sock_listen(&srv->addr, true, 4096);
+        wk->fetch = wk->loop ? fetch_new(wk->loop, &srv->cfg) : NULL;
+        if (!wk->loop || fd < 0 || !wk->fetch) {
+            fprintf(stderr, "pixd: cannot listen on %s: %s\n", cfg->listen, strerror(fd < 0 ? -fd : errno));
+            return -1;
+        }
+        if (i == 0 && sock_local_port(fd) > 0) {
+            /* With port 0 every further listener must join the port the first one got. */
+            srv->port = sock_local_port(fd);
+            if (srv->addr.addr.ss_family == AF_INET)
+                ((struct sockaddr_in *)&srv->addr.addr)->sin_port = htons((uint16_t)srv->port);
+            else
+                ((struct sockaddr_in6 *)&srv->addr.addr)->sin6_port = htons((uint16_t)srv->port);
+        }
+        int secs = 1; /* wake accept() only when the request's first bytes are in */
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+        loop_watch_add(wk->loop, &wk->listen_w, fd, EPOLLIN, on_accept);
+    }
+    if (avatar_store_watch(srv->avatars, srv->workers[0].loop) != 0)
+        fprintf(stderr, "pixd: warning: cannot watch %s for changes; files are re-read on cache expiry\n",
+                cfg->avatars);
+    for (int i = 0; i < srv->nworkers; i++)
+        pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+    return 0;
+}
+
+void server_stop(server_t *srv, uint32_t drain_ms)
+{
+    for (int i = 0; i < srv->nworkers; i++)
+        loop_post(srv->workers[i].loop, start_drain, &srv->workers[i]);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += drain_ms / 1000;
+    ts.tv_nsec += (long)(drain_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (pthread_timedjoin_np(srv->workers[i].thread, NULL, &ts) != 0) {
+            loop_post(srv->workers[i].loop, force_stop, NULL);
+            pthread_join(srv->workers[i].thread, NULL);
+        }
+    }
+}
+
+void server_free(server_t *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker_t *wk = &srv->workers[i];
+        /* Connections still open after a forced stop: their memory goes with the process. */
+        buf_free(&wk->log);
+        fetch_free(wk->fetch);
+        loop_free(wk->loop);
+    }
+    free(srv->workers);
+    magic_free(srv->magic);
+    avatar_store_free(srv->avatars);
+    if (srv->log_fd >= 0)
+        close(srv->log_fd);
+}

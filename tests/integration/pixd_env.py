@@ -1,0 +1,172 @@
+"""Shared helpers for the integration tests: start a real pixd on a free port, talk raw HTTP.
+
+Binaries come from the environment CTest sets (PIXD_BIN, PIXLOAD_BIN, PIXD_BUILD).
+"""
+import io
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from PIL import Image
+
+PIXD_BIN = os.environ.get("PIXD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixd"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_image(fmt, size=(40, 40), color=(200, 30, 60)):
+    """A small photo-like image in the given Pillow format, as bytes."""
+    im = Image.new("RGB", size, color)
+    for x in range(size[0]):
+        for y in range(0, size[1], 3):
+            im.putpixel((x, y), ((x * 7) % 256, (y * 5) % 256, (x * y) % 256))
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+class Pixd:
+    """A pixd process on a free loopback port, with its own avatar folder."""
+
+    def __init__(self, *args, avatars=None, default=True):
+        self.tmp = tempfile.TemporaryDirectory(prefix="pixd-test-")
+        self.dir = avatars or os.path.join(self.tmp.name, "avatars")
+        os.makedirs(self.dir, exist_ok=True)
+        if default and not os.path.exists(os.path.join(self.dir, "-1.png")):
+            self.write("-1.png", make_image("PNG", color=(0, 0, 255)))
+        self.port = free_port()
+        self.log = open(os.path.join(self.tmp.name, "pixd.log"), "w+")
+        cmd = [PIXD_BIN, "--listen", f"127.0.0.1:{self.port}", "--avatars", self.dir, "--threads", "2", *args]
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+        raise RuntimeError("pixd did not start: " + self.output())
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def write(self, name, data):
+        """Writes a file atomically (temp file + rename), as a careful uploader would."""
+        tmp = os.path.join(self.dir, "." + name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(self.dir, name))
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.tmp.cleanup()
+        return self.proc.returncode
+
+    def connect(self, timeout=5):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return Conn(s)
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, version):
+        self.status, self.reason, self.headers, self.body, self.version = status, reason, headers, body, version
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers} {self.body[:80]!r}>"
+
+
+class Conn:
+    """A raw HTTP/1.1 client connection that reads responses one at a time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by server")
+        self.buf += chunk
+
+    def read_response(self, head_request=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, *reason = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        status = int(status)
+        n = 0 if head_request or status in (204, 304) or status < 200 else int(headers.get("content-length", 0))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return Response(status, reason[0] if reason else "", headers, body, version)
+
+    def request(self, method, path, headers=None, body=b"", version="1.1"):
+        h = {"Host": "test"}
+        h.update(headers or {})
+        if body:
+            h.setdefault("Content-Length", str(len(body)))
+        req = f"{method} {path} HTTP/{version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+        self.send(req.encode() + body)
+        return self.read_response(head_request=(method == "HEAD"))
+
+    def closed_by_peer(self, timeout=3):
+        """True when the server closes the connection within timeout."""
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return False
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def raw(port, data, timeout=5):
+    """Sends bytes on a new connection and returns everything the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return out
