@@ -1,0 +1,126 @@
+#include "http/base64.h"
+
+#include <stdint.h>
+
+static const char enc_alphabet[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Sextet value of each byte; the three markers all have bit 6 or 7 set, so one OR over a
+ * quad tells the fast path whether all four bytes are plain alphabet. */
+enum { X = 0xFF /* foreign byte */, S = 0x80 /* skipped whitespace */, P = 0x40 /* '=' */ };
+/* clang-format off */
+static const uint8_t dec_table[256] = {
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  S,  X,  X,  S,  X,  X,  /* \n \r */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x10-0x1F */
+    S,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  62, X,  X,  X,  63, /* ' ' + / */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X,  X,  X,  P,  X,  X,  /* 0-9 = */
+    X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, /* A-O */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,  X,  /* P-Z */
+    X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* a-o */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X,  X,  X,  X,  X,  /* p-z */
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+};
+/* clang-format on */
+
+size_t base64_encode(char *dst, const void *src, size_t n)
+{
+    const uint8_t *in = src;
+    char *out = dst;
+    for (; n >= 3; n -= 3, in += 3, out += 4) {
+        uint32_t v = (uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2];
+        out[0] = enc_alphabet[v >> 18];
+        out[1] = enc_alphabet[v >> 12 & 63];
+        out[2] = enc_alphabet[v >> 6 & 63];
+        out[3] = enc_alphabet[v & 63];
+    }
+    if (n > 0) {
+        uint32_t v = (uint32_t)in[0] << 16 | (n == 2 ? (uint32_t)in[1] << 8 : 0);
+        out[0] = enc_alphabet[v >> 18];
+        out[1] = enc_alphabet[v >> 12 & 63];
+        out[2] = n == 2 ? enc_alphabet[v >> 6 & 63] : '=';
+        out[3] = '=';
+        out += 4;
+    }
+    return (size_t)(out - dst);
+}
+
+ssize_t base64_decode(void *dst, const char *src, size_t n)
+{
+    uint8_t *out = dst;
+    const uint8_t *in = (const uint8_t *)src, *end = in + n;
+    uint32_t acc = 0; /* sextets of the quad being assembled by the slow path */
+    int k = 0;        /* how many */
+
+    /* Writes never pass reads: every 3 bytes out consume at least 4 bytes in, and each quad
+     * is fully loaded before its bytes are stored, so dst == src is safe. */
+    while (in < end) {
+        if (k == 0) {
+            /* Fast path: whole quads of plain alphabet, the overwhelming majority. */
+            while (end - in >= 4) {
+                uint32_t a = dec_table[in[0]], b = dec_table[in[1]], c = dec_table[in[2]],
+                         d = dec_table[in[3]];
+                if ((a | b | c | d) & 0xC0) break;
+                uint32_t v = a << 18 | b << 12 | c << 6 | d;
+                out[0] = (uint8_t)(v >> 16);
+                out[1] = (uint8_t)(v >> 8);
+                out[2] = (uint8_t)v;
+                out += 3;
+                in += 4;
+            }
+            if (in == end) break;
+        }
+        /* Slow path, one byte: whitespace, padding, the tail, or an error. */
+        uint8_t v = dec_table[*in++];
+        if (v < 64) {
+            acc = acc << 6 | v;
+            if (++k == 4) {
+                out[0] = (uint8_t)(acc >> 16);
+                out[1] = (uint8_t)(acc >> 8);
+                out[2] = (uint8_t)acc;
+                out += 3;
+                acc = 0;
+                k = 0;
+            }
+        } else if (v == P) {
+            /* '=' may only complete the last quad: "xx==" or "xxx=", then whitespace. */
+            int pads = 1;
+            for (; in < end; in++) {
+                uint8_t w = dec_table[*in];
+                if (w == P)
+                    pads++;
+                else if (w != S)
+                    return -1;
+            }
+            if (k < 2 || pads != 4 - k) return -1;
+            break;
+        } else if (v != S) {
+            return -1;
+        }
+    }
+
+    /* Tail of 2 or 3 sextets (padded or not) carries 1 or 2 bytes; the rest must be zero
+     * bits, otherwise the encoding is not canonical. 1 sextet cannot hold a byte. */
+    switch (k) {
+    case 0:
+        break;
+    case 2:
+        if (acc & 0xF) return -1;
+        *out++ = (uint8_t)(acc >> 4);
+        break;
+    case 3:
+        if (acc & 0x3) return -1;
+        out[0] = (uint8_t)(acc >> 10);
+        out[1] = (uint8_t)(acc >> 2);
+        out += 2;
+        break;
+    default:
+        return -1;
+    }
+    return (ssize_t)(out - (uint8_t *)dst);
+}
