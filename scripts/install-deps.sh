@@ -9,7 +9,7 @@ what=${1:-all}
 build=(build-essential cmake pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
        libjpeg62-turbo-dev libspng-dev libgif-dev libwebp-dev libcurl4-openssl-dev
        libssl-dev libjsmn-dev libcmocka-dev zlib1g-dev)
-test=(curl nginx-light python3 python3-pil python3-locust openssl)
+test=(curl nginx-light python3 python3-pil python3-locust python3-multipart openssl)
 bench=(wrk apache2-utils gnuplot-nox chromium python3-flask gunicorn python3-fastapi
        python3-uvicorn python3-uvloop python3-httptools python3-starlette python3-aiohttp
        python3-multipart python3-pil iproute2 procps)

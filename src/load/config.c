@@ -1,0 +1,610 @@
+#include "load/config.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char usage[] =
+    "Usage: pixload [options] URL\n"
+    "\n"
+    "Drives HTTP/1.1 load at URL (http://host[:port]/path?query) and reports latency and\n"
+    "throughput like wrk and ab, with locust-compatible CSV files.\n"
+    "\n"
+    "Load:\n"
+    "  -c, --connections N     concurrent connections, each sending its next request when\n"
+    "                          the previous answer arrives (closed loop)        [10]\n"
+    "  -u, --users N           the same, started gradually at --spawn-rate (as locust);\n"
+    "                          use either -c or -u\n"
+    "  -r, --spawn-rate R      connections (users) started per second\n"
+    "                                                  [1 with -u, all at once with -c]\n"
+    "  -t, --duration T        test length: 500ms, 30s, 2m, 1h (bare number: seconds)\n"
+    "                                                  [10s unless -n is given]\n"
+    "  -n, --requests N        stop after N requests in total (as ab)  [no limit]\n"
+    "      --threads N         worker threads          [min(CPUs, connections)]\n"
+    "      --no-keepalive      a new connection for every request (as ab without -k)\n"
+    "  -R, --rate R            open loop: R requests/s in total, latency measured from each\n"
+    "                          request's intended send time (as wrk2)  [closed loop]\n"
+    "      --pipeline N        requests in flight per connection        [1]\n"
+    "  Counts and rates accept k and M suffixes (10k = 10000).\n"
+    "\n"
+    "Request:\n"
+    "  -m, --method M          request method          [GET, or POST with a body]\n"
+    "  -H, --header 'N: v'     add a request header (repeatable)\n"
+    "      --body FILE         send FILE as the body (Content-Type guessed from its bytes)\n"
+    "      --json STRING       send STRING as the body, Content-Type: application/json\n"
+    "      --base64-image FILE send {\"filename\": NAME, \"image\": \"<base64 of FILE>\"}\n"
+    "      --field NAME        the image's key in that JSON               [image]\n"
+    "      --filename NAME     the filename in that JSON           [basename of FILE]\n"
+    "      --multipart SPEC    add a multipart/form-data part (repeatable, in order):\n"
+    "                          'name=value', or 'name=@FILE[;type=MIME][;filename=NAME]'\n"
+    "                          (type guessed from the file's bytes, filename = basename)\n"
+    "      --image-url URL     send {\"image_url\": URL}\n"
+    "      --scenario FILE     several weighted requests from a JSON file, like locust\n"
+    "                          tasks (see docs/pixload.md); URL gives the server\n"
+    "  A body implies POST and its Content-Type unless -m or -H Content-Type say otherwise.\n"
+    "\n"
+    "Checks (a failed request is counted by kind and in the failures CSV):\n"
+    "      --timeout T         no complete answer after T is a failure   [10s]\n"
+    "      --expect-status S   statuses that succeed: 200, 2xx, 200-299,304 [2xx,3xx]\n"
+    "      --expect-min-bytes N  a shorter response body is a failure   [no check]\n"
+    "\n"
+    "Output:\n"
+    "      --latency           print more latency percentiles\n"
+    "      --csv PREFIX        write PREFIX_stats.csv, PREFIX_stats_history.csv,\n"
+    "                          PREFIX_failures.csv (and PREFIX_exceptions.csv) as locust\n"
+    "      --csv-full-history  a stats_history row per request name too (as locust)\n"
+    "      --json-out FILE     every figure as JSON\n"
+    "  -q, --quiet             no banner and no live status line\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           print the version\n"
+    "\n"
+    "Exit status: 0 when the run completed, 2 for bad arguments.\n";
+
+const char *load_config_usage(void)
+{
+    return usage;
+}
+
+enum {
+    OPT_CONNECTIONS = 1,
+    OPT_USERS,
+    OPT_SPAWN_RATE,
+    OPT_DURATION,
+    OPT_REQUESTS,
+    OPT_THREADS,
+    OPT_NO_KEEPALIVE,
+    OPT_RATE,
+    OPT_PIPELINE,
+    OPT_METHOD,
+    OPT_HEADER,
+    OPT_BODY,
+    OPT_JSON,
+    OPT_BASE64_IMAGE,
+    OPT_FIELD,
+    OPT_FILENAME,
+    OPT_MULTIPART,
+    OPT_IMAGE_URL,
+    OPT_SCENARIO,
+    OPT_TIMEOUT,
+    OPT_EXPECT_STATUS,
+    OPT_EXPECT_MIN_BYTES,
+    OPT_LATENCY,
+    OPT_CSV,
+    OPT_CSV_FULL_HISTORY,
+    OPT_JSON_OUT,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+typedef struct {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 = none */
+    bool has_arg;
+    int id;
+} option_t;
+
+static const option_t options[] = {
+    {"connections", 'c', true, OPT_CONNECTIONS},
+    {"users", 'u', true, OPT_USERS},
+    {"spawn-rate", 'r', true, OPT_SPAWN_RATE},
+    {"duration", 't', true, OPT_DURATION},
+    {"requests", 'n', true, OPT_REQUESTS},
+    {"threads", 0, true, OPT_THREADS},
+    {"no-keepalive", 0, false, OPT_NO_KEEPALIVE},
+    {"rate", 'R', true, OPT_RATE},
+    {"pipeline", 0, true, OPT_PIPELINE},
+    {"method", 'm', true, OPT_METHOD},
+    {"header", 'H', true, OPT_HEADER},
+    {"body", 0, true, OPT_BODY},
+    {"json", 0, true, OPT_JSON},
+    {"base64-image", 0, true, OPT_BASE64_IMAGE},
+    {"field", 0, true, OPT_FIELD},
+    {"filename", 0, true, OPT_FILENAME},
+    {"multipart", 0, true, OPT_MULTIPART},
+    {"image-url", 0, true, OPT_IMAGE_URL},
+    {"scenario", 0, true, OPT_SCENARIO},
+    {"timeout", 0, true, OPT_TIMEOUT},
+    {"expect-status", 0, true, OPT_EXPECT_STATUS},
+    {"expect-min-bytes", 0, true, OPT_EXPECT_MIN_BYTES},
+    {"latency", 0, false, OPT_LATENCY},
+    {"csv", 0, true, OPT_CSV},
+    {"csv-full-history", 0, false, OPT_CSV_FULL_HISTORY},
+    {"json-out", 0, true, OPT_JSON_OUT},
+    {"quiet", 'q', false, OPT_QUIET},
+    {"help", 'h', false, OPT_HELP},
+    {"version", 'V', false, OPT_VERSION},
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- status sets */
+
+static void set_range(load_status_set_t *s, int lo, int hi)
+{
+    for (int c = lo; c <= hi; c++)
+        s->bits[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+void load_status_set_default(load_status_set_t *s)
+{
+    memset(s, 0, sizeof *s);
+    set_range(s, 200, 399);
+}
+
+/* Reads exactly three digits; returns the code or -1. */
+static int three_digits(const char *p)
+{
+    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+        return -1;
+    return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+int load_status_set_parse(load_status_set_t *s, const char *spec)
+{
+    load_status_set_t out = {{0}};
+    const char *p = spec;
+    if (!*p) return -1;
+    for (;;) {
+        int lo, hi;
+        if (isdigit((unsigned char)p[0]) && (p[1] == 'x' || p[1] == 'X') && (p[2] == 'x' || p[2] == 'X')) {
+            lo = (p[0] - '0') * 100;
+            hi = lo + 99;
+            p += 3;
+        } else {
+            if ((lo = three_digits(p)) < 0) return -1;
+            p += 3;
+            hi = lo;
+            if (*p == '-') {
+                if ((hi = three_digits(p + 1)) < 0 || hi < lo) return -1;
+                p += 4;
+            }
+        }
+        set_range(&out, lo, hi);
+        if (*p == '\0') break;
+        if (*p++ != ',') return -1;
+    }
+    *s = out;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- headers */
+
+bool load_token_valid(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c)))) return false;
+    }
+    return true;
+}
+
+int load_header_check(const char *name, size_t name_len, const char *value, size_t value_len, char *err,
+                      size_t errlen)
+{
+    if (!load_token_valid(name, name_len))
+        return fail(err, errlen, "header name '%.*s' is not a valid token", (int)name_len, name);
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return fail(err, errlen, "header '%.*s': control character in the value", (int)name_len, name);
+    }
+    static const char *const computed[] = {"Content-Length", "Transfer-Encoding"};
+    for (size_t i = 0; i < sizeof computed / sizeof *computed; i++) {
+        if (name_len == strlen(computed[i]) && strncasecmp(name, computed[i], name_len) == 0)
+            return fail(err, errlen, "header '%s' is computed by pixload and cannot be set", computed[i]);
+    }
+    return 0;
+}
+
+int load_header_parse(load_header_t *h, const char *line, char *err, size_t errlen)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon) return fail(err, errlen, "header '%s': expected 'Name: value'", line);
+    const char *v = colon + 1, *end = v + strlen(v);
+    while (*v == ' ' || *v == '\t')
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *h = (load_header_t){line, (size_t)(colon - line), v, (size_t)(end - v)};
+    return load_header_check(h->name, h->name_len, h->value, h->value_len, err, errlen);
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+/* A positive count with an optional k or M suffix, at most max. */
+static int parse_count(const char *opt, const char *s, uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s)) goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1000, end++;
+    else if (*end == 'M')
+        mult = 1000000, end++;
+    if (*end || v == 0 || v > max / mult) goto bad;
+    *out = v * mult;
+    return 0;
+bad:
+    return fail(err, errlen, "%s: expected a whole number from 1 to %llu, got '%s'", opt,
+                (unsigned long long)max, s);
+}
+
+/* A positive rate (decimals allowed) with an optional k or M suffix. */
+static int parse_rate(const char *opt, const char *s, double *out, char *err, size_t errlen)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s) && *s != '.') goto bad;
+    double v = strtod(s, &end);
+    if (*end == 'k' || *end == 'K')
+        v *= 1e3, end++;
+    else if (*end == 'M')
+        v *= 1e6, end++;
+    if (*end || !(v > 0) || v > 1e9) goto bad;
+    *out = v;
+    return 0;
+bad:
+    return fail(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
+}
+
+int load_parse_duration_ms(const char *s, uint64_t *ms)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s) && *s != '.') return -1;
+    double v = strtod(s, &end);
+    double unit;
+    if (strcmp(end, "ms") == 0)
+        unit = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        unit = 1000;
+    else if (strcmp(end, "m") == 0)
+        unit = 60e3;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600e3;
+    else
+        return -1;
+    double r = v * unit;
+    if (!(r >= 1) || r > 1000.0 * 3600e3) return -1;
+    *ms = (uint64_t)llround(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the parser */
+
+typedef struct {
+    bool connections, users, spawn_rate, duration, requests, threads, field, filename;
+} seen_t;
+
+static const char *body_option(load_body_kind_t kind)
+{
+    static const char *const names[] = {"",           "--body", "--json", "--base64-image", "--multipart",
+                                        "--image-url"};
+    return names[kind];
+}
+
+static int set_body(load_config_t *c, load_body_kind_t kind, char *err, size_t errlen)
+{
+    if (c->body_kind != LOAD_BODY_NONE && c->body_kind != kind)
+        return fail(err, errlen, "%s and %s cannot be combined: a request has one body",
+                    body_option(c->body_kind), body_option(kind));
+    if (c->body_kind == kind && kind != LOAD_BODY_MULTIPART)
+        return fail(err, errlen, "%s given twice", body_option(kind));
+    c->body_kind = kind;
+    return 0;
+}
+
+static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const char *arg, char *err,
+                 size_t errlen)
+{
+    uint64_t n;
+    switch (id) {
+    case OPT_CONNECTIONS:
+    case OPT_USERS:
+        if (parse_count(opt, arg, LOAD_MAX_CONNECTIONS, &n, err, errlen) < 0) return -1;
+        c->connections = (unsigned)n;
+        if (id == OPT_USERS) {
+            seen->users = true;
+            c->users_mode = true;
+        } else {
+            seen->connections = true;
+        }
+        return 0;
+    case OPT_SPAWN_RATE:
+        seen->spawn_rate = true;
+        return parse_rate(opt, arg, &c->spawn_rate, err, errlen);
+    case OPT_DURATION:
+        seen->duration = true;
+        if (load_parse_duration_ms(arg, &c->duration_ms) < 0)
+            return fail(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m, 1h)", opt, arg);
+        return 0;
+    case OPT_REQUESTS:
+        seen->requests = true;
+        return parse_count(opt, arg, UINT64_MAX, &c->requests, err, errlen);
+    case OPT_THREADS:
+        seen->threads = true;
+        if (parse_count(opt, arg, LOAD_MAX_THREADS, &n, err, errlen) < 0) return -1;
+        c->threads = (unsigned)n;
+        return 0;
+    case OPT_NO_KEEPALIVE:
+        c->keepalive = false;
+        return 0;
+    case OPT_RATE:
+        return parse_rate(opt, arg, &c->rate, err, errlen);
+    case OPT_PIPELINE:
+        if (parse_count(opt, arg, LOAD_MAX_PIPELINE, &n, err, errlen) < 0) return -1;
+        c->pipeline = (unsigned)n;
+        return 0;
+    case OPT_METHOD:
+        if (!load_token_valid(arg, strlen(arg)))
+            return fail(err, errlen, "%s: '%s' is not a valid method", opt, arg);
+        c->method = arg;
+        return 0;
+    case OPT_HEADER: {
+        if (c->nheaders == LOAD_MAX_HEADERS)
+            return fail(err, errlen, "too many headers (at most %u)", LOAD_MAX_HEADERS);
+        load_header_t h;
+        if (load_header_parse(&h, arg, err, errlen) < 0) return -1;
+        load_header_t *hs = realloc(c->headers, (c->nheaders + 1) * sizeof *hs);
+        if (!hs) return fail(err, errlen, "out of memory");
+        c->headers = hs;
+        hs[c->nheaders++] = h;
+        return 0;
+    }
+    case OPT_BODY:
+        c->body_file = arg;
+        return set_body(c, LOAD_BODY_FILE, err, errlen);
+    case OPT_JSON:
+        c->json = arg;
+        return set_body(c, LOAD_BODY_JSON, err, errlen);
+    case OPT_BASE64_IMAGE:
+        c->b64_file = arg;
+        return set_body(c, LOAD_BODY_BASE64_IMAGE, err, errlen);
+    case OPT_FIELD:
+        seen->field = true;
+        if (!*arg) return fail(err, errlen, "%s: empty field name", opt);
+        c->b64_field = arg;
+        return 0;
+    case OPT_FILENAME:
+        seen->filename = true;
+        c->b64_filename = arg;
+        return 0;
+    case OPT_MULTIPART: {
+        if (set_body(c, LOAD_BODY_MULTIPART, err, errlen) < 0) return -1;
+        if (c->nparts == LOAD_MAX_PARTS)
+            return fail(err, errlen, "too many --multipart parts (at most %u)", LOAD_MAX_PARTS);
+        body_part_t *ps = realloc(c->parts, (c->nparts + 1) * sizeof *ps);
+        if (!ps) return fail(err, errlen, "out of memory");
+        c->parts = ps;
+        if (body_part_parse(&ps[c->nparts], arg, err, errlen) < 0) return -1;
+        c->nparts++;
+        return 0;
+    }
+    case OPT_IMAGE_URL:
+        c->image_url = arg;
+        return set_body(c, LOAD_BODY_IMAGE_URL, err, errlen);
+    case OPT_SCENARIO:
+        c->scenario_file = arg;
+        return 0;
+    case OPT_TIMEOUT:
+        if (load_parse_duration_ms(arg, &c->timeout_ms) < 0)
+            return fail(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m)", opt, arg);
+        return 0;
+    case OPT_EXPECT_STATUS:
+        if (load_status_set_parse(&c->expect_status, arg) < 0)
+            return fail(err, errlen, "%s: invalid status list '%s' (use e.g. 200, 2xx, 200-299,304)", opt,
+                        arg);
+        c->expect_status_given = true;
+        return 0;
+    case OPT_EXPECT_MIN_BYTES: {
+        char *end;
+        if (!isdigit((unsigned char)*arg))
+            return fail(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
+        c->expect_min_bytes = strtoull(arg, &end, 10);
+        if (*end) return fail(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
+        return 0;
+    }
+    case OPT_LATENCY:
+        c->latency = true;
+        return 0;
+    case OPT_CSV:
+        if (!*arg) return fail(err, errlen, "%s: empty prefix", opt);
+        c->csv_prefix = arg;
+        return 0;
+    case OPT_CSV_FULL_HISTORY:
+        c->csv_full_history = true;
+        return 0;
+    case OPT_JSON_OUT:
+        if (!*arg) return fail(err, errlen, "%s: empty file name", opt);
+        c->json_out = arg;
+        return 0;
+    case OPT_QUIET:
+        c->quiet = true;
+        return 0;
+    }
+    return fail(err, errlen, "internal: unhandled option %s", opt);
+}
+
+/* Checks that need every option: conflicts, dependencies, defaults that depend on others. */
+static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err, size_t errlen)
+{
+    if (!c->url_str) return fail(err, errlen, "missing URL (usage: pixload [options] URL; see --help)");
+    url_status_t st = url_parse(c->url_str, strlen(c->url_str), &c->url);
+    if (st != URL_OK) return fail(err, errlen, "invalid URL '%s': %s", c->url_str, url_strerror(st));
+    if (seen->connections && seen->users)
+        return fail(err, errlen, "-c/--connections and -u/--users are the same setting: give one");
+    if (!seen->connections && !seen->users) c->connections = LOAD_DEFAULT_CONNECTIONS;
+    if (seen->users && !seen->spawn_rate) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
+    if (!seen->duration && !seen->requests) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
+    if (seen->threads) {
+        if (c->threads > c->connections)
+            return fail(err, errlen, "--threads %u is more than the %u connections: each thread needs one",
+                        c->threads, c->connections);
+    } else {
+        c->threads = ncpu ? ncpu : 1;
+        if (c->threads > c->connections) c->threads = c->connections;
+        if (c->threads > LOAD_MAX_THREADS) c->threads = LOAD_MAX_THREADS;
+    }
+    if (!c->keepalive && c->pipeline > 1)
+        return fail(err, errlen, "--pipeline needs keep-alive: it cannot be combined with --no-keepalive");
+    if ((seen->field || seen->filename) && c->body_kind != LOAD_BODY_BASE64_IMAGE)
+        return fail(err, errlen, "%s only applies to --base64-image", seen->field ? "--field" : "--filename");
+    if (c->scenario_file) {
+        if (c->body_kind != LOAD_BODY_NONE)
+            return fail(err, errlen,
+                        "%s cannot be combined with --scenario: give bodies in the scenario file",
+                        body_option(c->body_kind));
+        if (c->method)
+            return fail(err, errlen,
+                        "-m/--method cannot be combined with --scenario: give methods in the "
+                        "scenario file");
+    }
+    if (c->csv_full_history && !c->csv_prefix) return fail(err, errlen, "--csv-full-history requires --csv");
+    return 0;
+}
+
+static const option_t *find_long(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0) return &options[i];
+    }
+    return NULL;
+}
+
+static const option_t *find_short(char ch)
+{
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+        if (options[i].short_name == ch) return &options[i];
+    }
+    return NULL;
+}
+
+load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, unsigned ncpu, char *err,
+                                       size_t errlen)
+{
+    *c = (load_config_t){0};
+    c->keepalive = true;
+    c->pipeline = 1;
+    c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
+    c->b64_field = "image";
+    load_status_set_default(&c->expect_status);
+    seen_t seen = {0};
+    bool only_args = false;
+    err[0] = '\0';
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (c->url_str) {
+                fail(err, errlen, "more than one URL: '%s' and '%s'", c->url_str, a);
+                return LOAD_CONFIG_ERROR;
+            }
+            c->url_str = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_args = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const option_t *o = find_long(name, len);
+            char opt[48];
+            snprintf(opt, sizeof opt, "--%.*s", (int)(len < 40 ? len : 40), name);
+            if (!o) {
+                fail(err, errlen, "unknown option '%s' (see --help)", opt);
+                return LOAD_CONFIG_ERROR;
+            }
+            const char *arg = NULL;
+            if (o->has_arg) {
+                if (eq)
+                    arg = eq + 1;
+                else if (i + 1 < argc)
+                    arg = argv[++i];
+                else {
+                    fail(err, errlen, "%s needs a value", opt);
+                    return LOAD_CONFIG_ERROR;
+                }
+            } else if (eq) {
+                fail(err, errlen, "%s takes no value", opt);
+                return LOAD_CONFIG_ERROR;
+            }
+            if (o->id == OPT_HELP) return LOAD_CONFIG_HELP;
+            if (o->id == OPT_VERSION) return LOAD_CONFIG_VERSION;
+            if (apply(c, &seen, o->id, opt, arg, err, errlen) < 0) return LOAD_CONFIG_ERROR;
+            continue;
+        }
+        /* Short options, possibly grouped: -q -qc10 -c 10 */
+        for (const char *p = a + 1; *p; p++) {
+            const option_t *o = find_short(*p);
+            char opt[3] = {'-', *p, '\0'};
+            if (!o) {
+                fail(err, errlen, "unknown option '%s' (see --help)", opt);
+                return LOAD_CONFIG_ERROR;
+            }
+            if (o->id == OPT_HELP) return LOAD_CONFIG_HELP;
+            if (o->id == OPT_VERSION) return LOAD_CONFIG_VERSION;
+            const char *arg = NULL;
+            if (o->has_arg) {
+                if (p[1])
+                    arg = p + 1;
+                else if (i + 1 < argc)
+                    arg = argv[++i];
+                else {
+                    fail(err, errlen, "%s needs a value", opt);
+                    return LOAD_CONFIG_ERROR;
+                }
+            }
+            if (apply(c, &seen, o->id, opt, arg, err, errlen) < 0) return LOAD_CONFIG_ERROR;
+            if (arg) break;
+        }
+    }
+    if (finish(c, &seen, ncpu, err, errlen) < 0) return LOAD_CONFIG_ERROR;
+    return LOAD_CONFIG_RUN;
+}
+
+void load_config_free(load_config_t *c)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        body_part_free(&c->parts[i]);
+    free(c->parts);
+    free(c->headers);
+    c->parts = NULL;
+    c->headers = NULL;
+    c->nparts = c->nheaders = 0;
+}

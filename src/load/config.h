@@ -1,0 +1,144 @@
+/*
+ * config: pixload's options and their command-line parser.
+ *
+ * load_config_parse() fills a load_config_t from argv. It never prints and never exits: it
+ * returns a status and, on error, a one-line message; main prints it and exits with 2.
+ * Strings in the config point into argv (which lives as long as the process) unless noted;
+ * the arrays are owned by the config and freed by load_config_free().
+ * The parse validates everything that can be checked without touching files or the
+ * network: numbers and units, the URL, header syntax, option combinations, multipart part
+ * specs. Files are read later, by scenario_build().
+ */
+#ifndef PIXD_LOAD_CONFIG_H
+#define PIXD_LOAD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/url.h"
+#include "load/body.h"
+
+#define LOAD_MAX_CONNECTIONS 1000000u
+#define LOAD_MAX_THREADS 1024u
+#define LOAD_MAX_PIPELINE 1024u
+#define LOAD_MAX_HEADERS 64u
+#define LOAD_MAX_PARTS 64u
+
+#define LOAD_DEFAULT_CONNECTIONS 10u
+#define LOAD_DEFAULT_DURATION_MS 10000u /* when neither -t nor -n is given */
+#define LOAD_DEFAULT_TIMEOUT_MS 10000u
+#define LOAD_DEFAULT_SPAWN_RATE 1.0 /* users per second with -u, as locust */
+
+/* A set of HTTP status codes (000..999), e.g. "200-299,304" or "2xx,3xx". */
+typedef struct {
+    uint64_t bits[16];
+} load_status_set_t;
+
+/* Parses a comma-separated list of codes ("200"), ranges ("200-299") and classes ("2xx")
+ * into *s (replacing it). Returns 0, or -1 when spec is empty or malformed. */
+int load_status_set_parse(load_status_set_t *s, const char *spec);
+/* The default, 2xx and 3xx, as locust and wrk count success. */
+void load_status_set_default(load_status_set_t *s);
+static inline bool load_status_set_has(const load_status_set_t *s, int code)
+{
+    return code >= 0 && code < 1000 && (s->bits[code >> 6] >> (code & 63)) & 1;
+}
+
+/* A request header, pointing into the argument or file it came from. */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value; /* surrounding whitespace removed */
+    size_t value_len;
+} load_header_t;
+
+/* Checks a header for a request: the name is an RFC 9110 token, the value has no control
+ * byte but HTAB, and the name is not one pixload computes itself (Content-Length,
+ * Transfer-Encoding). Returns 0, or -1 with a message in err. */
+int load_header_check(const char *name, size_t name_len, const char *value, size_t value_len, char *err,
+                      size_t errlen);
+/* Splits "Name: value" (the -H syntax) and checks it. Returns 0, or -1 with a message. */
+int load_header_parse(load_header_t *h, const char *line, char *err, size_t errlen);
+/* True when s[0..n) is a non-empty RFC 9110 token (a method or header name). */
+bool load_token_valid(const char *s, size_t n);
+
+typedef enum {
+    LOAD_BODY_NONE = 0,
+    LOAD_BODY_FILE,         /* --body FILE */
+    LOAD_BODY_JSON,         /* --json STRING */
+    LOAD_BODY_BASE64_IMAGE, /* --base64-image FILE [--field F] [--filename N] */
+    LOAD_BODY_MULTIPART,    /* --multipart SPEC ... */
+    LOAD_BODY_IMAGE_URL,    /* --image-url URL */
+} load_body_kind_t;
+
+typedef struct {
+    const char *url_str; /* the URL argument */
+    url_t url;           /* parsed, points into url_str */
+
+    /* Load shape. connections is the number of concurrent connections (closed loop) or
+     * users (the same thing, started gradually). */
+    unsigned connections; /* -c or -u */
+    bool users_mode;      /* -u was used (locust wording in output) */
+    double spawn_rate;    /* connections started per second; 0 = all at once */
+    uint64_t duration_ms; /* 0 = no time limit (then requests > 0) */
+    uint64_t requests;    /* -n: total requests, 0 = no limit (then duration_ms > 0) */
+    unsigned threads;     /* resolved: min(CPUs, connections) unless --threads */
+    bool keepalive;       /* false with --no-keepalive: "Connection: close" on every request */
+    double rate;          /* -R: total requests/s, open loop; 0 = closed loop */
+    unsigned pipeline;    /* requests in flight per connection, >= 1 */
+
+    /* The request (without --scenario). method is NULL unless -m was given: the default
+     * is GET, or POST when there is a body. */
+    const char *method;
+    load_header_t *headers; /* -H, in order, owned array */
+    size_t nheaders;
+    load_body_kind_t body_kind;
+    const char *body_file;    /* LOAD_BODY_FILE */
+    const char *json;         /* LOAD_BODY_JSON */
+    const char *b64_file;     /* LOAD_BODY_BASE64_IMAGE */
+    const char *b64_field;    /* --field, default "image" */
+    const char *b64_filename; /* --filename, NULL = basename of b64_file */
+    body_part_t *parts;       /* LOAD_BODY_MULTIPART, owned array, in order given */
+    size_t nparts;
+    const char *image_url;     /* LOAD_BODY_IMAGE_URL */
+    const char *scenario_file; /* --scenario: requests come from this file instead */
+
+    /* Checks. */
+    uint64_t timeout_ms;
+    load_status_set_t expect_status;
+    bool expect_status_given;  /* --expect-status was used (overrides scenario defaults) */
+    uint64_t expect_min_bytes; /* 0 = no check */
+
+    /* Output. */
+    const char *csv_prefix; /* NULL = no CSV */
+    bool csv_full_history;  /* a stats_history row per request name too (locust's flag) */
+    const char *json_out;   /* NULL = no JSON file */
+    bool latency;           /* print the detailed latency percentiles */
+    bool quiet;             /* no banner and no live status line */
+} load_config_t;
+
+typedef enum {
+    LOAD_CONFIG_RUN = 0, /* *c is ready */
+    LOAD_CONFIG_HELP,    /* --help: print load_config_usage() to stdout, exit 0 */
+    LOAD_CONFIG_VERSION, /* --version: print "pixload " PIXD_VERSION, exit 0 */
+    LOAD_CONFIG_ERROR,   /* err holds the message (no "pixload:" prefix, no newline): exit 2 */
+} load_config_status_t;
+
+/* Parses argv[1..argc) into *c (which it initialises). ncpu is the number of CPUs for the
+ * default thread count (pass sysconf(_SC_NPROCESSORS_ONLN)). On any status, call
+ * load_config_free(c) when done. getopt_long-style: options and the URL in any order,
+ * "--opt=value" and "--opt value", short options may be grouped ("-qc10"), "--" ends
+ * options. */
+load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, unsigned ncpu, char *err,
+                                       size_t errlen);
+void load_config_free(load_config_t *c);
+
+/* The --help text (every option with its default). */
+const char *load_config_usage(void);
+
+/* Parses a duration ("500ms", "30s", "2m", "1h", "1.5s"; a bare number is seconds) into
+ * milliseconds. Returns 0, or -1 when malformed, zero or above 1000 hours. */
+int load_parse_duration_ms(const char *s, uint64_t *ms);
+
+#endif

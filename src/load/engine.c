@@ -1,0 +1,651 @@
+#include "load/engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/io.h"
+#include "core/loop.h"
+#include "http/parser.h"
+
+#define READ_CHUNK 65536
+#define HEAD_LIMIT (64u << 10) /* a response head larger than this is a read error */
+#define RECONNECT_DELAY_MS 10  /* after a failed connect: no busy loop on a dead server */
+
+enum { C_WAIT, C_CONNECTING, C_OPEN, C_DONE };
+enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
+
+typedef struct lthread lthread_t;
+
+typedef struct {
+    loop_watch_t w; /* first: the loop hands us this pointer */
+    io_t io;
+    lthread_t *t;
+    loop_timer_t timer; /* request timeout, or the wait for a spawn/rate slot or reconnect */
+    int state;
+    unsigned k;         /* global connection index: sets its spawn time and rate phase */
+    bool fresh;         /* no request sent on this connection yet */
+    buf_t in;
+    /* requests in flight, oldest first (a ring of cfg->pipeline slots) */
+    const scenario_entry_t **q;
+    uint64_t *q_start;
+    unsigned q_head, q_len;
+    /* the requests being written */
+    struct iovec *out;
+    unsigned out_i, out_n;
+    /* the response being read */
+    bool in_body;
+    int body;
+    uint64_t body_left, content;
+    int status;
+    bool close_after;
+    http_chunked_t chunked;
+    uint64_t connect_ns, intended_ns;
+} lconn_t;
+
+struct lthread {
+    engine_t *e;
+    pthread_t tid;
+    loop_t *loop;
+    lconn_t *conns;
+    unsigned nconns, open, started, done;
+    uint64_t rng;
+    loop_timer_t tick, end, spawn;
+    uint64_t last_requests; /* for the per-second request rate */
+    stats_t stats;
+    pthread_mutex_t snap_lock;
+    stats_t snap;
+    unsigned snap_started;
+};
+
+struct engine {
+    const load_config_t *cfg;
+    const scenario_t *sc;
+    sock_addr_t addr;
+    unsigned nthreads;
+    lthread_t *threads;
+    uint64_t t0_ns, end_ns;
+    uint64_t issued; /* atomic: requests claimed (with -n) */
+    unsigned pipe;   /* requests in flight per connection (1 in rate mode) */
+    int stopping;    /* atomic */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned finished;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ms_until(uint64_t at_ns)
+{
+    uint64_t now = now_ns();
+    return at_ns > now ? (at_ns - now + 999999) / 1000000 : 0;
+}
+
+static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
+static void start_conn(lconn_t *c);
+static void send_more(lconn_t *c);
+
+/* ---- bookkeeping --------------------------------------------------------------------- */
+
+static stats_entry_t *slot(lconn_t *c, const scenario_entry_t *en)
+{
+    return &c->t->stats.entries[en->stat];
+}
+
+/* True while the run goes on: not stopped, before the end, -n budget not spent. */
+static bool running(const engine_t *e)
+{
+    if (__atomic_load_n(&e->stopping, __ATOMIC_RELAXED))
+        return false;
+    if (e->end_ns && now_ns() >= e->end_ns)
+        return false;
+    return !e->cfg->requests || __atomic_load_n(&e->issued, __ATOMIC_RELAXED) < e->cfg->requests;
+}
+
+/* Claims the right to send one more request. */
+static bool claim(lconn_t *c)
+{
+    engine_t *e = c->t->e;
+    return running(e) &&
+           (!e->cfg->requests || __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED) < e->cfg->requests);
+}
+
+static void thread_check_done(lthread_t *t)
+{
+    if (t->done == t->nconns)
+        loop_stop(t->loop);
+}
+
+static void close_socket(lconn_t *c)
+{
+    if (c->io.fd >= 0) {
+        loop_watch_del(c->t->loop, &c->w);
+        c->io.ops->close(&c->io);
+        c->w.fd = -1;
+    }
+    buf_reset(&c->in);
+    c->in_body = false;
+    c->q_len = 0;
+    c->out_i = c->out_n = 0;
+}
+
+static void retire(lconn_t *c)
+{
+    close_socket(c);
+    loop_timer_cancel(c->t->loop, &c->timer);
+    if (c->state != C_DONE) {
+        c->state = C_DONE;
+        c->t->done++;
+        thread_check_done(c->t);
+    }
+}
+
+/* Fails every request in flight with err, then reconnects (or retires when the run is over). */
+static void fail_inflight(lconn_t *c, stats_err_t err)
+{
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < c->q_len; i++) {
+        unsigned ix = (c->q_head + i) % c->t->e->pipe;
+        stats_record(slot(c, c->q[ix]), (now - c->q_start[ix]) / 1000, i == 0 ? c->status : 0,
+                     i == 0 ? c->content : 0, err);
+    }
+    close_socket(c);
+    c->status = 0;
+    c->content = 0;
+    start_conn(c);
+}
+
+static void on_timer(loop_t *loop, loop_timer_t *tm)
+{
+    lconn_t *c = (lconn_t *)((char *)tm - offsetof(lconn_t, timer));
+    if (c->state == C_WAIT) {
+        start_conn(c);
+    } else if (c->state == C_OPEN && c->q_len == 0) {
+        send_more(c); /* a rate slot came up */
+    } else {
+        fail_inflight(c, STATS_ERR_TIMEOUT);
+    }
+}
+
+/* ---- connecting ---------------------------------------------------------------------- */
+
+static void start_conn(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    engine_t *e = t->e;
+    if (!running(e)) {
+        retire(c);
+        return;
+    }
+    c->connect_ns = now_ns();
+    int fd = sock_connect(&e->addr);
+    if (fd < 0) {
+        stats_record(slot(c, scenario_pick(e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
+                     STATS_ERR_CONNECT);
+        if (e->cfg->requests)
+            __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED);
+        c->state = C_WAIT;
+        loop_timer_arm(t->loop, &c->timer, RECONNECT_DELAY_MS, on_timer);
+        return;
+    }
+    io_init_plain(&c->io, fd);
+    c->state = C_CONNECTING;
+    c->fresh = true;
+    c->status = 0;
+    c->content = 0;
+    loop_watch_add(t->loop, &c->w, fd, EPOLLOUT, on_io);
+    loop_timer_arm(t->loop, &c->timer, e->cfg->timeout_ms, on_timer);
+}
+
+static void connected(lconn_t *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    lthread_t *t = c->t;
+    if (err) {
+        engine_t *e = t->e;
+        stats_record(slot(c, scenario_pick(e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
+                     STATS_ERR_CONNECT);
+        if (e->cfg->requests)
+            __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED);
+        close_socket(c);
+        c->state = C_WAIT;
+        loop_timer_arm(t->loop, &c->timer, RECONNECT_DELAY_MS, on_timer);
+        return;
+    }
+    t->stats.connects++;
+    c->state = C_OPEN;
+    loop_timer_cancel(t->loop, &c->timer);
+    send_more(c);
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+static void flush_out(lconn_t *c)
+{
+    while (c->out_i < c->out_n) {
+        ssize_t n = c->io.ops->writev(&c->io, c->out + c->out_i, (int)(c->out_n - c->out_i));
+        if (n == IO_AGAIN) {
+            loop_watch_mod(c->t->loop, &c->w, EPOLLIN | EPOLLOUT);
+            return;
+        }
+        if (n < 0) {
+            fail_inflight(c, STATS_ERR_WRITE);
+            return;
+        }
+        c->t->stats.bytes_written += (uint64_t)n;
+        size_t left = (size_t)n;
+        while (c->out_i < c->out_n && left >= c->out[c->out_i].iov_len)
+            left -= c->out[c->out_i++].iov_len;
+        if (c->out_i < c->out_n) {
+            c->out[c->out_i].iov_base = (char *)c->out[c->out_i].iov_base + left;
+            c->out[c->out_i].iov_len -= left;
+        }
+    }
+    c->out_i = c->out_n = 0;
+    loop_watch_mod(c->t->loop, &c->w, EPOLLIN);
+}
+
+/* Fills the pipeline window with new requests, honouring the rate schedule. */
+static void send_more(lconn_t *c)
+{
+    engine_t *e = c->t->e;
+    const load_config_t *cfg = e->cfg;
+    unsigned cap = e->pipe;
+    bool queued = false;
+    while (c->q_len < cap && c->out_n < cap) {
+        uint64_t start = now_ns();
+        if (cfg->rate > 0) {
+            if (c->intended_ns > start) { /* wait for this connection's next slot */
+                loop_timer_arm(c->t->loop, &c->timer, ms_until(c->intended_ns), on_timer);
+                break;
+            }
+            start = c->intended_ns; /* latency counts from when it should have gone out */
+            c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+        }
+        if (!claim(c)) {
+            if (c->q_len == 0 && !queued)
+                retire(c);
+            break;
+        }
+        if (c->fresh && !cfg->keepalive)
+            start = c->connect_ns; /* as ab: a new connection per request includes connecting */
+        c->fresh = false;
+        const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&c->t->rng));
+        unsigned ix = (c->q_head + c->q_len) % cap;
+        c->q[ix] = en;
+        c->q_start[ix] = start;
+        c->q_len++;
+        scenario_request(en, &c->out[c->out_n++]);
+        queued = true;
+        if (!cfg->keepalive)
+            break; /* one request per connection */
+    }
+    if (queued) {
+        loop_timer_arm(c->t->loop, &c->timer, cfg->timeout_ms, on_timer);
+        flush_out(c);
+    }
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+static void complete(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    const load_config_t *cfg = t->e->cfg;
+    unsigned ix = c->q_head;
+    const scenario_entry_t *en = c->q[ix];
+    uint64_t lat = (now_ns() - c->q_start[ix]) / 1000;
+    stats_err_t err = STATS_OK;
+    if (!load_status_set_has(&en->expect, c->status))
+        err = STATS_ERR_STATUS;
+    else if (en->expect_min_bytes && c->content < en->expect_min_bytes)
+        err = STATS_ERR_MIN_BYTES;
+    stats_record(slot(c, en), lat, c->status, c->content, err);
+    c->q_head = (c->q_head + 1) % t->e->pipe;
+    c->q_len--;
+    c->in_body = false;
+    c->status = 0;
+    c->content = 0;
+    if (c->close_after || !cfg->keepalive) {
+        if (c->q_len) /* the server closes with requests still unanswered */
+            fail_inflight(c, STATS_ERR_READ);
+        else {
+            close_socket(c);
+            start_conn(c);
+        }
+        return;
+    }
+    if (c->q_len)
+        loop_timer_arm(t->loop, &c->timer, cfg->timeout_ms, on_timer);
+    else
+        loop_timer_cancel(t->loop, &c->timer);
+    send_more(c);
+}
+
+/* Consumes what the buffer holds. Returns false when the connection was replaced. */
+static bool parse(lconn_t *c)
+{
+    while (c->q_len && buf_size(&c->in)) {
+        if (!c->in_body) {
+            http_response_t r;
+            int n = http_parse_response(buf_start(&c->in), buf_size(&c->in), &r);
+            if (n == HTTP_PARSE_INCOMPLETE) {
+                if (buf_size(&c->in) < HEAD_LIMIT)
+                    return true;
+                n = HTTP_PARSE_ERROR;
+            }
+            if (n == HTTP_PARSE_ERROR) {
+                fail_inflight(c, STATS_ERR_READ);
+                return false;
+            }
+            buf_consume(&c->in, (size_t)n);
+            if (r.status >= 100 && r.status < 200)
+                continue; /* interim (100 Continue): the real answer follows */
+            c->status = r.status;
+            c->close_after = !r.h.keep_alive;
+            c->in_body = true;
+            c->content = 0;
+            const scenario_entry_t *en = c->q[c->q_head];
+            if (en->head || r.status == 204 || r.status == 304) {
+                c->body = B_NONE;
+            } else if (r.h.chunked) {
+                c->body = B_CHUNKED;
+                memset(&c->chunked, 0, sizeof c->chunked);
+            } else if (r.h.content_length >= 0) {
+                c->body = B_LENGTH;
+                c->body_left = (uint64_t)r.h.content_length;
+            } else {
+                c->body = B_CLOSE;
+            }
+        }
+        size_t avail = buf_size(&c->in);
+        switch (c->body) {
+        case B_NONE:
+            complete(c);
+            return c->state == C_OPEN;
+        case B_LENGTH: {
+            size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+            buf_consume(&c->in, take);
+            c->body_left -= take;
+            c->content += take;
+            if (c->body_left)
+                return true;
+            complete(c);
+            if (c->state != C_OPEN)
+                return false;
+            break;
+        }
+        case B_CHUNKED: {
+            size_t n = avail;
+            ssize_t rest = http_chunked_decode(&c->chunked, buf_start(&c->in), &n);
+            if (rest == HTTP_PARSE_ERROR) {
+                fail_inflight(c, STATS_ERR_READ);
+                return false;
+            }
+            c->content += n;
+            /* Drop the decoded bytes; what follows the body (rest) stays. */
+            c->in.len = c->in.off + n + (size_t)(rest > 0 ? rest : 0);
+            buf_consume(&c->in, n);
+            if (rest < 0)
+                return true;
+            complete(c);
+            if (c->state != C_OPEN)
+                return false;
+            break;
+        }
+        case B_CLOSE:
+            c->content += avail;
+            buf_reset(&c->in);
+            return true;
+        }
+    }
+    return true;
+}
+
+static void on_readable(lconn_t *c)
+{
+    long room = buf_reserve(&c->in, READ_CHUNK, HEAD_LIMIT + READ_CHUNK);
+    ssize_t n = room > 0 ? c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room) : -ENOMEM;
+    if (n == IO_AGAIN)
+        return;
+    if (n <= 0) {
+        if (n == 0 && c->in_body && c->body == B_CLOSE) {
+            c->close_after = true;
+            complete(c);
+        } else if (c->q_len) {
+            fail_inflight(c, STATS_ERR_READ);
+        } else { /* the server closed an idle keep-alive connection */
+            close_socket(c);
+            start_conn(c);
+        }
+        return;
+    }
+    c->in.len += (size_t)n;
+    c->t->stats.bytes_read += (uint64_t)n;
+    parse(c);
+}
+
+static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
+{
+    lconn_t *c = (lconn_t *)w;
+    if (c->state == C_CONNECTING) {
+        connected(c);
+        return;
+    }
+    if ((events & EPOLLOUT) && c->out_n) {
+        flush_out(c);
+        if (c->state != C_OPEN || c->io.fd < 0)
+            return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        on_readable(c);
+}
+
+/* ---- the thread ---------------------------------------------------------------------- */
+
+static void publish(lthread_t *t)
+{
+    pthread_mutex_lock(&t->snap_lock);
+    stats_copy(&t->snap, &t->stats);
+    t->snap_started = t->started;
+    pthread_mutex_unlock(&t->snap_lock);
+}
+
+static void on_tick(loop_t *loop, loop_timer_t *tm)
+{
+    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, tick));
+    uint64_t total = 0;
+    for (size_t i = 0; i < t->stats.n; i++)
+        total += t->stats.entries[i].requests;
+    hist_record(&t->stats.req_rate, total - t->last_requests);
+    t->last_requests = total;
+    publish(t);
+    loop_timer_arm(loop, tm, 1000, on_tick);
+}
+
+static void on_end(loop_t *loop, loop_timer_t *tm)
+{
+    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, end));
+    for (unsigned i = 0; i < t->nconns; i++)
+        retire(&t->conns[i]); /* requests in flight at the end are not counted, as wrk */
+    loop_stop(loop);
+}
+
+static void stop_now(loop_t *loop, void *arg)
+{
+    on_end(loop, &((lthread_t *)arg)->end);
+}
+
+/* Starts the connections whose spawn time has come. */
+static void on_spawn(loop_t *loop, loop_timer_t *tm)
+{
+    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, spawn));
+    engine_t *e = t->e;
+    double rate = e->cfg->spawn_rate;
+    uint64_t elapsed = now_ns() - e->t0_ns;
+    while (t->started < t->nconns) {
+        lconn_t *c = &t->conns[t->started];
+        uint64_t at = rate > 0 ? (uint64_t)(c->k * 1e9 / rate) : 0;
+        if (at > elapsed) {
+            loop_timer_arm(loop, tm, (at - elapsed + 999999) / 1000000, on_spawn);
+            return;
+        }
+        t->started++;
+        if (e->cfg->rate > 0) /* spread the connections' schedules over one interval */
+            c->intended_ns = e->t0_ns + at + (uint64_t)(1e9 * c->k / e->cfg->rate);
+        start_conn(c);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    lthread_t *t = arg;
+    engine_t *e = t->e;
+    loop_timer_arm(t->loop, &t->tick, 1000, on_tick);
+    if (e->end_ns)
+        loop_timer_arm(t->loop, &t->end, ms_until(e->end_ns), on_end);
+    loop_timer_arm(t->loop, &t->spawn, 0, on_spawn);
+    if (t->nconns)
+        loop_run(t->loop);
+    publish(t);
+    pthread_mutex_lock(&e->lock);
+    e->finished++;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const sock_addr_t *addr, char *err,
+                       size_t errlen)
+{
+    engine_t *e = calloc(1, sizeof *e);
+    unsigned nt = cfg->threads ? cfg->threads : 1;
+    if (nt > cfg->connections)
+        nt = cfg->connections;
+    e->cfg = cfg;
+    e->sc = sc;
+    e->addr = *addr;
+    e->nthreads = nt;
+    e->threads = calloc(nt, sizeof *e->threads);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->cond, NULL);
+    unsigned pipe = cfg->rate > 0 || cfg->pipeline == 0 ? 1 : cfg->pipeline;
+    e->pipe = pipe;
+    for (unsigned i = 0; i < nt; i++) {
+        lthread_t *t = &e->threads[i];
+        t->e = e;
+        t->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
+        t->loop = loop_new();
+        /* Connection k goes to thread k % nt, so a ramp feeds every thread evenly. */
+        t->nconns = cfg->connections / nt + (i < cfg->connections % nt);
+        t->conns = calloc(t->nconns ? t->nconns : 1, sizeof *t->conns);
+        pthread_mutex_init(&t->snap_lock, NULL);
+        if (!t->loop || !t->conns || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats)) {
+            snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
+            return NULL; /* the process exits: nothing to unwind */
+        }
+        for (unsigned j = 0; j < t->nconns; j++) {
+            lconn_t *c = &t->conns[j];
+            c->t = t;
+            c->k = j * nt + i;
+            c->w.fd = c->io.fd = -1;
+            c->q = calloc(pipe, sizeof *c->q);
+            c->q_start = calloc(pipe, sizeof *c->q_start);
+            c->out = calloc(pipe, sizeof *c->out);
+            if (!c->q || !c->q_start || !c->out) {
+                snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
+                return NULL;
+            }
+        }
+    }
+    e->t0_ns = now_ns();
+    e->end_ns = cfg->duration_ms ? e->t0_ns + cfg->duration_ms * 1000000u : 0;
+    for (unsigned i = 0; i < nt; i++)
+        pthread_create(&e->threads[i].tid, NULL, thread_main, &e->threads[i]);
+    return e;
+}
+
+void engine_stop(engine_t *e)
+{
+    __atomic_store_n(&e->stopping, 1, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < e->nthreads; i++)
+        loop_post(e->threads[i].loop, stop_now, &e->threads[i]);
+}
+
+bool engine_wait(engine_t *e, uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + ms * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&e->lock);
+    while (e->finished < e->nthreads)
+        if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
+            break;
+    bool done = e->finished == e->nthreads;
+    pthread_mutex_unlock(&e->lock);
+    return done;
+}
+
+unsigned engine_snapshot(engine_t *e, stats_t *total)
+{
+    unsigned users = 0;
+    stats_reset(total);
+    for (unsigned i = 0; i < e->nthreads; i++) {
+        lthread_t *t = &e->threads[i];
+        pthread_mutex_lock(&t->snap_lock);
+        stats_merge(total, &t->snap);
+        users += t->snap_started;
+        pthread_mutex_unlock(&t->snap_lock);
+    }
+    return users;
+}
+
+double engine_result(engine_t *e, stats_t *total)
+{
+    for (unsigned i = 0; i < e->nthreads; i++)
+        pthread_join(e->threads[i].tid, NULL);
+    stats_reset(total);
+    for (unsigned i = 0; i < e->nthreads; i++)
+        stats_merge(total, &e->threads[i].stats);
+    return (double)(now_ns() - e->t0_ns) / 1e9;
+}
+
+void engine_free(engine_t *e)
+{
+    for (unsigned i = 0; i < e->nthreads; i++) {
+        lthread_t *t = &e->threads[i];
+        for (unsigned j = 0; j < t->nconns; j++) {
+            lconn_t *c = &t->conns[j];
+            if (c->io.fd >= 0)
+                c->io.ops->close(&c->io);
+            buf_free(&c->in);
+            free(c->q);
+            free(c->q_start);
+            free(c->out);
+        }
+        free(t->conns);
+        stats_free(&t->stats);
+        stats_free(&t->snap);
+        pthread_mutex_destroy(&t->snap_lock);
+        loop_free(t->loop);
+    }
+    free(e->threads);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->cond);
+    free(e);
+}
