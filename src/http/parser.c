@@ -248,11 +248,13 @@ static int derive(http_head_t *h, bool request, http_request_t *req)
         case 17:
             if (name_is(hd, "transfer-encoding", 17)) {
                 if (te_seen) /* split across headers: refuse rather than guess */
-                    FAIL(h, HTTP_ERR_TE_UNSUPPORTED);
+                    FAIL(h, HTTP_ERR_TE_CHUNKED);
                 te_seen = true;
                 int r = parse_te(hd->value, hd->value_len);
-                if (r < 0 || (request && r == 0))
-                    FAIL(h, request ? HTTP_ERR_TE_UNSUPPORTED : HTTP_ERR_HEADER_VALUE);
+                if (r < 0) /* RFC 9112 §6.3: chunked not final is a 400 */
+                    FAIL(h, request ? HTTP_ERR_TE_CHUNKED : HTTP_ERR_HEADER_VALUE);
+                if (request && r == 0)
+                    FAIL(h, HTTP_ERR_TE_UNSUPPORTED);
                 h->chunked = r == 1;
             }
             break;
@@ -354,6 +356,18 @@ int http_parse_request(const char *buf, size_t len, http_request_t *req)
     p++;
 
     int r = version(&p, end, h);
+    if (r == HTTP_PARSE_ERROR && h->error == HTTP_ERR_VERSION) {
+        /* "GET /a b HTTP/1.1": the version check tripped over the rest of a target that
+         * contains a space. Name the real fault, and decide only once the line is complete,
+         * so a prefix never reports a different error than the whole request. */
+        const char *q = p;
+        while (q < end && *q != '\r' && *q != '\n' && *q != ' ')
+            q++;
+        if (q == end || (*q == ' ' && end - q < 6))
+            return HTTP_PARSE_INCOMPLETE;
+        if (*q == ' ' && memcmp(q + 1, "HTTP/", 5) == 0)
+            h->error = HTTP_ERR_TARGET;
+    }
     if (!r)
         r = eol(&p, end, h);
     if (!r)
@@ -434,6 +448,7 @@ const char *http_err_reason(http_err_t err)
         [HTTP_ERR_CONTENT_LENGTH] = "invalid Content-Length",
         [HTTP_ERR_CL_AND_TE] = "both Content-Length and Transfer-Encoding",
         [HTTP_ERR_TE_UNSUPPORTED] = "unsupported Transfer-Encoding",
+        [HTTP_ERR_TE_CHUNKED] = "chunked must be the one final transfer coding",
         [HTTP_ERR_TE_HTTP10] = "Transfer-Encoding in an HTTP/1.0 request",
         [HTTP_ERR_HOST] = "missing or repeated Host header",
         [HTTP_ERR_EXPECT] = "unsupported expectation",
@@ -443,7 +458,8 @@ const char *http_err_reason(http_err_t err)
 
 /* ---- chunked bodies ------------------------------------------------------------------ */
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LINE, CH_END_LF };
+enum { CH_SIZE, CH_SIZE_WS, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LINE,
+       CH_END_LF };
 
 #define CHUNK_LINE_MAX 4096 /* bound on a chunk-size line with extensions, and on trailers */
 
@@ -473,27 +489,31 @@ ssize_t http_chunked_decode(http_chunked_t *d, char *buf, size_t *len)
             }
             if (d->_digits == 0)
                 return HTTP_PARSE_ERROR;
-            if (c == ';' || c == ' ' || c == '\t') {
+            d->_line = 0;
+            d->_state = CH_SIZE_WS;
+            break;
+        }
+        case CH_SIZE_WS: /* BWS, then ";ext" or the line end (RFC 9112 §7.1.1) */
+            if (c == ' ' || c == '\t') {
+                if (++d->_line > CHUNK_LINE_MAX)
+                    return HTTP_PARSE_ERROR;
+                i++;
+            } else if (c == ';') {
                 d->_state = CH_EXT;
-                d->_line = 0;
             } else if (c == '\r') {
                 d->_state = CH_SIZE_LF;
-                i++;
-            } else if (c == '\n') {
-                d->_state = d->_left ? CH_DATA : CH_TRAILER;
-                d->_line = 0;
                 i++;
             } else {
                 return HTTP_PARSE_ERROR;
             }
             break;
-        }
         case CH_EXT:
-            if (c == '\r' || c == '\n') {
-                d->_state = CH_SIZE;
-                break; /* CH_SIZE handles the line end */
+            if (c == '\r') {
+                d->_state = CH_SIZE_LF;
+                i++;
+                break;
             }
-            if (++d->_line > CHUNK_LINE_MAX || c == '\0')
+            if (++d->_line > CHUNK_LINE_MAX || c == '\0' || c == '\n')
                 return HTTP_PARSE_ERROR;
             i++;
             break;
@@ -518,15 +538,10 @@ ssize_t http_chunked_decode(http_chunked_t *d, char *buf, size_t *len)
             break;
         }
         case CH_DATA_CR:
-            i++;
-            if (c == '\n') {
-                d->_state = CH_SIZE;
-                d->_digits = 0;
-            } else if (c == '\r') {
-                d->_state = CH_DATA_LF;
-            } else {
+            if (c != '\r')
                 return HTTP_PARSE_ERROR;
-            }
+            i++;
+            d->_state = CH_DATA_LF;
             break;
         case CH_DATA_LF:
             if (c != '\n')
@@ -540,8 +555,7 @@ ssize_t http_chunked_decode(http_chunked_t *d, char *buf, size_t *len)
                 d->_state = CH_END_LF;
                 i++;
             } else if (c == '\n') {
-                i++;
-                goto done;
+                return HTTP_PARSE_ERROR;
             } else {
                 d->_state = CH_TRAILER_LINE;
             }

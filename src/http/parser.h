@@ -36,7 +36,8 @@ typedef enum {
     HTTP_ERR_TOO_MANY_HEADERS,  /* > HTTP_MAX_HEADERS: 431 */
     HTTP_ERR_CONTENT_LENGTH,    /* not digits, too large, or conflicting copies */
     HTTP_ERR_CL_AND_TE,         /* both framings: a smuggling vector */
-    HTTP_ERR_TE_UNSUPPORTED,    /* a transfer coding other than a final chunked: 501 */
+    HTTP_ERR_TE_UNSUPPORTED,    /* a transfer coding we do not decode (gzip ...): 501 */
+    HTTP_ERR_TE_CHUNKED,        /* chunked not last, twice, or split over two headers: 400 */
     HTTP_ERR_TE_HTTP10,         /* Transfer-Encoding in an HTTP/1.0 request */
     HTTP_ERR_HOST,              /* HTTP/1.1 without exactly one Host */
     HTTP_ERR_EXPECT,            /* an expectation other than 100-continue: 417 */
@@ -113,7 +114,10 @@ bool http_list_has(const char *list, size_t len, const char *token, size_t token
  *   >= 0                   the body is complete; the value is the number of bytes after the
  *                          body's end (the next message), left at buf[*len ...];
  *   HTTP_PARSE_INCOMPLETE  need more bytes;
- *   HTTP_PARSE_ERROR       malformed (bad size, overflow, missing CRLF, trailer too long).
+ *   HTTP_PARSE_ERROR       malformed (bad size, overflow, a line not ended by CRLF, an
+ *                          extension not introduced by ';', trailers over 4 KiB in all).
+ * Framing is strict (CRLF only): a lenient chunk decoder is a request-smuggling vector. Zero the
+ * struct again before decoding another body; the caller bounds the decoded size.
  */
 typedef struct {
     uint64_t _left; /* bytes left in the current chunk's data */

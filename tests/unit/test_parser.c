@@ -507,7 +507,7 @@ static const struct bad {
     BAD("missing target", "GET  HTTP/1.1\r\n" H "\r\n", HTTP_ERR_LINE, 400),
     BAD("missing version", "GET /\r\n" H "\r\n", HTTP_ERR_LINE, 400),
     BAD("only a method", "GET\r\n" H "\r\n", HTTP_ERR_METHOD, 400),
-    BAD("space in target", "GET /a b HTTP/1.1\r\n" H "\r\n", HTTP_ERR_VERSION, 400),
+    BAD("space in target", "GET /a b HTTP/1.1\r\n" H "\r\n", HTTP_ERR_TARGET, 400),
     BAD("control byte in target", "GET /a\x01 HTTP/1.1\r\n" H "\r\n", HTTP_ERR_TARGET, 400),
     BAD("NUL in target", "GET /a\0b HTTP/1.1\r\n" H "\r\n", HTTP_ERR_TARGET, 400),
     BAD("DEL in target", "GET /a\x7f HTTP/1.1\r\n" H "\r\n", HTTP_ERR_TARGET, 400),
@@ -577,11 +577,11 @@ static const struct bad {
     BAD("TE identity", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: identity\r\n\r\n", HTTP_ERR_TE_UNSUPPORTED,
         501),
     BAD("TE chunked not last", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, gzip\r\n\r\n",
-        HTTP_ERR_TE_UNSUPPORTED, 501),
+        HTTP_ERR_TE_CHUNKED, 400),
     BAD("TE chunked twice", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, chunked\r\n\r\n",
-        HTTP_ERR_TE_UNSUPPORTED, 501),
+        HTTP_ERR_TE_CHUNKED, 400),
     BAD("TE in two headers", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-        HTTP_ERR_TE_UNSUPPORTED, 501),
+        HTTP_ERR_TE_CHUNKED, 400),
     BAD("TE empty", "POST / HTTP/1.1\r\n" H "Transfer-Encoding:\r\n\r\n", HTTP_ERR_TE_UNSUPPORTED, 501),
     BAD("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_ERR_TE_HTTP10, 400),
     BAD("missing Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", HTTP_ERR_HOST, 400),
@@ -733,7 +733,7 @@ static void test_bad_responses(void **state)
         BAD("TE chunked not last", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             HTTP_ERR_HEADER_VALUE),
         BAD("TE in two headers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
-            HTTP_ERR_TE_UNSUPPORTED),
+            HTTP_ERR_TE_CHUNKED),
 #undef BAD
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -829,10 +829,7 @@ static void test_chunked(void **state)
     CHUNKED_OK("0000000000000005\r\nhello\r\n0\r\n\r\n", "hello", ""); /* 16 digits */
     CHUNKED_OK("5;name=value\r\nhello\r\n0;last\r\n\r\n", "hello", "");
     CHUNKED_OK("5 ;a=\"b c\"\r\nhello\r\n0\t;x\r\n\r\n", "hello", "");
-    CHUNKED_OK("5\nhello\n0\n\n", "hello", "");
-    CHUNKED_OK("5;x\nhello\n0;y\n\n", "hello", "");
     CHUNKED_OK("5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other: d\r\n\r\n", "hello", "");
-    CHUNKED_OK("5\r\nhello\r\n0\nX: y\n\n", "hello", "");
     /* the body's bytes are data, whatever they look like */
     CHUNKED_OK("9\r\n\r\n0\r\n\r\n\0\xff\r\n0\r\n\r\n", "\r\n0\r\n\r\n\0\xff", "");
     /* the next message follows the body: reported, not decoded */
@@ -907,6 +904,12 @@ static void test_chunked_bad(void **state)
         BAD("bare CR at the end", "5\r\nhello\r\n0\r\n\rX"),
         BAD("NUL in extension", "5;a\0b\r\nhello\r\n0\r\n\r\n"),
         BAD("bad second size", "5 \r\nhello\r\nz\r\n"),
+        /* framing is CRLF only: a lenient decoder is a smuggling vector */
+        BAD("bare LF after size", "5\nhello\r\n0\r\n\r\n"),
+        BAD("bare LF after data", "5\r\nhello\n0\r\n\r\n"),
+        BAD("bare LF after extension", "5;x\nhello\r\n0\r\n\r\n"),
+        BAD("bare LF at the end", "5\r\nhello\r\n0\r\n\n"),
+        BAD("extension without ';'", "1 2\r\nx\r\n0\r\n\r\n"),
 #undef BAD
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
