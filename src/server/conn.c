@@ -117,9 +117,10 @@ static void finish_response(conn_t *c)
     release_body(c);
     __atomic_store_n(&wk->stats.requests, wk->stats.requests + 1, __ATOMIC_RELAXED);
     if (!c->keep_alive || wk->draining) {
-        /* Half-close first so a client's unread pipelined bytes do not turn our FIN into a
-         * RST that could destroy the answer in flight. */
-        shutdown(c->io.fd, SHUT_WR);
+        /* Unread bytes at close turn our FIN into a RST that can destroy the answer in
+         * flight: half-close first when the request was not read to its end. */
+        if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len)
+            shutdown(c->io.fd, SHUT_WR);
         conn_close(c);
         return;
     }
@@ -199,8 +200,10 @@ void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const
 
     bool no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
     bool head_only = no_body || c->req.method == HTTP_METHOD_HEAD;
-    if (c->state == CONN_HEAD || c->state == CONN_IDLE || status == 413 || status == 408)
-        c->keep_alive = false; /* the request's framing is unknown or unread */
+    /* Answered before its body was read (413, 408, a parse error): framing is lost. */
+    c->unread = c->state == CONN_HEAD || c->state == CONN_IDLE || c->state == CONN_BODY;
+    if (c->unread)
+        c->keep_alive = false;
 
     const char *text = http_status_text(status);
     if (hlen > sizeof c->out - 256)
@@ -338,7 +341,6 @@ static void process(conn_t *c)
             return;
         }
         c->state = CONN_BODY;
-        loop_timer_arm(wk->loop, &c->timer, cfg->body_timeout_ms, on_timeout);
     }
 
     if (c->state != CONN_BODY)
@@ -371,6 +373,9 @@ static void process(conn_t *c)
             goto complete;
         }
     }
+    /* The body is incomplete: (re)start its stall clock. Bodiless requests never get here,
+     * which spares the timer heap two operations per request. */
+    loop_timer_arm(wk->loop, &c->timer, cfg->body_timeout_ms, on_timeout);
     if (c->req.expect_continue && !c->sent_continue && c->req.h.minor_version == 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         struct iovec iov = {(void *)cont, sizeof cont - 1};
@@ -384,6 +389,7 @@ complete:
     /* Reading the body may have moved the buffer: the head's pointers must follow it. */
     if (buf_start(&c->in) != c->head_at)
         http_parse_request(buf_start(&c->in), c->head_len, &c->req);
+    c->state = CONN_DISPATCH;
     router_dispatch(c);
 }
 

@@ -99,7 +99,9 @@ void server_free(server_t *srv);
 
 /* ---- the connection, as handlers see it ------------------------------------------------ */
 
-enum conn_state { CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_HELD, CONN_WRITING, CONN_CLOSED };
+/* IDLE: no byte of a request yet; HEAD, BODY: reading; DISPATCH: complete, a handler runs;
+ * HELD: a handler answers later; WRITING: sending; CLOSED: socket gone, memory held. */
+enum conn_state { CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED };
 
 struct conn {
     loop_watch_t w;
@@ -110,6 +112,7 @@ struct conn {
     enum conn_state state;
     bool keep_alive;
     bool sent_continue;
+    bool unread;       /* answered before the request was read to its end */
     sock_addr_t peer;
     buf_t in;
     size_t head_len;   /* bytes of `in` the current head takes */
