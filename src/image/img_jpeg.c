@@ -1,0 +1,329 @@
+/* JPEG in and out through libjpeg-turbo, set up the way Pillow 9.4 sets it up.
+ *
+ * Decoding (Pillow's JpegDecode.c): default decompression parameters (JDCT_ISLOW, fancy
+ * upsampling), output JCS_GRAYSCALE for 1 component (mode L), JCS_EXT_RGBX for 3 (mode RGB;
+ * Pillow asks libjpeg-turbo for RGBX too) and JCS_CMYK for 4 (mode CMYK, read as Adobe's
+ * inverted "CMYK;I", which convert() turns into RGB with cmyk2rgb). Pillow's data source
+ * suspends when the data runs out and then fails with "image file is truncated"; ours
+ * suspends the same way over the whole buffer, so whatever would make Pillow wait for more
+ * data is IMG_ERR_CORRUPT, while a missing EOI after the last scanline is accepted as in
+ * Pillow. Warnings are ignored (Pillow's output_message is empty); errors longjmp out.
+ *
+ * Encoding (Pillow's JpegEncode.c with save()'s defaults): grayscale input, jpeg_set_defaults
+ * (quality 75, JFIF 1.01 with 1:1 density, Huffman tables not optimized), then the comment as
+ * a COM marker right after the JFIF header. */
+#include "image/img_internal.h"
+
+#include <setjmp.h>
+#include <stdio.h> /* before jpeglib.h, which uses FILE */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+/* A hostile progressive file can ask for thousands of scans, each a pass over the whole
+ * image; real ones use about ten. libjpeg-turbo's own tools stop at 500 (-maxscans,
+ * TJFLAG_LIMITSCANS). Pillow has no limit: the one deliberate difference, and it can only
+ * refuse a file. */
+#define MAX_SCANS 500
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jmp;
+} jerr_t;
+
+static void jerr_exit(j_common_ptr cinfo)
+{
+    longjmp(((jerr_t *)cinfo->err)->jmp, 1);
+}
+
+static void jerr_silent(j_common_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static void jerr_init(jerr_t *e)
+{
+    jpeg_std_error(&e->pub);
+    e->pub.error_exit = jerr_exit;
+    e->pub.output_message = jerr_silent;
+}
+
+/* What a libjpeg error means for the caller. */
+static img_status_t jerr_status(const jerr_t *e)
+{
+    switch (e->pub.msg_code) {
+    case JERR_OUT_OF_MEMORY:
+        return IMG_ERR_NOMEM;
+    case JERR_BAD_PRECISION: /* 12-bit: Pillow refuses "cannot handle 12-bit layers" */
+        return IMG_ERR_UNSUPPORTED;
+    default:
+        return IMG_ERR_CORRUPT;
+    }
+}
+
+/* ---- decoding ---- */
+
+typedef struct {
+    img_source_t base;
+    struct jpeg_decompress_struct cinfo;
+    jerr_t jerr;
+    struct jpeg_source_mgr src;
+    struct jpeg_progress_mgr progress;
+    int cmyk;
+    uint8_t *cmyk_row;
+} jpeg_src_t;
+
+/* Suspends: all data is already there, so running out means the file is truncated. */
+static boolean src_fill(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+    return FALSE;
+}
+
+static void src_skip(j_decompress_ptr cinfo, long n)
+{
+    struct jpeg_source_mgr *src = cinfo->src;
+    if (n <= 0) return;
+    size_t skip = (size_t)n < src->bytes_in_buffer ? (size_t)n : src->bytes_in_buffer;
+    src->next_input_byte += skip;
+    src->bytes_in_buffer -= skip;
+}
+
+static void src_noop(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static void progress_scans(j_common_ptr cinfo)
+{
+    if (((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) ERREXIT(cinfo, JERR_BAD_SCAN_SCRIPT);
+}
+
+static void jpeg_src_destroy(img_source_t *base)
+{
+    jpeg_src_t *s = (jpeg_src_t *)base;
+    jpeg_destroy_decompress(&s->cinfo);
+    free(s->cmyk_row);
+    free(s);
+}
+
+#define MULDIV255(a, b) ((((a) * (b) + 128) + (((a) * (b) + 128) >> 8)) >> 8)
+
+/* Pillow's "CMYK;I" unpacker followed by cmyk2rgb, alpha byte kept as padding. */
+static void cmyk_inverted_to_rgbx(const uint8_t *in, uint8_t *out, uint32_t width)
+{
+    for (uint32_t x = 0; x < width; x++, in += 4, out += 4) {
+        int nk = in[3]; /* 255 - (255 - k) */
+        for (int c = 0; c < 3; c++) {
+            int v = nk - MULDIV255(255 - in[c], nk);
+            out[c] = (uint8_t)(v < 0 ? 0 : v);
+        }
+        out[3] = 255;
+    }
+}
+
+static img_status_t jpeg_src_read(img_source_t *base, uint8_t *const *rows, unsigned n)
+{
+    jpeg_src_t *s = (jpeg_src_t *)base;
+    if (setjmp(s->jerr.jmp)) return jerr_status(&s->jerr);
+    for (unsigned i = 0; i < n;) {
+        JDIMENSION got = s->cmyk ? jpeg_read_scanlines(&s->cinfo, &s->cmyk_row, 1)
+                                 : jpeg_read_scanlines(&s->cinfo, (JSAMPARRAY)rows + i, n - i);
+        if (got == 0) return IMG_ERR_CORRUPT; /* suspended: truncated */
+        if (s->cmyk) cmyk_inverted_to_rgbx(s->cmyk_row, rows[i], base->width);
+        i += got;
+    }
+    /* Pillow then finishes: a suspension there (no EOI) is fine, an error is not */
+    if (s->cinfo.output_scanline == s->cinfo.output_height) jpeg_finish_decompress(&s->cinfo);
+    return IMG_OK;
+}
+
+/* Pillow keeps the last COM marker before the first scan as info["comment"]. */
+static void find_comment(jpeg_src_t *s)
+{
+    for (jpeg_saved_marker_ptr m = s->cinfo.marker_list; m; m = m->next) {
+        if (m->marker == JPEG_COM) {
+            s->base.comment = m->data_length ? m->data : NULL;
+            s->base.comment_len = m->data_length;
+        }
+    }
+}
+
+img_status_t img_jpeg_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+{
+    jpeg_src_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ERR_NOMEM;
+    s->base.read_rows = jpeg_src_read;
+    s->base.destroy = jpeg_src_destroy;
+    jerr_init(&s->jerr);
+    s->cinfo.err = &s->jerr.pub;
+    if (setjmp(s->jerr.jmp)) {
+        img_status_t st = jerr_status(&s->jerr);
+        jpeg_src_destroy(&s->base);
+        return st;
+    }
+    jpeg_create_decompress(&s->cinfo);
+    s->src.next_input_byte = in;
+    s->src.bytes_in_buffer = len;
+    s->src.init_source = src_noop;
+    s->src.fill_input_buffer = src_fill;
+    s->src.skip_input_data = src_skip;
+    s->src.resync_to_restart = jpeg_resync_to_restart;
+    s->src.term_source = src_noop;
+    s->cinfo.src = &s->src;
+    s->progress.progress_monitor = progress_scans;
+    s->cinfo.progress = &s->progress;
+    jpeg_save_markers(&s->cinfo, JPEG_COM, 0xFFFF);
+
+    int ret;
+    do /* as Pillow: skip tables-only datastreams */
+        ret = jpeg_read_header(&s->cinfo, FALSE);
+    while (ret == JPEG_HEADER_TABLES_ONLY);
+    img_status_t st = IMG_ERR_CORRUPT;
+    if (ret != JPEG_HEADER_OK) goto fail;
+    st = img_check_size(s->cinfo.image_width, s->cinfo.image_height, max_pixels);
+    if (st != IMG_OK) goto fail;
+    switch (s->cinfo.num_components) {
+    case 1:
+        s->cinfo.out_color_space = JCS_GRAYSCALE;
+        s->base.pix = IMG_PIX_GRAY;
+        break;
+    case 3:
+        s->cinfo.out_color_space = JCS_EXT_RGBX;
+        s->base.pix = IMG_PIX_RGBX;
+        break;
+    case 4:
+        s->cinfo.out_color_space = JCS_CMYK;
+        s->base.pix = IMG_PIX_RGBX;
+        s->cmyk = 1;
+        s->cmyk_row = malloc((size_t)s->cinfo.image_width * 4);
+        if (!s->cmyk_row) {
+            st = IMG_ERR_NOMEM;
+            goto fail;
+        }
+        break;
+    default: /* Pillow: "cannot handle N-layer images" */
+        st = IMG_ERR_UNSUPPORTED;
+        goto fail;
+    }
+    s->base.width = s->cinfo.image_width;
+    s->base.height = s->cinfo.image_height;
+    find_comment(s);
+    st = IMG_ERR_CORRUPT;
+    if (!jpeg_start_decompress(&s->cinfo)) goto fail; /* a multi-scan file ran out of data */
+    *out = &s->base;
+    return IMG_OK;
+fail:
+    jpeg_src_destroy(&s->base);
+    return st;
+}
+
+/* ---- encoding ---- */
+
+struct img_jpeg_enc {
+    struct jpeg_compress_struct cinfo;
+    jerr_t jerr;
+    struct jpeg_destination_mgr dest;
+    uint8_t *buf;
+    size_t cap;
+};
+
+static void dest_init(j_compress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+/* The buffer is full: double it and go on after what is written. */
+static boolean dest_grow(j_compress_ptr cinfo)
+{
+    img_jpeg_enc_t *enc = (img_jpeg_enc_t *)cinfo;
+    uint8_t *nb = realloc(enc->buf, enc->cap * 2);
+    if (!nb) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    enc->dest.next_output_byte = nb + enc->cap;
+    enc->dest.free_in_buffer = enc->cap;
+    enc->buf = nb;
+    enc->cap *= 2;
+    return TRUE;
+}
+
+static void dest_term(j_compress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+void img_jpeg_enc_destroy(img_jpeg_enc_t *enc)
+{
+    if (!enc) return;
+    jpeg_destroy_compress(&enc->cinfo);
+    free(enc->buf);
+    free(enc);
+}
+
+img_status_t img_jpeg_enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t height, const uint8_t *comment,
+                                size_t comment_len)
+{
+    *out = NULL;
+    if (width == 0 || height == 0 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION)
+        return IMG_ERR_UNSUPPORTED; /* Pillow fails to save these too */
+    img_jpeg_enc_t *enc = calloc(1, sizeof *enc);
+    if (!enc) return IMG_ERR_NOMEM;
+    /* a dithered picture costs about 0.6 byte a pixel at quality 75 */
+    enc->cap = (size_t)width * height / 2 + 4096;
+    enc->buf = malloc(enc->cap);
+    jerr_init(&enc->jerr);
+    enc->cinfo.err = &enc->jerr.pub;
+    if (!enc->buf) {
+        free(enc);
+        return IMG_ERR_NOMEM;
+    }
+    if (setjmp(enc->jerr.jmp)) {
+        img_status_t st = jerr_status(&enc->jerr);
+        img_jpeg_enc_destroy(enc);
+        return st;
+    }
+    jpeg_create_compress(&enc->cinfo);
+    enc->dest.next_output_byte = enc->buf;
+    enc->dest.free_in_buffer = enc->cap;
+    enc->dest.init_destination = dest_init;
+    enc->dest.empty_output_buffer = dest_grow;
+    enc->dest.term_destination = dest_term;
+    enc->cinfo.dest = &enc->dest;
+    enc->cinfo.image_width = width;
+    enc->cinfo.image_height = height;
+    enc->cinfo.input_components = 1;
+    enc->cinfo.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&enc->cinfo);
+    jpeg_start_compress(&enc->cinfo, TRUE);
+    /* Pillow writes a non-empty comment; a marker holds at most 65533 bytes, beyond that
+     * Pillow's save fails and we leave the comment out */
+    if (comment && comment_len > 0 && comment_len <= 65533)
+        jpeg_write_marker(&enc->cinfo, JPEG_COM, comment, (unsigned)comment_len);
+    *out = enc;
+    return IMG_OK;
+}
+
+img_status_t img_jpeg_enc_rows(img_jpeg_enc_t *enc, uint8_t *const *rows, unsigned n)
+{
+    if (setjmp(enc->jerr.jmp)) return jerr_status(&enc->jerr);
+    for (unsigned i = 0; i < n;)
+        i += jpeg_write_scanlines(&enc->cinfo, (JSAMPARRAY)rows + i, n - i);
+    return IMG_OK;
+}
+
+img_status_t img_jpeg_enc_finish(img_jpeg_enc_t *enc, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    if (setjmp(enc->jerr.jmp)) {
+        img_status_t st = jerr_status(&enc->jerr);
+        img_jpeg_enc_destroy(enc);
+        return st;
+    }
+    jpeg_finish_compress(&enc->cinfo);
+    *out_len = enc->cap - enc->dest.free_in_buffer;
+    *out = enc->buf;
+    enc->buf = NULL;
+    img_jpeg_enc_destroy(enc);
+    return IMG_OK;
+}

@@ -1,0 +1,200 @@
+/* PNG through libspng, mapped onto the modes Pillow 9.4 opens PNGs in (PngImagePlugin
+ * _MODES) and the way convert('1') then treats each:
+ *   gray 1-bit        "1"              copied as is
+ *   gray 2/4/8-bit    "L" (L;2 x85, L;4 x17)   dithered
+ *   gray 16-bit       "I" (I;16B)      convert goes I -> L clipping to 0..255, dithered
+ *   RGB(A) 8/16-bit   "RGB"/"RGBA", 16-bit keeps the high byte; luminance, dithered
+ *   gray+alpha 8/16   "LA" / "RGBA" of gray; the gray byte, dithered
+ *   palette 1..8-bit  "P": palette luminance >= 128 thresholded, no dithering; indices
+ *                     past the PLTE read Pillow's default palette, a gray ramp.
+ * Transparency, gamma and colour chunks do not change the pixels Pillow decodes.
+ * Non-interlaced images are decoded a row at a time straight into the pipeline's rows;
+ * interlaced ones need the whole image first. */
+#include "image/img_internal.h"
+
+#include <spng.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Ancillary chunks (text, ICC, EXIF) libspng keeps: none of them matter here. */
+#define CHUNK_CACHE_LIMIT (4u << 20)
+
+typedef struct {
+    img_source_t base;
+    spng_ctx *ctx;
+    struct spng_ihdr ihdr;
+    uint8_t lut[256]; /* palette index -> 0/255 */
+    uint8_t *raw;     /* one decoded row, or the whole interlaced image */
+    size_t raw_row;   /* bytes per decoded row */
+    uint32_t y;       /* next row */
+    int use_lut;      /* packed samples through lut[] (palette, 1-bit gray) */
+    int direct;       /* decoded rows are already in the pipeline's layout */
+} png_src_t;
+
+static void png_src_destroy(img_source_t *base)
+{
+    png_src_t *s = (png_src_t *)base;
+    spng_ctx_free(s->ctx);
+    free(s->raw);
+    free(s);
+}
+
+static img_status_t spng_status(int err)
+{
+    return err == SPNG_EMEM ? IMG_ERR_NOMEM : IMG_ERR_CORRUPT;
+}
+
+/* Sample i of a row of 1/2/4/8-bit samples. */
+static inline unsigned packed_sample(const uint8_t *row, uint32_t i, unsigned depth)
+{
+    unsigned per_byte = 8 / depth, shift = 8 - depth * (i % per_byte + 1);
+    return (row[i / per_byte] >> shift) & ((1u << depth) - 1);
+}
+
+/* One decoded PNG row -> one pipeline row (see the table above). */
+static void convert_row(const png_src_t *s, const uint8_t *raw, uint8_t *out)
+{
+    uint32_t w = s->base.width;
+    unsigned depth = s->ihdr.bit_depth;
+    if (s->use_lut) {
+        for (uint32_t x = 0; x < w; x++)
+            out[x] = s->lut[packed_sample(raw, x, depth)];
+        return;
+    }
+    switch (s->ihdr.color_type) {
+    case SPNG_COLOR_TYPE_GRAYSCALE:
+        if (depth == 16) {
+            for (uint32_t x = 0; x < w; x++) {
+                unsigned v = (unsigned)raw[2 * x] << 8 | raw[2 * x + 1];
+                out[x] = (uint8_t)(v > 255 ? 255 : v);
+            }
+        } else {
+            unsigned scale = 255 / ((1u << depth) - 1);
+            for (uint32_t x = 0; x < w; x++)
+                out[x] = (uint8_t)(packed_sample(raw, x, depth) * scale);
+        }
+        break;
+    case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA: /* the gray byte (high byte at 16 bits) */
+        for (uint32_t x = 0; x < w; x++)
+            out[x] = raw[x * depth / 4];
+        break;
+    default: { /* RGB or RGBA at 16 bits: the high bytes, 3 or 4 channels */
+        unsigned ch = img_pix_bytes(s->base.pix);
+        for (uint32_t x = 0; x < w * ch; x++)
+            out[x] = raw[2 * x];
+        break;
+    }
+    }
+}
+
+static img_status_t png_src_read(img_source_t *base, uint8_t *const *rows, unsigned n)
+{
+    png_src_t *s = (png_src_t *)base;
+    size_t out_bytes = (size_t)base->width * img_pix_bytes(base->pix);
+    for (unsigned i = 0; i < n; i++, s->y++) {
+        const uint8_t *raw;
+        if (s->ihdr.interlace_method) {
+            raw = s->raw + (size_t)s->y * s->raw_row;
+        } else {
+            uint8_t *dst = s->direct ? rows[i] : s->raw;
+            int err = spng_decode_row(s->ctx, dst, s->direct ? out_bytes : s->raw_row);
+            if (err && err != SPNG_EOI) return spng_status(err);
+            raw = dst;
+        }
+        if (s->direct && s->ihdr.interlace_method)
+            memcpy(rows[i], raw, out_bytes);
+        else if (!s->direct)
+            convert_row(s, raw, rows[i]);
+    }
+    return IMG_OK;
+}
+
+/* Pillow's p2bit over the palette; past its end Pillow's palette is a gray ramp. */
+static img_status_t build_lut(png_src_t *s)
+{
+    struct spng_plte plte;
+    int err = spng_get_plte(s->ctx, &plte);
+    if (err) return IMG_ERR_CORRUPT;
+    for (unsigned i = 0; i < 256; i++) {
+        uint8_t rgb[3] = {(uint8_t)i, (uint8_t)i, (uint8_t)i};
+        if (i < plte.n_entries) {
+            rgb[0] = plte.entries[i].red;
+            rgb[1] = plte.entries[i].green;
+            rgb[2] = plte.entries[i].blue;
+        }
+        s->lut[i] = 299u * rgb[0] + 587u * rgb[1] + 114u * rgb[2] >= 128000u ? 255 : 0;
+    }
+    return IMG_OK;
+}
+
+img_status_t img_png_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+{
+    png_src_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ERR_NOMEM;
+    s->base.read_rows = png_src_read;
+    s->base.destroy = png_src_destroy;
+    s->ctx = spng_ctx_new(0);
+    img_status_t st = IMG_ERR_NOMEM;
+    if (!s->ctx) goto fail;
+    spng_set_chunk_limits(s->ctx, CHUNK_CACHE_LIMIT, CHUNK_CACHE_LIMIT);
+    spng_set_png_buffer(s->ctx, in, len);
+    int err = spng_get_ihdr(s->ctx, &s->ihdr);
+    if (err) {
+        st = spng_status(err);
+        goto fail;
+    }
+    st = img_check_size(s->ihdr.width, s->ihdr.height, max_pixels);
+    if (st != IMG_OK) goto fail;
+    s->base.width = s->ihdr.width;
+    s->base.height = s->ihdr.height;
+    unsigned depth = s->ihdr.bit_depth;
+    switch (s->ihdr.color_type) {
+    case SPNG_COLOR_TYPE_INDEXED:
+        s->base.pix = IMG_PIX_BILEVEL;
+        s->use_lut = 1;
+        if ((st = build_lut(s)) != IMG_OK) goto fail;
+        break;
+    case SPNG_COLOR_TYPE_GRAYSCALE:
+        s->base.pix = depth == 1 ? IMG_PIX_BILEVEL : IMG_PIX_GRAY;
+        s->use_lut = depth == 1; /* mode "1": bits 0/1 are 0/255 */
+        s->lut[1] = 255;
+        s->direct = depth == 8;
+        break;
+    case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA:
+        s->base.pix = IMG_PIX_GRAY;
+        break;
+    case SPNG_COLOR_TYPE_TRUECOLOR:
+        s->base.pix = IMG_PIX_RGB;
+        s->direct = depth == 8;
+        break;
+    default:
+        s->base.pix = IMG_PIX_RGBX;
+        s->direct = depth == 8;
+        break;
+    }
+
+    size_t image_size;
+    if ((err = spng_decoded_image_size(s->ctx, SPNG_FMT_RAW, &image_size))) {
+        st = spng_status(err);
+        goto fail;
+    }
+    s->raw_row = image_size / s->ihdr.height;
+    if (s->ihdr.interlace_method) {
+        /* zeroed: libspng ORs sub-byte samples into place when deinterlacing */
+        s->raw = calloc(1, image_size);
+        err = s->raw ? spng_decode_image(s->ctx, s->raw, image_size, SPNG_FMT_RAW, 0) : SPNG_EMEM;
+    } else {
+        s->raw = s->direct ? NULL : malloc(s->raw_row);
+        err = s->direct || s->raw ? spng_decode_image(s->ctx, NULL, 0, SPNG_FMT_RAW, SPNG_DECODE_PROGRESSIVE)
+                                  : SPNG_EMEM;
+    }
+    if (err) {
+        st = spng_status(err);
+        goto fail;
+    }
+    *out = &s->base;
+    return IMG_OK;
+fail:
+    png_src_destroy(&s->base);
+    return st;
+}

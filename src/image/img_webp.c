@@ -1,0 +1,69 @@
+/* Still WebP (lossy, lossless, with or without alpha) through libwebp. Pillow 9.4 decodes
+ * through WebPAnimDecoder as non-premultiplied RGBA and convert('1') drops the alpha, so we
+ * decode to RGBA too and take the luminance of RGB. Animated files need libwebpdemux for
+ * the first frame and are refused as unsupported. */
+#include "image/img_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <webp/decode.h>
+
+typedef struct {
+    img_source_t base;
+    uint8_t *rgba;
+    uint32_t y;
+} webp_src_t;
+
+static void webp_src_destroy(img_source_t *base)
+{
+    webp_src_t *s = (webp_src_t *)base;
+    free(s->rgba);
+    free(s);
+}
+
+static img_status_t webp_src_read(img_source_t *base, uint8_t *const *rows, unsigned n)
+{
+    webp_src_t *s = (webp_src_t *)base;
+    size_t stride = (size_t)base->width * 4;
+    for (unsigned i = 0; i < n; i++, s->y++)
+        memcpy(rows[i], s->rgba + s->y * stride, stride);
+    return IMG_OK;
+}
+
+img_status_t img_webp_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+{
+    WebPDecoderConfig config;
+    if (!WebPInitDecoderConfig(&config)) return IMG_ERR_UNSUPPORTED; /* libwebp ABI mismatch */
+    VP8StatusCode vst = WebPGetFeatures(in, len, &config.input);
+    if (vst == VP8_STATUS_NOT_ENOUGH_DATA || vst == VP8_STATUS_BITSTREAM_ERROR) return IMG_ERR_CORRUPT;
+    if (vst != VP8_STATUS_OK) return IMG_ERR_UNSUPPORTED;
+    img_status_t st = img_check_size((uint64_t)config.input.width, (uint64_t)config.input.height, max_pixels);
+    if (st != IMG_OK) return st;
+    if (config.input.has_animation) return IMG_ERR_UNSUPPORTED;
+    webp_src_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ERR_NOMEM;
+    s->base.width = (uint32_t)config.input.width;
+    s->base.height = (uint32_t)config.input.height;
+    s->base.pix = IMG_PIX_RGBX;
+    s->base.read_rows = webp_src_read;
+    s->base.destroy = webp_src_destroy;
+    size_t stride = (size_t)s->base.width * 4, size = stride * s->base.height;
+    s->rgba = malloc(size);
+    if (!s->rgba) {
+        webp_src_destroy(&s->base);
+        return IMG_ERR_NOMEM;
+    }
+    config.output.colorspace = MODE_RGBA;
+    config.output.is_external_memory = 1;
+    config.output.u.RGBA.rgba = s->rgba;
+    config.output.u.RGBA.stride = (int)stride;
+    config.output.u.RGBA.size = size;
+    vst = WebPDecode(in, len, &config);
+    WebPFreeDecBuffer(&config.output);
+    if (vst != VP8_STATUS_OK) {
+        webp_src_destroy(&s->base);
+        return vst == VP8_STATUS_OUT_OF_MEMORY ? IMG_ERR_NOMEM : IMG_ERR_CORRUPT;
+    }
+    *out = &s->base;
+    return IMG_OK;
+}
