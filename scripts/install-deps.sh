@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pixd needs, idempotently.
 #   scripts/install-deps.sh [build|test|bench|all]   (default: all)
-# build: compilers and libraries; test: + curl, nginx, Pillow, locust (CSV reference);
-# bench: + the Python peers, wrk, ab, gnuplot, chromium.
+# build: compilers and libraries; test: + curl, nginx, Pillow, locust (CSV reference),
+# chromium (the page test drives it headless); bench: + the Python peers, wrk, ab, gnuplot.
 set -euo pipefail
 what=${1:-all}
 
 build=(build-essential cmake pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
        libjpeg62-turbo-dev libspng-dev libgif-dev libwebp-dev libcurl4-openssl-dev
        libssl-dev libjsmn-dev libcmocka-dev zlib1g-dev)
-test=(curl nginx-light python3 python3-pil python3-locust python3-multipart openssl)
-bench=(wrk apache2-utils gnuplot-nox chromium python3-flask gunicorn python3-fastapi
+test=(curl nginx-light python3 python3-pil python3-locust python3-multipart openssl chromium)
+bench=(wrk apache2-utils gnuplot-nox python3-flask gunicorn python3-fastapi
        python3-uvicorn python3-uvloop python3-httptools python3-starlette python3-aiohttp
        python3-multipart python3-pil iproute2 procps)
 

@@ -170,6 +170,8 @@ static void finish(fetch_t *f, CURL *easy, CURLcode rc)
         status = 413, reason = "downloaded image too large";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         status = 504, reason = "image_url download timed out";
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) { /* a redirect to file:, gopher: ... */
+        status = 403, reason = "image_url scheme not allowed";
     } else if (rc == CURLE_TOO_MANY_REDIRECTS) {
         status = 502, reason = "image_url redirected too often";
     } else if (rc != CURLE_OK) {

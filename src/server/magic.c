@@ -110,7 +110,10 @@ static void jpeg_answer(job_t *j, const char *name, size_t nlen, const void *img
     size_t jlen;
     if (!convert(j, img, len, &jpeg, &jlen))
         return;
-    char disp[512], bare[256];
+    /* Sized so the three lines below always fit j->hdrs: longer names are cut, never the
+     * header block (snprintf would report the untruncated length and overrun hdrs). */
+    char disp[368], bare[192];
+    _Static_assert(64 + sizeof disp + sizeof bare <= sizeof j->hdrs, "header lines must fit hdrs");
     magic_disposition(name, nlen, disp, sizeof disp, bare, sizeof bare);
     j->out = (char *)jpeg;
     j->out_len = jlen;
@@ -296,7 +299,7 @@ static bool wants_jpeg(const conn_t *c)
 static void imageurl(conn_t *c)
 {
     char url[URL_MAX_LEN + 1];
-    if (c->req.method == HTTP_METHOD_GET) {
+    if (c->req.method != HTTP_METHOD_POST) { /* GET or HEAD (method_ok let only these in) */
         const char *def = c->wk->srv->cfg.default_image_url;
         if (!def[0]) {
             conn_respond_error(c, 404, "no default image_url configured");
