@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "server/fetch.h"
 #include "server/server.h"
 
 static const char usage[] =
@@ -147,6 +148,8 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         case O_ALLOW:
             if (cfg->fetch_allow_n == (int)(sizeof cfg->fetch_allow / sizeof cfg->fetch_allow[0]))
                 return bad(o, optarg, "too many ranges");
+            if (!fetch_cidr_valid(optarg))
+                return bad(o, optarg, "want an address range such as 127.0.0.1/32 or fd00::/8");
             r = copy(o, cfg->fetch_allow[cfg->fetch_allow_n], sizeof cfg->fetch_allow[0], optarg);
             cfg->fetch_allow_n += r == 0;
             break;

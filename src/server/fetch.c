@@ -41,10 +41,12 @@ struct fetch {
 
 /* Ranges no download may reach by default (RFC 6890 special-purpose addresses). */
 static const char *const blocked[] = {
-    "0.0.0.0/8",     "10.0.0.0/8",      "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24",    "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-    "240.0.0.0/4",   "::/128",          "::1/128",       "fc00::/7",    "fe80::/10",
-    "ff00::/8",      "64:ff9b::/96",    "2001:db8::/32",
+    "0.0.0.0/8",       "10.0.0.0/8",     "100.64.0.0/10",   "127.0.0.0/8",   "169.254.0.0/16",
+    "172.16.0.0/12",   "192.0.0.0/24",   "192.0.2.0/24",    "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",     "240.0.0.0/4",
+    /* IPv6, and the forms that embed an IPv4 address (v4-mapped ones are checked as IPv4) */
+    "::/96",           "::1/128",        "64:ff9b::/96",    "2002::/16",      "2001::/32",
+    "2001:db8::/32",   "fc00::/7",       "fe80::/10",       "ff00::/8",
 };
 
 /* Parses "ADDR/BITS" into a 16-byte address (IPv4 as v4-mapped) and a prefix on that scale. */
@@ -97,6 +99,13 @@ static bool covered(const uint8_t a[16], const char *cidr)
     uint8_t net[16];
     int bits;
     return parse_cidr(cidr, net, &bits) && in_range(a, net, bits);
+}
+
+bool fetch_cidr_valid(const char *cidr)
+{
+    uint8_t net[16];
+    int bits;
+    return parse_cidr(cidr, net, &bits);
 }
 
 bool fetch_addr_allowed(const struct sockaddr *sa, const char (*allow)[64], int nallow)

@@ -33,6 +33,8 @@ void fetch_free(fetch_t *f);
  * URL, 403 scheme refused, 503 out of resources) when it cannot start: cb does not run. */
 int fetch_start(fetch_t *f, const char *url, fetch_cb cb, void *arg);
 
+/* True when cidr is "ADDR" or "ADDR/BITS" (IPv4 or IPv6). */
+bool fetch_cidr_valid(const char *cidr);
 /* The guard's verdict for one address given the allowed ranges ("10.0.0.0/8", "::1/128" ...). */
 bool fetch_addr_allowed(const struct sockaddr *sa, const char (*allow)[64], int nallow);
 

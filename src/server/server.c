@@ -197,6 +197,8 @@ void server_stop(server_t *srv, uint32_t drain_ms)
 
 void server_free(server_t *srv)
 {
+    /* The pool first: its last jobs post their answers to the loops, which must still exist. */
+    magic_free(srv->magic);
     for (int i = 0; i < srv->nworkers; i++) {
         worker_t *wk = &srv->workers[i];
         /* Connections still open after a forced stop: their memory goes with the process. */
@@ -205,7 +207,6 @@ void server_free(server_t *srv)
         loop_free(wk->loop);
     }
     free(srv->workers);
-    magic_free(srv->magic);
     avatar_store_free(srv->avatars);
     if (srv->log_fd >= 0)
         close(srv->log_fd);

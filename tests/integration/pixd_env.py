@@ -170,3 +170,15 @@ def raw(port, data, timeout=5):
         except (socket.timeout, ConnectionResetError):
             pass
         return out
+
+
+def curl(*args):
+    """Runs curl; returns (status, headers dict, body bytes)."""
+    out = subprocess.run(["curl", "-s", "-D", "-", *args], capture_output=True, timeout=30)
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    while head.startswith(b"HTTP/1.1 100"):  # interim answers to Expect: 100-continue
+        head, _, body = body.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0] else 0
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:] if ":" in l)}
+    return status, headers, body

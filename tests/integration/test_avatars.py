@@ -9,17 +9,9 @@ import threading
 import time
 import unittest
 
-from pixd_env import Pixd, make_image, raw
+from pixd_env import Pixd, curl, make_image, raw
 
 
-def curl(*args):
-    """Runs curl; returns (status line facts via -w, headers dict, body bytes)."""
-    out = subprocess.run(["curl", "-s", "-D", "-", *args], capture_output=True, timeout=20)
-    head, _, body = out.stdout.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1]) if lines and lines[0] else 0
-    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:] if ":" in l)}
-    return status, headers, body
 
 
 class AvatarTest(unittest.TestCase):
@@ -348,7 +340,7 @@ class LifecycleTest(unittest.TestCase):
 
     def test_cli_errors(self):
         for args in (["--threads", "0"], ["--listen", "nope"], ["--bogus"], ["--cache-mb", "x"],
-                     ["--default-avatar", "../x"], ["--threads"]):
+                     ["--default-avatar", "../x"], ["--threads"], ["--fetch-allow", "garbage"]):
             r = subprocess.run([os.environ.get("PIXD_BIN", "pixd"), *args], capture_output=True, timeout=10)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertIn(b"pixd", r.stderr, args)

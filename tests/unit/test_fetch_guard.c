@@ -84,7 +84,7 @@ static void test_v4_blocked(void **state)
 static void test_v6_public_allowed(void **state)
 {
     set_allow(0);
-    ASSERT_ALL(true, "2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001:82b::200e", "::2",
+    ASSERT_ALL(true, "2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001:82b::200e",
                "fbff:ffff::1", "fe00::1", "fec0::1", "2001:db9::1", "64:ff9a::1");
 }
 
@@ -96,7 +96,32 @@ static void test_v6_blocked(void **state)
                "fe80::1", "febf:ffff::1",                                                 /* link-local */
                "ff02::1", "ff05::2", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",           /* multicast */
                "64:ff9b::7f00:1", "64:ff9b::808:808", /* NAT64 (may reach v4 internals) */
-               "2001:db8::1", "2001:db8:ffff::1");    /* documentation */
+               "2001:db8::1", "2001:db8:ffff::1",     /* documentation */
+               "::2", "::7f00:1",                     /* IPv4-compatible */
+               "2002:7f00:1::1", "2002:a00:1::1",     /* 6to4 of 127.0.0.1, 10.0.0.1 */
+               "2001::1", "2001:0:4136:e378::1");     /* Teredo */
+}
+
+static void test_v4_test_nets_blocked(void **state)
+{
+    set_allow(0);
+    ASSERT_ALL(false, "192.0.2.1", "198.51.100.7", "203.0.113.255");
+    ASSERT_ALL(true, "192.0.3.1", "198.51.101.1", "203.0.114.1");
+}
+
+static void test_cidr_valid(void **state)
+{
+    assert_true(fetch_cidr_valid("127.0.0.1/32"));
+    assert_true(fetch_cidr_valid("10.0.0.0/8"));
+    assert_true(fetch_cidr_valid("127.0.0.1"));
+    assert_true(fetch_cidr_valid("fd00::/8"));
+    assert_true(fetch_cidr_valid("::1"));
+    assert_false(fetch_cidr_valid("garbage"));
+    assert_false(fetch_cidr_valid("10.0.0.0/33"));
+    assert_false(fetch_cidr_valid("10.0.0.0/"));
+    assert_false(fetch_cidr_valid("10.0.0.0/-1"));
+    assert_false(fetch_cidr_valid("::1/129"));
+    assert_false(fetch_cidr_valid(""));
 }
 
 static void test_v4_mapped(void **state)
@@ -273,6 +298,8 @@ int main(void)
         cmocka_unit_test(test_v6_public_allowed),
         cmocka_unit_test(test_v6_blocked),
         cmocka_unit_test(test_v4_mapped),
+        cmocka_unit_test(test_v4_test_nets_blocked),
+        cmocka_unit_test(test_cidr_valid),
         cmocka_unit_test(test_allow_opens_only_its_range),
         cmocka_unit_test(test_malformed_allow_entries_open_nothing),
         cmocka_unit_test(test_other_families_refused),
