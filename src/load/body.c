@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +11,8 @@
 #include <unistd.h>
 
 #include "http/base64.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "http/json.h"
+#include "load/errmsg.h"
 
 static const char *basename_of(const char *path)
 {
@@ -36,22 +27,22 @@ static int read_file(const char *dir, const char *path, char **out, size_t *len,
     char joined[4096];
     if (dir && *dir && path[0] != '/') {
         int n = snprintf(joined, sizeof joined, "%s/%s", dir, path);
-        if (n < 0 || (size_t)n >= sizeof joined) return fail(err, errlen, "%s: path too long", path);
+        if (n < 0 || (size_t)n >= sizeof joined) return errmsg_set(err, errlen, "%s: path too long", path);
         path = joined;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd < 0) return errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "%s: is a directory", path);
+        return errmsg_set(err, errlen, "%s: is a directory", path);
     }
     size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536, n = 0;
     if (cap > BODY_MAX_FILE) cap = BODY_MAX_FILE + 1; /* enough to see that it is too large */
     char *buf = malloc(cap);
     if (!buf) {
         close(fd);
-        return fail(err, errlen, "%s: out of memory", path);
+        return errmsg_set(err, errlen, "%s: out of memory", path);
     }
     for (;;) {
         if (n == cap) {
@@ -61,7 +52,7 @@ static int read_file(const char *dir, const char *path, char **out, size_t *len,
             if (!p) {
                 free(buf);
                 close(fd);
-                return fail(err, errlen, "%s: out of memory", path);
+                return errmsg_set(err, errlen, "%s: out of memory", path);
             }
             buf = p;
             cap = ncap;
@@ -72,7 +63,7 @@ static int read_file(const char *dir, const char *path, char **out, size_t *len,
             int e = errno;
             free(buf);
             close(fd);
-            return fail(err, errlen, "%s: %s", path, strerror(e));
+            return errmsg_set(err, errlen, "%s: %s", path, strerror(e));
         }
         if (r == 0) break;
         n += (size_t)r;
@@ -80,7 +71,7 @@ static int read_file(const char *dir, const char *path, char **out, size_t *len,
     close(fd);
     if (n > BODY_MAX_FILE) {
         free(buf);
-        return fail(err, errlen, "%s: larger than %u MiB", path, BODY_MAX_FILE >> 20);
+        return errmsg_set(err, errlen, "%s: larger than %u MiB", path, BODY_MAX_FILE >> 20);
     }
     if (n == 0) {
         free(buf);
@@ -103,104 +94,11 @@ const char *body_guess_type(const void *data, size_t len)
     return "application/octet-stream";
 }
 
-bool body_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        i += len;
-    }
-    return true;
-}
-
-/* The escape of byte c, or NULL when it is copied as is. Short escapes are written as
- * Python's json.dumps writes them. */
-static const char *short_escape(unsigned char c)
-{
-    switch (c) {
-    case '"':
-        return "\\\"";
-    case '\\':
-        return "\\\\";
-    case '\n':
-        return "\\n";
-    case '\r':
-        return "\\r";
-    case '\t':
-        return "\\t";
-    case '\b':
-        return "\\b";
-    case '\f':
-        return "\\f";
-    default:
-        return NULL;
-    }
-}
-
-size_t body_json_escaped_len(const char *s, size_t n)
-{
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *e = short_escape(c);
-        len += e ? 2 : c < 0x20 ? 6 : 1;
-    }
-    return len;
-}
-
-size_t body_json_escape(char *dst, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *d = dst;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *e = short_escape(c);
-        if (e) {
-            *d++ = e[0];
-            *d++ = e[1];
-        } else if (c < 0x20) {
-            memcpy(d, "\\u00", 4);
-            d[4] = hex[c >> 4];
-            d[5] = hex[c & 15];
-            d += 6;
-        } else {
-            *d++ = (char)c;
-        }
-    }
-    return (size_t)(d - dst);
-}
-
 /* Appends s as a JSON string (with its quotes) at *d. */
 static char *put_json_string(char *d, const char *s, size_t n)
 {
     *d++ = '"';
-    d += body_json_escape(d, s, n);
+    d += json_escape(d, s, n);
     *d++ = '"';
     return d;
 }
@@ -230,7 +128,7 @@ int body_json(body_t *b, const char *json, size_t len, char *err, size_t errlen)
     *b = (body_t){0};
     if (len) {
         b->data = malloc(len);
-        if (!b->data) return fail(err, errlen, "out of memory");
+        if (!b->data) return errmsg_set(err, errlen, "out of memory");
         memcpy(b->data, json, len);
         b->len = len;
     }
@@ -240,20 +138,20 @@ int body_json(body_t *b, const char *json, size_t len, char *err, size_t errlen)
 
 /* A JSON object with string members, laid out as json.dumps() does: {"k": "v", "k2": "v2"}.
  * Values are taken verbatim when raw[i] (base64 never needs escaping). */
-static int json_object(body_t *b, size_t n, const char *const *keys, const char *const *vals,
+static int build_object(body_t *b, size_t n, const char *const *keys, const char *const *vals,
                        const size_t *vlens, const bool *raw, char *err, size_t errlen)
 {
     size_t len = 2; /* {} */
     for (size_t i = 0; i < n; i++) {
         size_t klen = strlen(keys[i]);
-        if (!body_utf8_valid(keys[i], klen) || (!raw[i] && !body_utf8_valid(vals[i], vlens[i])))
-            return fail(err, errlen, "%s: not valid UTF-8", raw[i] ? keys[i] : vals[i]);
-        len += (i ? 2 : 0) + 2 + body_json_escaped_len(keys[i], klen) + 2 + 2 +
-               (raw[i] ? vlens[i] : body_json_escaped_len(vals[i], vlens[i]));
+        if (!json_utf8_valid(keys[i], klen) || (!raw[i] && !json_utf8_valid(vals[i], vlens[i])))
+            return errmsg_set(err, errlen, "%s: not valid UTF-8", raw[i] ? keys[i] : vals[i]);
+        len += (i ? 2 : 0) + 2 + json_escaped_len(keys[i], klen) + 2 + 2 +
+               (raw[i] ? vlens[i] : json_escaped_len(vals[i], vlens[i]));
     }
     *b = (body_t){0};
     char *d = b->data = malloc(len);
-    if (!d) return fail(err, errlen, "out of memory");
+    if (!d) return errmsg_set(err, errlen, "out of memory");
     *d++ = '{';
     for (size_t i = 0; i < n; i++) {
         if (i) d = put(d, ", ", 2);
@@ -283,7 +181,7 @@ int body_base64_image(body_t *b, const char *dir, const char *path, const char *
     char *b64 = malloc(base64_encoded_len(n) + 1);
     if (!b64) {
         free(img);
-        return fail(err, errlen, "out of memory");
+        return errmsg_set(err, errlen, "out of memory");
     }
     size_t b64len = base64_encode(b64, img ? img : "", n);
     free(img);
@@ -292,7 +190,7 @@ int body_base64_image(body_t *b, const char *dir, const char *path, const char *
     const char *vals[2] = {filename, b64};
     size_t vlens[2] = {strlen(filename), b64len};
     bool raw[2] = {false, true};
-    int rc = json_object(b, 2, keys, vals, vlens, raw, err, errlen);
+    int rc = build_object(b, 2, keys, vals, vlens, raw, err, errlen);
     free(b64);
     return rc;
 }
@@ -303,7 +201,7 @@ int body_image_url(body_t *b, const char *url, char *err, size_t errlen)
     const char *vals[1] = {url};
     size_t vlens[1] = {strlen(url)};
     bool raw[1] = {false};
-    return json_object(b, 1, keys, vals, vlens, raw, err, errlen);
+    return build_object(b, 1, keys, vals, vlens, raw, err, errlen);
 }
 
 int body_part_parse(body_part_t *p, const char *spec, char *err, size_t errlen)
@@ -311,9 +209,9 @@ int body_part_parse(body_part_t *p, const char *spec, char *err, size_t errlen)
     *p = (body_part_t){0};
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec)
-        return fail(err, errlen, "--multipart '%s': expected name=value or name=@FILE", spec);
+        return errmsg_set(err, errlen, "--multipart '%s': expected name=value or name=@FILE", spec);
     p->_buf = strdup(spec);
-    if (!p->_buf) return fail(err, errlen, "out of memory");
+    if (!p->_buf) return errmsg_set(err, errlen, "out of memory");
     char *buf = p->_buf, *val = buf + (eq - spec);
     *val++ = '\0';
     p->name = buf;
@@ -326,7 +224,7 @@ int body_part_parse(body_part_t *p, const char *spec, char *err, size_t errlen)
     if (attr) *attr++ = '\0';
     if (!*val) {
         body_part_free(p);
-        return fail(err, errlen, "--multipart '%s': empty file name after '@'", spec);
+        return errmsg_set(err, errlen, "--multipart '%s': empty file name after '@'", spec);
     }
     p->path = val;
     while (attr) {
@@ -338,7 +236,7 @@ int body_part_parse(body_part_t *p, const char *spec, char *err, size_t errlen)
             p->filename = attr + 9;
         } else {
             body_part_free(p);
-            return fail(err, errlen,
+            return errmsg_set(err, errlen,
                         "--multipart '%s': unknown or empty attribute (use ;type= or ;filename=)", spec);
         }
         attr = next;
@@ -346,7 +244,7 @@ int body_part_parse(body_part_t *p, const char *spec, char *err, size_t errlen)
     for (const char *c = p->type; c && *c; c++) {
         if ((unsigned char)*c < 0x20 || *c == 0x7f) {
             body_part_free(p);
-            return fail(err, errlen, "--multipart '%s': control character in type", spec);
+            return errmsg_set(err, errlen, "--multipart '%s': control character in type", spec);
         }
     }
     return 0;
@@ -431,9 +329,9 @@ int body_multipart(body_t *b, const char *dir, const body_part_t *parts, size_t 
                    char *err, size_t errlen)
 {
     *b = (body_t){0};
-    if (nparts == 0) return fail(err, errlen, "multipart body without parts");
+    if (nparts == 0) return errmsg_set(err, errlen, "multipart body without parts");
     part_bytes_t *pb = calloc(nparts, sizeof *pb);
-    if (!pb) return fail(err, errlen, "out of memory");
+    if (!pb) return errmsg_set(err, errlen, "out of memory");
     int rc = -1;
     for (size_t i = 0; i < nparts; i++) {
         if (parts[i].path) {
@@ -453,7 +351,7 @@ int body_multipart(body_t *b, const char *dir, const body_part_t *parts, size_t 
     }
     size_t blen = strlen(boundary);
     if (blen == 0 || blen > 70) {
-        fail(err, errlen, "multipart boundary must be 1 to 70 bytes");
+        errmsg_set(err, errlen, "multipart boundary must be 1 to 70 bytes");
         goto done;
     }
 
@@ -470,7 +368,7 @@ int body_multipart(body_t *b, const char *dir, const body_part_t *parts, size_t 
     }
     char *d = b->data = malloc(len);
     if (!d) {
-        fail(err, errlen, "out of memory");
+        errmsg_set(err, errlen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < nparts; i++) {

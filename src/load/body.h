@@ -12,7 +12,6 @@
 #ifndef PIXD_LOAD_BODY_H
 #define PIXD_LOAD_BODY_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #define BODY_MAX_FILE (256u << 20)
@@ -68,12 +67,5 @@ void body_free(body_t *b);
 /* The MIME type of data from its magic bytes: image/jpeg, image/png, image/gif,
  * image/webp, image/bmp, image/tiff, else application/octet-stream. */
 const char *body_guess_type(const void *data, size_t len);
-
-/* JSON string escaping (quotes not included): '"', '\\' and control bytes escaped
- * (\n \r \t \b \f or \u00XX), everything else copied. s must be valid UTF-8 (callers check
- * with body_utf8_valid). body_json_escaped_len() is the exact output length. */
-size_t body_json_escaped_len(const char *s, size_t n);
-size_t body_json_escape(char *dst, const char *s, size_t n);
-bool body_utf8_valid(const char *s, size_t n);
 
 #endif

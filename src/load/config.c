@@ -2,11 +2,12 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "load/errmsg.h"
 
 static const char usage[] =
     "Usage: pixload [options] URL\n"
@@ -140,17 +141,6 @@ static const option_t options[] = {
     {"version", 'V', false, OPT_VERSION},
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* ---------------------------------------------------------------- status sets */
 
 static void set_range(load_status_set_t *s, int lo, int hi)
@@ -217,16 +207,18 @@ int load_header_check(const char *name, size_t name_len, const char *value, size
                       size_t errlen)
 {
     if (!load_token_valid(name, name_len))
-        return fail(err, errlen, "header name '%.*s' is not a valid token", (int)name_len, name);
+        return errmsg_set(err, errlen, "header name '%.*s' is not a valid token", (int)name_len, name);
     for (size_t i = 0; i < value_len; i++) {
         unsigned char c = (unsigned char)value[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return fail(err, errlen, "header '%.*s': control character in the value", (int)name_len, name);
+            return errmsg_set(err, errlen, "header '%.*s': control character in the value", (int)name_len,
+                              name);
     }
     static const char *const computed[] = {"Content-Length", "Transfer-Encoding"};
     for (size_t i = 0; i < sizeof computed / sizeof *computed; i++) {
         if (name_len == strlen(computed[i]) && strncasecmp(name, computed[i], name_len) == 0)
-            return fail(err, errlen, "header '%s' is computed by pixload and cannot be set", computed[i]);
+            return errmsg_set(err, errlen, "header '%s' is computed by pixload and cannot be set",
+                              computed[i]);
     }
     return 0;
 }
@@ -234,7 +226,7 @@ int load_header_check(const char *name, size_t name_len, const char *value, size
 int load_header_parse(load_header_t *h, const char *line, char *err, size_t errlen)
 {
     const char *colon = strchr(line, ':');
-    if (!colon) return fail(err, errlen, "header '%s': expected 'Name: value'", line);
+    if (!colon) return errmsg_set(err, errlen, "header '%s': expected 'Name: value'", line);
     const char *v = colon + 1, *end = v + strlen(v);
     while (*v == ' ' || *v == '\t')
         v++;
@@ -261,7 +253,7 @@ static int parse_count(const char *opt, const char *s, uint64_t max, uint64_t *o
     *out = v * mult;
     return 0;
 bad:
-    return fail(err, errlen, "%s: expected a whole number from 1 to %llu, got '%s'", opt,
+    return errmsg_set(err, errlen, "%s: expected a whole number from 1 to %llu, got '%s'", opt,
                 (unsigned long long)max, s);
 }
 
@@ -279,7 +271,7 @@ static int parse_rate(const char *opt, const char *s, double *out, char *err, si
     *out = v;
     return 0;
 bad:
-    return fail(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
+    return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
 }
 
 int load_parse_duration_ms(const char *s, uint64_t *ms)
@@ -320,10 +312,10 @@ static const char *body_option(load_body_kind_t kind)
 static int set_body(load_config_t *c, load_body_kind_t kind, char *err, size_t errlen)
 {
     if (c->body_kind != LOAD_BODY_NONE && c->body_kind != kind)
-        return fail(err, errlen, "%s and %s cannot be combined: a request has one body",
+        return errmsg_set(err, errlen, "%s and %s cannot be combined: a request has one body",
                     body_option(c->body_kind), body_option(kind));
     if (c->body_kind == kind && kind != LOAD_BODY_MULTIPART)
-        return fail(err, errlen, "%s given twice", body_option(kind));
+        return errmsg_set(err, errlen, "%s given twice", body_option(kind));
     c->body_kind = kind;
     return 0;
 }
@@ -350,7 +342,8 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_DURATION:
         seen->duration = true;
         if (load_parse_duration_ms(arg, &c->duration_ms) < 0)
-            return fail(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m, 1h)", opt, arg);
+            return errmsg_set(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m, 1h)", opt,
+                              arg);
         return 0;
     case OPT_REQUESTS:
         seen->requests = true;
@@ -371,16 +364,16 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         return 0;
     case OPT_METHOD:
         if (!load_token_valid(arg, strlen(arg)))
-            return fail(err, errlen, "%s: '%s' is not a valid method", opt, arg);
+            return errmsg_set(err, errlen, "%s: '%s' is not a valid method", opt, arg);
         c->method = arg;
         return 0;
     case OPT_HEADER: {
         if (c->nheaders == LOAD_MAX_HEADERS)
-            return fail(err, errlen, "too many headers (at most %u)", LOAD_MAX_HEADERS);
+            return errmsg_set(err, errlen, "too many headers (at most %u)", LOAD_MAX_HEADERS);
         load_header_t h;
         if (load_header_parse(&h, arg, err, errlen) < 0) return -1;
         load_header_t *hs = realloc(c->headers, (c->nheaders + 1) * sizeof *hs);
-        if (!hs) return fail(err, errlen, "out of memory");
+        if (!hs) return errmsg_set(err, errlen, "out of memory");
         c->headers = hs;
         hs[c->nheaders++] = h;
         return 0;
@@ -396,7 +389,7 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         return set_body(c, LOAD_BODY_BASE64_IMAGE, err, errlen);
     case OPT_FIELD:
         seen->field = true;
-        if (!*arg) return fail(err, errlen, "%s: empty field name", opt);
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty field name", opt);
         c->b64_field = arg;
         return 0;
     case OPT_FILENAME:
@@ -406,9 +399,9 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_MULTIPART: {
         if (set_body(c, LOAD_BODY_MULTIPART, err, errlen) < 0) return -1;
         if (c->nparts == LOAD_MAX_PARTS)
-            return fail(err, errlen, "too many --multipart parts (at most %u)", LOAD_MAX_PARTS);
+            return errmsg_set(err, errlen, "too many --multipart parts (at most %u)", LOAD_MAX_PARTS);
         body_part_t *ps = realloc(c->parts, (c->nparts + 1) * sizeof *ps);
-        if (!ps) return fail(err, errlen, "out of memory");
+        if (!ps) return errmsg_set(err, errlen, "out of memory");
         c->parts = ps;
         if (body_part_parse(&ps[c->nparts], arg, err, errlen) < 0) return -1;
         c->nparts++;
@@ -422,78 +415,82 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         return 0;
     case OPT_TIMEOUT:
         if (load_parse_duration_ms(arg, &c->timeout_ms) < 0)
-            return fail(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m)", opt, arg);
+            return errmsg_set(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m)", opt, arg);
         return 0;
     case OPT_EXPECT_STATUS:
         if (load_status_set_parse(&c->expect_status, arg) < 0)
-            return fail(err, errlen, "%s: invalid status list '%s' (use e.g. 200, 2xx, 200-299,304)", opt,
-                        arg);
+            return errmsg_set(err, errlen, "%s: invalid status list '%s' (use e.g. 200, 2xx, 200-299,304)",
+                              opt, arg);
         c->expect_status_given = true;
         return 0;
     case OPT_EXPECT_MIN_BYTES: {
         char *end;
         if (!isdigit((unsigned char)*arg))
-            return fail(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
+            return errmsg_set(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
         c->expect_min_bytes = strtoull(arg, &end, 10);
-        if (*end) return fail(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
+        if (*end) return errmsg_set(err, errlen, "%s: expected a number of bytes, got '%s'", opt, arg);
         return 0;
     }
     case OPT_LATENCY:
         c->latency = true;
         return 0;
     case OPT_CSV:
-        if (!*arg) return fail(err, errlen, "%s: empty prefix", opt);
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty prefix", opt);
         c->csv_prefix = arg;
         return 0;
     case OPT_CSV_FULL_HISTORY:
         c->csv_full_history = true;
         return 0;
     case OPT_JSON_OUT:
-        if (!*arg) return fail(err, errlen, "%s: empty file name", opt);
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
         c->json_out = arg;
         return 0;
     case OPT_QUIET:
         c->quiet = true;
         return 0;
     }
-    return fail(err, errlen, "internal: unhandled option %s", opt);
+    return errmsg_set(err, errlen, "internal: unhandled option %s", opt);
 }
 
 /* Checks that need every option: conflicts, dependencies, defaults that depend on others. */
 static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err, size_t errlen)
 {
-    if (!c->url_str) return fail(err, errlen, "missing URL (usage: pixload [options] URL; see --help)");
+    if (!c->url_str) return errmsg_set(err, errlen, "missing URL (usage: pixload [options] URL)");
     url_status_t st = url_parse(c->url_str, strlen(c->url_str), &c->url);
-    if (st != URL_OK) return fail(err, errlen, "invalid URL '%s': %s", c->url_str, url_strerror(st));
+    if (st != URL_OK) return errmsg_set(err, errlen, "invalid URL '%s': %s", c->url_str, url_strerror(st));
     if (seen->connections && seen->users)
-        return fail(err, errlen, "-c/--connections and -u/--users are the same setting: give one");
+        return errmsg_set(err, errlen, "-c/--connections and -u/--users are the same setting: give one");
     if (!seen->connections && !seen->users) c->connections = LOAD_DEFAULT_CONNECTIONS;
     if (seen->users && !seen->spawn_rate) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
     if (!seen->duration && !seen->requests) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
     if (seen->threads) {
         if (c->threads > c->connections)
-            return fail(err, errlen, "--threads %u is more than the %u connections: each thread needs one",
-                        c->threads, c->connections);
+            return errmsg_set(err, errlen,
+                              "--threads %u is more than the %u connections: each thread needs one",
+                              c->threads, c->connections);
     } else {
         c->threads = ncpu ? ncpu : 1;
         if (c->threads > c->connections) c->threads = c->connections;
         if (c->threads > LOAD_MAX_THREADS) c->threads = LOAD_MAX_THREADS;
     }
     if (!c->keepalive && c->pipeline > 1)
-        return fail(err, errlen, "--pipeline needs keep-alive: it cannot be combined with --no-keepalive");
+        return errmsg_set(err, errlen,
+                          "--pipeline needs keep-alive: it cannot be combined with --no-keepalive");
     if ((seen->field || seen->filename) && c->body_kind != LOAD_BODY_BASE64_IMAGE)
-        return fail(err, errlen, "%s only applies to --base64-image", seen->field ? "--field" : "--filename");
+        return errmsg_set(err, errlen, "%s only applies to --base64-image",
+                          seen->field ? "--field" : "--filename");
     if (c->scenario_file) {
         if (c->body_kind != LOAD_BODY_NONE)
-            return fail(err, errlen,
+            return errmsg_set(err, errlen,
                         "%s cannot be combined with --scenario: give bodies in the scenario file",
                         body_option(c->body_kind));
         if (c->method)
-            return fail(err, errlen,
+            return errmsg_set(err, errlen,
                         "-m/--method cannot be combined with --scenario: give methods in the "
                         "scenario file");
     }
-    if (c->csv_full_history && !c->csv_prefix) return fail(err, errlen, "--csv-full-history requires --csv");
+    if (c->csv_full_history && !c->csv_prefix)
+        return errmsg_set(err, errlen, "--csv-full-history requires --csv");
     return 0;
 }
 
@@ -530,7 +527,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
         const char *a = argv[i];
         if (only_args || a[0] != '-' || a[1] == '\0') {
             if (c->url_str) {
-                fail(err, errlen, "more than one URL: '%s' and '%s'", c->url_str, a);
+                errmsg_set(err, errlen, "more than one URL: '%s' and '%s'", c->url_str, a);
                 return LOAD_CONFIG_ERROR;
             }
             c->url_str = a;
@@ -547,7 +544,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
             char opt[48];
             snprintf(opt, sizeof opt, "--%.*s", (int)(len < 40 ? len : 40), name);
             if (!o) {
-                fail(err, errlen, "unknown option '%s' (see --help)", opt);
+                errmsg_set(err, errlen, "unknown option '%s'", opt);
                 return LOAD_CONFIG_ERROR;
             }
             const char *arg = NULL;
@@ -557,11 +554,11 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
                 else if (i + 1 < argc)
                     arg = argv[++i];
                 else {
-                    fail(err, errlen, "%s needs a value", opt);
+                    errmsg_set(err, errlen, "%s needs a value", opt);
                     return LOAD_CONFIG_ERROR;
                 }
             } else if (eq) {
-                fail(err, errlen, "%s takes no value", opt);
+                errmsg_set(err, errlen, "%s takes no value", opt);
                 return LOAD_CONFIG_ERROR;
             }
             if (o->id == OPT_HELP) return LOAD_CONFIG_HELP;
@@ -574,7 +571,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
             const option_t *o = find_short(*p);
             char opt[3] = {'-', *p, '\0'};
             if (!o) {
-                fail(err, errlen, "unknown option '%s' (see --help)", opt);
+                errmsg_set(err, errlen, "unknown option '%s'", opt);
                 return LOAD_CONFIG_ERROR;
             }
             if (o->id == OPT_HELP) return LOAD_CONFIG_HELP;
@@ -586,7 +583,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
                 else if (i + 1 < argc)
                     arg = argv[++i];
                 else {
-                    fail(err, errlen, "%s needs a value", opt);
+                    errmsg_set(err, errlen, "%s needs a value", opt);
                     return LOAD_CONFIG_ERROR;
                 }
             }

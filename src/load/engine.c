@@ -23,7 +23,7 @@ enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
 
 typedef struct lthread lthread_t;
 
-typedef struct {
+typedef struct lconn {
     loop_watch_t w; /* first: the loop hands us this pointer */
     io_t io;
     lthread_t *t;
@@ -31,6 +31,9 @@ typedef struct {
     int state;
     unsigned k;         /* global connection index: sets its spawn time and rate phase */
     bool fresh;         /* no request sent on this connection yet */
+    bool claimed;       /* holds the -n budget of its first request (claimed when connecting) */
+    bool pending;       /* on the thread's list of connections to send on after this batch */
+    struct lconn *next_pending;
     buf_t in;
     /* requests in flight, oldest first (a ring of cfg->pipeline slots) */
     const scenario_entry_t **q;
@@ -54,14 +57,18 @@ struct lthread {
     pthread_t tid;
     loop_t *loop;
     lconn_t *conns;
-    unsigned nconns, open, started, done;
+    unsigned nconns, started, done;
     uint64_t rng;
-    loop_timer_t tick, end, spawn;
+    loop_timer_t tick, end, spawn, flush;
+    lconn_t *pending; /* connections whose next request goes out after this batch of events */
+    unsigned ticks;         /* whole seconds of the run this thread has published */
     uint64_t last_requests; /* for the per-second request rate */
     stats_t stats;
     pthread_mutex_t snap_lock;
     stats_t snap;
     unsigned snap_started;
+    unsigned snap_tick; /* under e->lock: the second snap was taken at */
+    bool ended;         /* under e->lock: snap is final */
 };
 
 struct engine {
@@ -74,7 +81,7 @@ struct engine {
     uint64_t issued; /* atomic: requests claimed (with -n) */
     unsigned pipe;   /* requests in flight per connection (1 in rate mode) */
     int stopping;    /* atomic */
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* with cond: finished and every thread's snap_tick */
     pthread_cond_t cond;
     unsigned finished;
 };
@@ -93,6 +100,7 @@ static uint64_t ms_until(uint64_t at_ns)
 }
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
+static void connect_failed(lconn_t *c);
 static void start_conn(lconn_t *c);
 static void send_more(lconn_t *c);
 
@@ -103,22 +111,24 @@ static stats_entry_t *slot(lconn_t *c, const scenario_entry_t *en)
     return &c->t->stats.entries[en->stat];
 }
 
-/* True while the run goes on: not stopped, before the end, -n budget not spent. */
-static bool running(const engine_t *e)
+/* True once the run is stopped or its duration is over (the -n budget aside). */
+static bool over(const engine_t *e)
 {
-    if (__atomic_load_n(&e->stopping, __ATOMIC_RELAXED))
-        return false;
-    if (e->end_ns && now_ns() >= e->end_ns)
-        return false;
-    return !e->cfg->requests || __atomic_load_n(&e->issued, __ATOMIC_RELAXED) < e->cfg->requests;
+    return __atomic_load_n(&e->stopping, __ATOMIC_RELAXED) || (e->end_ns && now_ns() >= e->end_ns);
 }
 
-/* Claims the right to send one more request. */
+/* Claims the right to send one more request: the one the connection claimed when it
+ * connected, else a new share of the -n budget. Every claim ends as exactly one recorded
+ * request (or in flight when the run ends), so -n counts are exact. */
 static bool claim(lconn_t *c)
 {
     engine_t *e = c->t->e;
-    return running(e) &&
-           (!e->cfg->requests || __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED) < e->cfg->requests);
+    bool held = c->claimed;
+    c->claimed = false;
+    if (over(e))
+        return false;
+    return held || !e->cfg->requests ||
+           __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED) < e->cfg->requests;
 }
 
 static void thread_check_done(lthread_t *t)
@@ -171,6 +181,8 @@ static void on_timer(loop_t *loop, loop_timer_t *tm)
     lconn_t *c = (lconn_t *)((char *)tm - offsetof(lconn_t, timer));
     if (c->state == C_WAIT) {
         start_conn(c);
+    } else if (c->state == C_CONNECTING) {
+        connect_failed(c); /* not open within --timeout */
     } else if (c->state == C_OPEN && c->q_len == 0) {
         send_more(c); /* a rate slot came up */
     } else {
@@ -180,23 +192,34 @@ static void on_timer(loop_t *loop, loop_timer_t *tm)
 
 /* ---- connecting ---------------------------------------------------------------------- */
 
+/* A connection that could not be opened counts as one failed request (as locust), paid
+ * from the claim made for it. */
+static void connect_failed(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
+                 STATS_ERR_CONNECT);
+    c->claimed = false;
+    close_socket(c);
+    c->state = C_WAIT;
+    loop_timer_arm(t->loop, &c->timer, RECONNECT_DELAY_MS, on_timer);
+}
+
+/* Opens a connection for the next request, claimed first: with -n, no connection is opened
+ * for a request that will never be sent (with --no-keepalive, a connection per request). */
 static void start_conn(lconn_t *c)
 {
     lthread_t *t = c->t;
     engine_t *e = t->e;
-    if (!running(e)) {
+    if (!claim(c)) {
         retire(c);
         return;
     }
+    c->claimed = true;
     c->connect_ns = now_ns();
     int fd = sock_connect(&e->addr);
     if (fd < 0) {
-        stats_record(slot(c, scenario_pick(e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
-                     STATS_ERR_CONNECT);
-        if (e->cfg->requests)
-            __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED);
-        c->state = C_WAIT;
-        loop_timer_arm(t->loop, &c->timer, RECONNECT_DELAY_MS, on_timer);
+        connect_failed(c);
         return;
     }
     io_init_plain(&c->io, fd);
@@ -215,14 +238,7 @@ static void connected(lconn_t *c)
     getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     lthread_t *t = c->t;
     if (err) {
-        engine_t *e = t->e;
-        stats_record(slot(c, scenario_pick(e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
-                     STATS_ERR_CONNECT);
-        if (e->cfg->requests)
-            __atomic_fetch_add(&e->issued, 1, __ATOMIC_RELAXED);
-        close_socket(c);
-        c->state = C_WAIT;
-        loop_timer_arm(t->loop, &c->timer, RECONNECT_DELAY_MS, on_timer);
+        connect_failed(c);
         return;
     }
     t->stats.connects++;
@@ -299,6 +315,36 @@ static void send_more(lconn_t *c)
     }
 }
 
+/* Sends on every connection that asked to during the batch of events just handled. */
+static void on_flush(loop_t *loop, loop_timer_t *tm)
+{
+    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, flush));
+    lconn_t *c = t->pending;
+    t->pending = NULL;
+    while (c) {
+        lconn_t *next = c->next_pending;
+        c->pending = false;
+        if (c->state == C_OPEN)
+            send_more(c);
+        c = next;
+    }
+}
+
+/* The next request goes out once the loop has handled its whole batch of events (a timer
+ * due now runs right after the batch): the server then receives the requests of a batch
+ * together, as from wrk, which writes when a socket next reports writable. */
+static void send_later(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    if (!c->pending) {
+        c->pending = true;
+        c->next_pending = t->pending;
+        t->pending = c;
+    }
+    if (!loop_timer_armed(&t->flush))
+        loop_timer_arm(t->loop, &t->flush, 0, on_flush);
+}
+
 /* ---- reading ------------------------------------------------------------------------- */
 
 static void complete(lconn_t *c)
@@ -332,7 +378,7 @@ static void complete(lconn_t *c)
         loop_timer_arm(t->loop, &c->timer, cfg->timeout_ms, on_timer);
     else
         loop_timer_cancel(t->loop, &c->timer);
-    send_more(c);
+    send_later(c);
 }
 
 /* Consumes what the buffer holds. Returns false when the connection was replaced. */
@@ -375,7 +421,9 @@ static bool parse(lconn_t *c)
         switch (c->body) {
         case B_NONE:
             complete(c);
-            return c->state == C_OPEN;
+            if (c->state != C_OPEN)
+                return false;
+            break;
         case B_LENGTH: {
             size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
             buf_consume(&c->in, take);
@@ -456,24 +504,42 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
 
 /* ---- the thread ---------------------------------------------------------------------- */
 
-static void publish(lthread_t *t)
+/* Copies the thread's figures for engine_snapshot(), as of second tick of the run. */
+static void publish(lthread_t *t, unsigned tick)
 {
     pthread_mutex_lock(&t->snap_lock);
     stats_copy(&t->snap, &t->stats);
     t->snap_started = t->started;
     pthread_mutex_unlock(&t->snap_lock);
+    pthread_mutex_lock(&t->e->lock);
+    t->snap_tick = tick;
+    pthread_cond_broadcast(&t->e->cond);
+    pthread_mutex_unlock(&t->e->lock);
 }
 
-static void on_tick(loop_t *loop, loop_timer_t *tm)
+static uint64_t thread_requests(const lthread_t *t)
 {
-    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, tick));
     uint64_t total = 0;
     for (size_t i = 0; i < t->stats.n; i++)
         total += t->stats.entries[i].requests;
-    hist_record(&t->stats.req_rate, total - t->last_requests);
-    t->last_requests = total;
-    publish(t);
-    loop_timer_arm(loop, tm, 1000, on_tick);
+    return total;
+}
+
+/* Every whole second of the run, on the run's clock (not one second after the previous
+ * tick, which drifts): every thread's snapshot then describes the same instant, so the
+ * history's user counts and the per-second rates are exact. */
+static void on_tick(loop_t *loop, loop_timer_t *tm)
+{
+    lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, tick));
+    uint64_t due = t->e->t0_ns + (t->ticks + 1) * 1000000000ull;
+    if (now_ns() >= due) { /* else the loop's cached clock fired it early */
+        uint64_t total = thread_requests(t);
+        hist_record(&t->stats.req_rate, total - t->last_requests);
+        t->last_requests = total;
+        publish(t, ++t->ticks);
+        due += 1000000000ull;
+    }
+    loop_timer_arm(loop, tm, ms_until(due), on_tick);
 }
 
 static void on_end(loop_t *loop, loop_timer_t *tm)
@@ -514,14 +580,20 @@ static void *thread_main(void *arg)
 {
     lthread_t *t = arg;
     engine_t *e = t->e;
-    loop_timer_arm(t->loop, &t->tick, 1000, on_tick);
+    loop_timer_arm(t->loop, &t->tick, ms_until(e->t0_ns + 1000000000ull), on_tick);
     if (e->end_ns)
         loop_timer_arm(t->loop, &t->end, ms_until(e->end_ns), on_end);
     loop_timer_arm(t->loop, &t->spawn, 0, on_spawn);
     if (t->nconns)
         loop_run(t->loop);
-    publish(t);
+    if (!t->ticks) { /* a run shorter than a second: one request-rate sample over all of it */
+        uint64_t ns = now_ns() - e->t0_ns;
+        if (ns)
+            hist_record(&t->stats.req_rate, (uint64_t)((double)thread_requests(t) * 1e9 / (double)ns));
+    }
+    publish(t, t->ticks);
     pthread_mutex_lock(&e->lock);
+    t->ended = true;
     e->finished++;
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
@@ -585,7 +657,18 @@ void engine_stop(engine_t *e)
         loop_post(e->threads[i].loop, stop_now, &e->threads[i]);
 }
 
-bool engine_wait(engine_t *e, uint64_t ms)
+/* Under e->lock. */
+static engine_event_t event_of(const engine_t *e, unsigned sec)
+{
+    if (e->finished == e->nthreads)
+        return ENGINE_ENDED;
+    for (unsigned i = 0; i < e->nthreads; i++)
+        if (!e->threads[i].ended && e->threads[i].snap_tick < sec)
+            return ENGINE_TIMEOUT;
+    return ENGINE_SECOND;
+}
+
+engine_event_t engine_wait(engine_t *e, unsigned sec, uint64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -593,12 +676,12 @@ bool engine_wait(engine_t *e, uint64_t ms)
     ts.tv_sec += (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);
     pthread_mutex_lock(&e->lock);
-    while (e->finished < e->nthreads)
+    engine_event_t ev;
+    while ((ev = event_of(e, sec)) == ENGINE_TIMEOUT)
         if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
             break;
-    bool done = e->finished == e->nthreads;
     pthread_mutex_unlock(&e->lock);
-    return done;
+    return ev;
 }
 
 unsigned engine_snapshot(engine_t *e, stats_t *total)

@@ -3,10 +3,13 @@
  * connections, sending the scenario's pre-serialised requests and timing the answers.
  *
  * Closed loop (wrk, locust): each connection sends its next request when the previous answer
- * arrived (or keeps --pipeline requests in flight). Open loop (-R): each connection sends on a
- * fixed schedule and latency is measured from the time a request was *meant* to be sent, so a
- * stalled server shows as latency instead of hiding behind fewer requests (coordinated
- * omission, as wrk2 corrects it).
+ * arrived (or keeps --pipeline requests in flight), once the thread has handled the batch of
+ * events that answer came in (as wrk, and cheaper for the server: its requests arrive
+ * together); latency counts from the write. With -n, a request is claimed before its
+ * connection is opened, so counts are exact and no connection is opened for nothing.
+ * Open loop (-R): each connection sends on a fixed schedule and latency is measured from the
+ * time a request was *meant* to be sent, so a stalled server shows as latency instead of
+ * hiding behind fewer requests (coordinated omission, as wrk2 corrects it).
  *
  * Users (-u/-r) are connections started gradually: connection k starts k / spawn_rate seconds
  * into the run. Everything is allocated before the clock starts.
@@ -14,7 +17,6 @@
 #ifndef PIXD_LOAD_ENGINE_H
 #define PIXD_LOAD_ENGINE_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/sock.h"
@@ -29,10 +31,17 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
                        size_t errlen);
 /* Thread-safe: ends the run early (Ctrl-C); what finished so far is kept. */
 void engine_stop(engine_t *e);
-/* Waits up to ms for the run to end. True when it has ended. */
-bool engine_wait(engine_t *e, uint64_t ms);
-/* Adds the threads' figures as of their last one-second snapshot into total (same n), and
- * returns the users (connections) started so far. */
+typedef enum {
+    ENGINE_TIMEOUT, /* ms passed */
+    ENGINE_SECOND,  /* every thread has published its figures for second sec of the run */
+    ENGINE_ENDED,   /* the run is over (duration, -n, or engine_stop) */
+} engine_event_t;
+
+/* Waits up to ms for the run to end or to reach second sec (1, 2, ...: whole seconds after
+ * the start, on the run's own clock, so rows taken at each second do not drift). */
+engine_event_t engine_wait(engine_t *e, unsigned sec, uint64_t ms);
+/* Adds the threads' figures as of their latest published second into total (same n), and
+ * returns the users (connections) started by then. */
 unsigned engine_snapshot(engine_t *e, stats_t *total);
 /* After the run: the final figures of every thread into total; the elapsed seconds. */
 double engine_result(engine_t *e, stats_t *total);

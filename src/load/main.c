@@ -13,6 +13,8 @@
 #include "load/report.h"
 #include "load/scenario.h"
 
+#define POLL_MS 20
+
 static double wall_now(void)
 {
     struct timeval tv;
@@ -108,17 +110,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "pixload: out of memory\n");
         return 1;
     }
+    /* Wakes every POLL_MS to take Ctrl-C promptly, and at each whole second of the run for
+     * the history row and the live line. */
     bool interrupted = false;
-    while (!engine_wait(e, 1000)) {
+    unsigned sec = 1;
+    engine_event_t ev;
+    while ((ev = engine_wait(e, sec, POLL_MS)) != ENGINE_ENDED) {
         struct timespec zero = {0, 0};
-        if (sigtimedwait(&set, NULL, &zero) > 0) {
+        if (!interrupted && sigtimedwait(&set, NULL, &zero) > 0) {
             interrupted = true;
             engine_stop(e);
-            continue;
         }
+        if (ev != ENGINE_SECOND)
+            continue;
+        sec++;
+        if (interrupted)
+            continue; /* the summary follows as soon as the threads have stopped */
         unsigned users = engine_snapshot(e, &now);
         if (csv && report_csv_history(csv, &now, wall_now(), users) != 0)
-            fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix, strerror(errno));
+            fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix,
+                    strerror(errno));
         if (live) {
             stats_aggregate(&now, &agg_now);
             live_line(&agg_now, &agg_prev, wall_now() - start_wall, users);

@@ -3,24 +3,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "http/json.h"
+#include "load/errmsg.h"
 
 #ifndef PIXD_VERSION
 #define PIXD_VERSION "0"
 #endif
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ================================================================ number formats */
 
@@ -275,12 +266,12 @@ static FILE *open_csv(const char *prefix, const char *suffix, report_csv_file_t 
     char path[4096];
     int n = snprintf(path, sizeof path, "%s%s", prefix, suffix);
     if (n < 0 || (size_t)n >= sizeof path) {
-        fail(err, errlen, "--csv: prefix too long");
+        errmsg_set(err, errlen, "--csv: prefix too long");
         return NULL;
     }
     FILE *f = fopen(path, "w");
     if (!f) {
-        fail(err, errlen, "--csv: %s: %s", path, strerror(errno));
+        errmsg_set(err, errlen, "--csv: %s: %s", path, strerror(errno));
         return NULL;
     }
     report_csv_header(f, which);
@@ -327,7 +318,7 @@ report_csv_t *report_csv_open(const char *prefix, bool full_history, const scena
 {
     report_csv_t *c = calloc(1, sizeof *c);
     if (!c) {
-        fail(err, errlen, "out of memory");
+        errmsg_set(err, errlen, "out of memory");
         return NULL;
     }
     c->full_history = full_history;
@@ -346,7 +337,7 @@ report_csv_t *report_csv_open(const char *prefix, bool full_history, const scena
     }
     if (!ok) {
         csv_free(c);
-        fail(err, errlen, "out of memory");
+        errmsg_set(err, errlen, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < c->rows; i++)
@@ -527,7 +518,7 @@ int report_csv_finish(report_csv_t *c, const report_t *r, char *err, size_t errl
     FILE *files[] = {c->stats, c->history, c->failures, c->exceptions};
     for (size_t i = 0; i < 4; i++) {
         if (fflush(files[i]) != 0 || ferror(files[i]))
-            rc = fail(err, errlen, "--csv: write error: %s", strerror(errno));
+            rc = errmsg_set(err, errlen, "--csv: write error: %s", strerror(errno));
     }
     csv_free(c);
     return rc;
@@ -716,24 +707,15 @@ size_t report_status_line(char *buf, size_t n, const report_live_t *l)
 
 /* ================================================================ JSON */
 
-/* A JSON string; bytes that are not UTF-8 become '?' so the document stays valid. */
+/* A JSON string; bytes that are not UTF-8 become U+FFFD so the document stays valid. */
 static void json_str(FILE *f, const char *s)
 {
     size_t n = strlen(s);
+    char *tmp = malloc(json_escaped_len(s, n));
     fputc('"', f);
-    if (body_utf8_valid(s, n)) {
-        char *tmp = malloc(body_json_escaped_len(s, n) + 1);
-        if (tmp) {
-            fwrite(tmp, 1, body_json_escape(tmp, s, n), f);
-            free(tmp);
-        }
-    } else {
-        for (; *s; s++) {
-            unsigned char ch = (unsigned char)*s;
-            char tmp[8];
-            size_t k = body_json_escape(tmp, ch < 0x80 ? s : "?", 1);
-            fwrite(tmp, 1, k, f);
-        }
+    if (tmp) {
+        fwrite(tmp, 1, json_escape(tmp, s, n), f);
+        free(tmp);
     }
     fputc('"', f);
 }
@@ -761,6 +743,22 @@ static void json_latency(FILE *f, const hist_t *h)
     fputs("}}", f);
 }
 
+/* {"200": 12, "other": 1}: the non-zero counts by status code. */
+static void json_status_counts(FILE *f, const uint64_t *counts)
+{
+    const char *sep = "";
+    fputc('{', f);
+    for (unsigned s = 0; s < STATS_STATUS_SLOTS; s++) {
+        if (!counts[s]) continue;
+        if (s == STATS_STATUS_OTHER)
+            fprintf(f, "%s\"other\": %llu", sep, (unsigned long long)counts[s]);
+        else
+            fprintf(f, "%s\"%u\": %llu", sep, s + STATS_STATUS_MIN, (unsigned long long)counts[s]);
+        sep = ", ";
+    }
+    fputc('}', f);
+}
+
 static void json_entry_body(FILE *f, const stats_entry_t *e, double secs)
 {
     fprintf(f,
@@ -771,29 +769,11 @@ static void json_entry_body(FILE *f, const stats_entry_t *e, double secs)
     json_num(f, secs > 0 ? (double)e->failures / secs : 0);
     fprintf(f, ", \"content_bytes\": %llu, \"latency_us\": ", (unsigned long long)e->content_bytes);
     json_latency(f, &e->latency);
-    fputs(", \"status\": {", f);
-    bool first = true;
-    for (unsigned s = 0; s < STATS_STATUS_SLOTS; s++) {
-        if (!e->status[s]) continue;
-        if (s == STATS_STATUS_OTHER)
-            fprintf(f, "%s\"other\": %llu", first ? "" : ", ", (unsigned long long)e->status[s]);
-        else
-            fprintf(f, "%s\"%u\": %llu", first ? "" : ", ", s + STATS_STATUS_MIN,
-                    (unsigned long long)e->status[s]);
-        first = false;
-    }
-    fputs("}, \"failed_status\": {", f);
-    first = true;
-    for (unsigned s = 0; s < STATS_STATUS_SLOTS; s++) {
-        if (!e->status_failed[s]) continue;
-        if (s == STATS_STATUS_OTHER)
-            fprintf(f, "%s\"other\": %llu", first ? "" : ", ", (unsigned long long)e->status_failed[s]);
-        else
-            fprintf(f, "%s\"%u\": %llu", first ? "" : ", ", s + STATS_STATUS_MIN,
-                    (unsigned long long)e->status_failed[s]);
-        first = false;
-    }
-    fputs("}, \"errors\": {", f);
+    fputs(", \"status\": ", f);
+    json_status_counts(f, e->status);
+    fputs(", \"failed_status\": ", f);
+    json_status_counts(f, e->status_failed);
+    fputs(", \"errors\": {", f);
     for (int k = 0; k < STATS_ERR_KINDS; k++)
         fprintf(f, "%s\"%s\": %llu", k ? ", " : "", stats_err_name((stats_err_t)k),
                 (unsigned long long)e->errors[k]);
@@ -804,11 +784,11 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
 {
     bool to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
-    if (!f) return fail(err, errlen, "--json-out: %s: %s", path, strerror(errno));
+    if (!f) return errmsg_set(err, errlen, "--json-out: %s: %s", path, strerror(errno));
     stats_entry_t *agg = malloc(sizeof *agg);
     if (!agg) {
         if (!to_stdout) fclose(f);
-        return fail(err, errlen, "out of memory");
+        return errmsg_set(err, errlen, "out of memory");
     }
     const stats_t *st = r->st;
     const load_config_t *c = r->cfg;
@@ -857,8 +837,8 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     fputs("\n  ]\n}\n", f);
     free(agg);
     int rc = 0;
-    if (fflush(f) != 0 || ferror(f)) rc = fail(err, errlen, "--json-out: %s: write error", path);
+    if (fflush(f) != 0 || ferror(f)) rc = errmsg_set(err, errlen, "--json-out: %s: write error", path);
     if (!to_stdout && fclose(f) != 0 && rc == 0)
-        rc = fail(err, errlen, "--json-out: %s: %s", path, strerror(errno));
+        rc = errmsg_set(err, errlen, "--json-out: %s: %s", path, strerror(errno));
     return rc;
 }

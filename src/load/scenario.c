@@ -8,21 +8,12 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "http/json.h"
+#include "load/errmsg.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Keeps a copy of s[0..n) for the scenario's lifetime. */
 static const char *own(scenario_t *s, const char *str, size_t n)
@@ -67,7 +58,7 @@ static int spec_add_header(spec_t *sp, const load_header_t *h, char *err, size_t
         }
     }
     if (sp->nheaders == LOAD_MAX_HEADERS)
-        return fail(err, errlen, "too many headers (at most %u)", LOAD_MAX_HEADERS);
+        return errmsg_set(err, errlen, "too many headers (at most %u)", LOAD_MAX_HEADERS);
     sp->headers[sp->nheaders++] = *h;
     return 0;
 }
@@ -99,7 +90,7 @@ static int add_entry(scenario_t *s, const load_config_t *c, spec_t *sp, char *er
     int rc = -1;
     buf_t b = {0};
     if (s->n == SCENARIO_MAX_ENTRIES) {
-        fail(err, errlen, "too many requests (at most %u)", SCENARIO_MAX_ENTRIES);
+        errmsg_set(err, errlen, "too many requests (at most %u)", SCENARIO_MAX_ENTRIES);
         goto out;
     }
     const char *method = sp->method ? sp->method : sp->body.len || sp->body.content_type[0] ? "POST" : "GET";
@@ -152,7 +143,7 @@ static int add_entry(scenario_t *s, const load_config_t *c, spec_t *sp, char *er
     rc = 0;
     goto out;
 oom:
-    fail(err, errlen, "out of memory");
+    errmsg_set(err, errlen, "out of memory");
 out:
     buf_free(&b);
     body_free(&sp->body);
@@ -180,11 +171,11 @@ static int build_cli(scenario_t *s, const load_config_t *c, char *err, size_t er
     sp.method = c->method;
     size_t tlen = url_target_len(&c->url);
     char *target = malloc(tlen + 1);
-    if (!target) return fail(err, errlen, "out of memory");
+    if (!target) return errmsg_set(err, errlen, "out of memory");
     url_write_target(&c->url, target);
     sp.target = own(s, target, tlen);
     free(target);
-    if (!sp.target) return fail(err, errlen, "out of memory");
+    if (!sp.target) return errmsg_set(err, errlen, "out of memory");
     sp.target_len = tlen;
 
     int rc = 0;
@@ -243,8 +234,8 @@ static int jfail(jp_t *p, int tok, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return fail(p->err, p->errlen, "line %d: %s%s%s", line_of(p, tok), p->where, p->where[0] ? ": " : "",
-                msg);
+    return errmsg_set(p->err, p->errlen, "line %d: %s%s%s", line_of(p, tok), p->where,
+                      p->where[0] ? ": " : "", msg);
 }
 
 /* Index of the token after the value at i (with everything nested in it). */
@@ -264,110 +255,25 @@ static bool tok_is(const jp_t *p, int i, const char *s)
     return p->t[i].type == JSMN_STRING && strlen(s) == n && memcmp(p->js + p->t[i].start, s, n) == 0;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-static int read_hex4(const char *s, uint32_t *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(s[i]);
-        if (h < 0) return -1;
-        *v = (*v << 4) | (uint32_t)h;
-    }
-    return 0;
-}
-
-static char *put_utf8(char *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        *d++ = (char)cp;
-    } else if (cp < 0x800) {
-        *d++ = (char)(0xC0 | (cp >> 6));
-        *d++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *d++ = (char)(0xE0 | (cp >> 12));
-        *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *d++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *d++ = (char)(0xF0 | (cp >> 18));
-        *d++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *d++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return d;
-}
-
 /* The string token i, unescaped, NUL-terminated, kept in the scenario. NUL characters
  * (\u0000) are refused: every string here becomes a C string. */
 static int jstring(jp_t *p, int i, const char *key, const char **out, size_t *outlen)
 {
     if (p->t[i].type != JSMN_STRING) return jfail(p, i, "'%s' must be a string", key);
-    const char *s = p->js + p->t[i].start;
     size_t n = (size_t)(p->t[i].end - p->t[i].start);
-    char *tmp = malloc(n + 1), *d = tmp;
-    if (!tmp) return fail(p->err, p->errlen, "out of memory");
-    for (size_t k = 0; k < n; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if (ch < 0x20) goto bad;
-        if (ch != '\\') {
-            *d++ = (char)ch;
-            continue;
-        }
-        if (++k == n) goto bad;
-        switch (s[k]) {
-        case '"':
-        case '\\':
-        case '/':
-            *d++ = s[k];
-            break;
-        case 'b':
-            *d++ = '\b';
-            break;
-        case 'f':
-            *d++ = '\f';
-            break;
-        case 'n':
-            *d++ = '\n';
-            break;
-        case 'r':
-            *d++ = '\r';
-            break;
-        case 't':
-            *d++ = '\t';
-            break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (n - k < 5 || read_hex4(s + k + 1, &cp) < 0 || cp == 0) goto bad;
-            k += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) goto bad;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (n - k < 7 || s[k + 1] != '\\' || s[k + 2] != 'u' || read_hex4(s + k + 3, &lo) < 0 ||
-                    lo < 0xDC00 || lo > 0xDFFF)
-                    goto bad;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                k += 6;
-            }
-            d = put_utf8(d, cp);
-            break;
-        }
-        default:
-            goto bad;
-        }
+    char *tmp = malloc(n + 1);
+    if (!tmp) return errmsg_set(p->err, p->errlen, "out of memory");
+    memcpy(tmp, p->js + p->t[i].start, n);
+    ssize_t len = json_unescape(tmp, n);
+    if (len < 0 || memchr(tmp, 0, (size_t)len)) {
+        free(tmp);
+        return jfail(p, i, "'%s': invalid string (bad escape, control character or \\u0000)", key);
     }
-    *out = own(p->s, tmp, (size_t)(d - tmp));
-    if (outlen) *outlen = (size_t)(d - tmp);
+    *out = own(p->s, tmp, (size_t)len);
+    if (outlen) *outlen = (size_t)len;
     free(tmp);
-    if (!*out) return fail(p->err, p->errlen, "out of memory");
+    if (!*out) return errmsg_set(p->err, p->errlen, "out of memory");
     return 0;
-bad:
-    free(tmp);
-    return jfail(p, i, "'%s': invalid string (bad escape, control character or \\u0000)", key);
 }
 
 /* A whole number token in [min, max]. */
@@ -505,11 +411,11 @@ static int jtarget(jp_t *p, int i, bool is_url, spec_t *sp)
                          "'url' must be on the command-line URL's server (%.*s): pixload connects to one",
                          (int)base->hostport_len, base->hostport);
         char *tmp = malloc(url_target_len(&u));
-        if (!tmp) return fail(p->err, p->errlen, "out of memory");
+        if (!tmp) return errmsg_set(p->err, p->errlen, "out of memory");
         sp->target_len = url_write_target(&u, tmp);
         sp->target = own(p->s, tmp, sp->target_len);
         free(tmp);
-        return sp->target ? 0 : fail(p->err, p->errlen, "out of memory");
+        return sp->target ? 0 : errmsg_set(p->err, p->errlen, "out of memory");
     }
     if (n == 0 || str[0] != '/') return jfail(p, i, "'path' must start with '/'");
     for (size_t k = 0; k < n; k++) {
@@ -521,13 +427,13 @@ static int jtarget(jp_t *p, int i, bool is_url, spec_t *sp)
     while (plen && base->path[plen - 1] == '/')
         plen--;
     char *tmp = malloc(plen + n);
-    if (!tmp) return fail(p->err, p->errlen, "out of memory");
+    if (!tmp) return errmsg_set(p->err, p->errlen, "out of memory");
     memcpy(tmp, base->path, plen);
     memcpy(tmp + plen, str, n);
     sp->target = own(p->s, tmp, plen + n);
     sp->target_len = plen + n;
     free(tmp);
-    return sp->target ? 0 : fail(p->err, p->errlen, "out of memory");
+    return sp->target ? 0 : errmsg_set(p->err, p->errlen, "out of memory");
 }
 
 static int jmultipart(jp_t *p, int i, spec_t *sp)
@@ -648,14 +554,15 @@ static int jrequest(jp_t *p, int i, const spec_t *defaults, int index)
 static int build_json(scenario_t *s, const load_config_t *c, const char *js, size_t len, const char *dir,
                       char *err, size_t errlen)
 {
-    if (len > SCENARIO_MAX_FILE) return fail(err, errlen, "larger than %u MiB", SCENARIO_MAX_FILE >> 20);
+    if (len > SCENARIO_MAX_FILE)
+        return errmsg_set(err, errlen, "larger than %u MiB", SCENARIO_MAX_FILE >> 20);
     jp_t p = {.s = s, .c = c, .js = js, .len = len, .dir = dir, .err = err, .errlen = errlen};
     jsmn_parser parser;
     jsmn_init(&parser);
     /* Counting pass, then the real one: only the latter notices unclosed brackets. */
     int ntok = jsmn_parse(&parser, js, len, NULL, 0);
     if (ntok > 0) {
-        if (!(p.t = calloc((size_t)ntok, sizeof *p.t))) return fail(err, errlen, "out of memory");
+        if (!(p.t = calloc((size_t)ntok, sizeof *p.t))) return errmsg_set(err, errlen, "out of memory");
         jsmn_init(&parser);
         int n = jsmn_parse(&parser, js, len, p.t, (unsigned)ntok);
         if (n < 0) {
@@ -667,7 +574,7 @@ static int build_json(scenario_t *s, const load_config_t *c, const char *js, siz
         size_t line = 1;
         for (size_t i = 0; i < parser.pos && i < len; i++)
             line += js[i] == '\n';
-        return fail(err, errlen, "line %zu: %s", line,
+        return errmsg_set(err, errlen, "line %zu: %s", line,
                     ntok == JSMN_ERROR_PART ? "the JSON ends too early (unclosed { [ or \")"
                     : ntok == 0             ? "empty: expected {\"requests\": [...]}"
                                             : "invalid JSON");
@@ -723,7 +630,7 @@ static int finish(scenario_t *s, char *err, size_t errlen)
 {
     s->stats = calloc(s->n, sizeof *s->stats);
     s->_cum = calloc(s->n, sizeof *s->_cum);
-    if (!s->stats || !s->_cum) return fail(err, errlen, "out of memory");
+    if (!s->stats || !s->_cum) return errmsg_set(err, errlen, "out of memory");
     uint64_t total = 0;
     for (size_t i = 0; i < s->n; i++) {
         scenario_entry_t *e = &s->entries[i];
@@ -743,7 +650,7 @@ static int init_target(scenario_t *s, const load_config_t *c, char *err, size_t 
 {
     memset(s, 0, sizeof *s);
     s->host = strndup(c->url.host, c->url.host_len);
-    if (!s->host) return fail(err, errlen, "out of memory");
+    if (!s->host) return errmsg_set(err, errlen, "out of memory");
     s->port = c->url.port;
     s->tls = c->url.scheme == URL_HTTPS;
     return 0;
@@ -774,19 +681,19 @@ int scenario_build(scenario_t *s, const load_config_t *c, char *err, size_t errl
     char msg[512];
     if (body_from_file(&file, NULL, c->scenario_file, msg, sizeof msg) < 0) {
         memset(s, 0, sizeof *s);
-        return fail(err, errlen, "--scenario %s", msg);
+        return errmsg_set(err, errlen, "--scenario %s", msg);
     }
     char *dir = strdup(c->scenario_file);
     if (!dir) {
         body_free(&file);
         memset(s, 0, sizeof *s);
-        return fail(err, errlen, "out of memory");
+        return errmsg_set(err, errlen, "out of memory");
     }
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     int rc =
         scenario_build_json(s, c, file.data ? file.data : "", file.len, slash ? dir : NULL, msg, sizeof msg);
-    if (rc < 0) fail(err, errlen, "%s: %s", c->scenario_file, msg);
+    if (rc < 0) errmsg_set(err, errlen, "%s: %s", c->scenario_file, msg);
     free(dir);
     body_free(&file);
     return rc;

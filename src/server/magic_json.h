@@ -27,7 +27,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #define MAGIC_JSON_MAX_TOKENS 64     /* a request has ~5; more is not a request of ours */
 #define MAGIC_JSON_MAX_FILENAME 1024 /* bytes after unescaping */
@@ -70,16 +69,5 @@ size_t magic_json_reply_len(const char *filename, size_t flen, size_t jpeg_len);
  * magic_json_reply_len() bytes; <name> is a JSON string, or null when filename is NULL.
  * Always valid JSON: invalid UTF-8 in filename becomes U+FFFD. Returns bytes written. */
 size_t magic_json_reply(char *dst, const char *filename, size_t flen, const uint8_t *jpeg, size_t jpeg_len);
-
-/* Decodes the escapes of a JSON string's content s[0..n) in place (\uXXXX and surrogate
- * pairs to UTF-8). Rejects raw bytes < 0x20, unknown escapes, truncated or lone surrogates.
- * Returns the new length, or -1. */
-ssize_t magic_json_unescape(char *s, size_t n);
-
-/* Length of s[0..n) as a JSON string content (quotes excluded), and the writer of it:
- * '"' '\\' and control bytes escaped, invalid UTF-8 bytes replaced by \ufffd, the rest
- * (UTF-8 included) copied. dst must not overlap s. */
-size_t magic_json_escaped_len(const char *s, size_t n);
-size_t magic_json_escape(char *dst, const char *s, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json.h"
 #include "server/magic_json.h"
 
 #define CHECK(x)                                                                                             \
@@ -23,7 +24,7 @@ static int same(const char *a, size_t alen, const char *b, size_t blen)
     return (a == NULL) == (b == NULL) && alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-/* Strict UTF-8 (RFC 3629), written independently of magic_json.c's. */
+/* Strict UTF-8 (RFC 3629), written independently of http/json.c's. */
 static int valid_utf8(const uint8_t *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -73,14 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* Escape round trip, and the same body double-encoded: identical outcome. */
-    size_t elen = magic_json_escaped_len((const char *)data, size);
+    size_t elen = json_escaped_len((const char *)data, size);
     char *wrapped = malloc(elen + 2);
     wrapped[0] = '"';
-    CHECK(magic_json_escape(wrapped + 1, (const char *)data, size) == elen);
+    CHECK(json_escape(wrapped + 1, (const char *)data, size) == elen);
     wrapped[elen + 1] = '"';
     char *copy = malloc(elen ? elen : 1);
     memcpy(copy, wrapped + 1, elen);
-    ssize_t ulen = magic_json_unescape(copy, elen);
+    ssize_t ulen = json_unescape(copy, elen);
     CHECK(ulen >= 0);
     int utf8 = valid_utf8(data, size);
     CHECK(!utf8 || ((size_t)ulen == size && (size == 0 || memcmp(copy, data, size) == 0)));

@@ -1,7 +1,7 @@
-/* body builders: JSON with base64 (RFC 4648 vectors, escaping), {"image_url"}, files,
- * multipart byte-exact against a hand-built reference and parsed back by Python's email
- * package and python-multipart (the parser Starlette/FastAPI use), part specs, type
- * guessing. */
+/* body builders: JSON with base64 (RFC 4648 vectors; string escaping is test_json.c's),
+ * {"image_url"}, files, multipart byte-exact against a hand-built reference and parsed back
+ * by Python's email package and python-multipart (the parser Starlette/FastAPI use), part
+ * specs, type guessing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -391,30 +391,6 @@ static void test_multipart_errors(void **state)
     body_part_free(&p);
 }
 
-static void test_json_escape(void **state)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {{"plain", "plain"},
-                 {"\"\\", "\\\"\\\\"},
-                 {"\b\f\n\r\t", "\\b\\f\\n\\r\\t"},
-                 {"\x01\x1f", "\\u0001\\u001f"},
-                 {"/ \x7f \xe2\x82\xac", "/ \x7f \xe2\x82\xac"}};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char out[64];
-        size_t n = body_json_escape(out, cases[i].in, strlen(cases[i].in));
-        assert_int_equal(n, body_json_escaped_len(cases[i].in, strlen(cases[i].in)));
-        assert_int_equal(n, strlen(cases[i].out));
-        assert_memory_equal(out, cases[i].out, n);
-    }
-    assert_true(body_utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80", 10));
-    assert_false(body_utf8_valid("\xc3", 1));             /* truncated */
-    assert_false(body_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    assert_false(body_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(body_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-    assert_false(body_utf8_valid("\xff", 1));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,7 +398,7 @@ int main(void)
         cmocka_unit_test(test_image_url_and_json), cmocka_unit_test(test_from_file),
         cmocka_unit_test(test_guess_type),         cmocka_unit_test(test_part_parse),
         cmocka_unit_test(test_multipart_exact),    cmocka_unit_test(test_multipart_derived_boundary),
-        cmocka_unit_test(test_multipart_errors),   cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_multipart_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

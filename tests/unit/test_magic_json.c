@@ -274,49 +274,7 @@ static void test_limits(void **state)
     expect_status(body, (size_t)n, MAGIC_JSON_ERR_TOO_COMPLEX);
 }
 
-/* --- escaping and the reply -------------------------------------------------------------- */
-
-static void test_unescape(void **state)
-{
-    char s[64];
-    memcpy(s, "a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti", 25);
-    assert_int_equal(magic_json_unescape(s, 25), 17);
-    assert_memory_equal(s, "a\"b\\c/d\be\ff\ng\rh\ti", 17);
-    memcpy(s, "\\", 1);
-    assert_int_equal(magic_json_unescape(s, 1), -1); /* escape cut short */
-    memcpy(s, "\\u12", 4);
-    assert_int_equal(magic_json_unescape(s, 4), -1);
-    memcpy(s, "\\ud83d\\ude0", 11);
-    assert_int_equal(magic_json_unescape(s, 11), -1);
-    memcpy(s, "\\q", 2);
-    assert_int_equal(magic_json_unescape(s, 2), -1);
-    memcpy(s, "plain text", 10);
-    assert_int_equal(magic_json_unescape(s, 10), 10);
-}
-
-static void test_escape_round_trip(void **state)
-{
-    /* Every single byte: escaped, wrapped in quotes, unescaped again. */
-    for (int c = 0; c < 256; c++) {
-        char raw = (char)c, esc[8];
-        size_t n = magic_json_escaped_len(&raw, 1);
-        assert_int_equal(magic_json_escape(esc, &raw, 1), n);
-        ssize_t back = magic_json_unescape(esc, n);
-        if (c < 0x80) {
-            assert_int_equal(back, 1);
-            assert_int_equal((unsigned char)esc[0], c);
-        } else { /* a lone high byte is not UTF-8: it becomes U+FFFD */
-            assert_int_equal(back, 3);
-            assert_memory_equal(esc, "\xef\xbf\xbd", 3);
-        }
-    }
-    const char mixed[] = "\"quoted\" \\ \x01\x1f\x7f \xc3\xa9 \xf0\x9f\x98\x80 / \xe6\x97";
-    char esc[256];
-    size_t n = magic_json_escape(esc, LIT(mixed));
-    assert_int_equal(n, magic_json_escaped_len(LIT(mixed)));
-    assert_memory_equal(
-        esc, "\\\"quoted\\\" \\\\ \\u0001\\u001f\x7f \xc3\xa9 \xf0\x9f\x98\x80 / \\ufffd\\ufffd", n);
-}
+/* --- the reply -------------------------------------------------------------- */
 
 static void test_reply(void **state)
 {
@@ -385,8 +343,6 @@ int main(void)
         cmocka_unit_test(test_large_body_is_linear),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_unescape),
-        cmocka_unit_test(test_escape_round_trip),
         cmocka_unit_test(test_reply),
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_strerror),

@@ -349,8 +349,8 @@ static void test_json(void **state)
         "\"requests_per_s\": 2.0",
         "\"status\": {\"200\": 2, \"500\": 1}",
         "\"failed_status\": {\"500\": 1}",
-        "\"errors\": {\"connect\": 1, \"read\": 0, \"write\": 0, \"timeout\": 0, \"status\": 1, "
-        "\"min-bytes\": 0}",
+        ("\"errors\": {\"connect\": 1, \"read\": 0, \"write\": 0, \"timeout\": 0, \"status\": 1, "
+         "\"min-bytes\": 0}"),
         "{\"name\": \"b,c\", \"method\": \"POST\"",
         "\"percentiles\": {\"50\": ",
     };
