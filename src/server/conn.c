@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,9 +24,14 @@
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
 static void process(conn_t *c);
 
+/* A connection joins epoll only when it first has to wait: a request answered straight
+ * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
 static void set_interest(conn_t *c, uint32_t ev)
 {
-    loop_watch_mod(c->wk->loop, &c->w, ev);
+    if (c->w.cb)
+        loop_watch_mod(c->wk->loop, &c->w, ev);
+    else if (loop_watch_add(c->wk->loop, &c->w, c->io.fd, ev, on_io) != 0)
+        c->w.cb = on_io; /* out of memory: the connection ends by its timer */
 }
 
 static void release_body(conn_t *c)
@@ -46,6 +53,7 @@ static void conn_free(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     wk->nconns--;
+    wk->closed++;
     __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&wk->srv->conns_now, 1, __ATOMIC_RELAXED);
     free(c);
@@ -55,7 +63,7 @@ static void conn_free(conn_t *c)
 static void conn_close(conn_t *c)
 {
     loop_timer_cancel(c->wk->loop, &c->timer);
-    loop_watch_del(c->wk->loop, &c->w);
+    /* close() takes the fd out of epoll (the fd is never duplicated): no EPOLL_CTL_DEL. */
     c->io.ops->close(&c->io);
     c->w.fd = -1;
     if (c->state == CONN_HELD) {
@@ -98,14 +106,18 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer)
     wk->stats.conns_total++;
     __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
     c->state = CONN_IDLE;
-    if (loop_watch_add(wk->loop, &c->w, fd, EPOLLIN, on_io) != 0) {
-        c->w.fd = -1;
-        conn_close(c);
-        return;
-    }
+    c->w.fd = fd;
     /* Listeners use TCP_DEFER_ACCEPT, so the request is usually here already: read it now
-     * rather than after another trip through epoll. */
+     * rather than after another trip through epoll. If the connection is still open and
+     * registered nowhere afterwards, it waits for more of its request. */
+    uint64_t closed = wk->closed;
     on_io(wk->loop, &c->w, EPOLLIN);
+    if (wk->closed == closed && !c->w.cb) {
+        set_interest(c, EPOLLIN);
+        /* A client that connects and sends nothing gets the head timeout too. */
+        if (!loop_timer_armed(&c->timer))
+            loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.header_timeout_ms, on_timeout);
+    }
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -123,6 +135,13 @@ static void finish_response(conn_t *c)
             shutdown(c->io.fd, SHUT_WR);
         conn_close(c);
         return;
+    }
+    if (!c->nodelay) {
+        /* Kept alive: later answers must not wait for an ACK of this one (Nagle). A
+         * connection closed after one answer never needs it, as nginx reasons too. */
+        int one = 1;
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->nodelay = true;
     }
     buf_consume(&c->in, c->head_len + c->raw_len);
     c->head_len = c->body_len = c->raw_len = 0;

@@ -72,8 +72,6 @@ static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
             __atomic_fetch_sub(&srv->conns_now, 1, __ATOMIC_RELAXED);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn_accepted(wk, fd, &peer);
     }
 }

@@ -69,6 +69,7 @@ struct worker {
     loop_t *loop;
     loop_watch_t listen_w;
     int nconns;
+    uint64_t closed;   /* connections freed so far: tells a caller its conn is gone */
     conn_t *conns;     /* open connections, for draining on shutdown */
     bool draining;
     http_date_cache_t date;
@@ -113,6 +114,7 @@ struct conn {
     bool keep_alive;
     bool sent_continue;
     bool unread;       /* answered before the request was read to its end */
+    bool nodelay;      /* TCP_NODELAY set (once kept alive) */
     sock_addr_t peer;
     buf_t in;
     size_t head_len;   /* bytes of `in` the current head takes */

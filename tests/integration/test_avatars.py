@@ -209,6 +209,10 @@ class AvatarTest(unittest.TestCase):
         self.assertLess(time.time() - t0, 3)
         self.assertTrue(c.closed_by_peer())
 
+    def test_silent_client_closed(self):
+        c = self.srv.connect()  # connects, never sends a byte
+        self.assertTrue(c.closed_by_peer(timeout=3))
+
     def test_idle_keepalive_closed(self):
         c = self.srv.connect()
         self.assertEqual(c.request("GET", "/1000").status, 200)
