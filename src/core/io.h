@@ -22,6 +22,8 @@ typedef struct io io_t;
 typedef struct {
     ssize_t (*read)(io_t *io, void *buf, size_t n);
     ssize_t (*writev)(io_t *io, const struct iovec *iov, int iovcnt);
+    /* Sends n bytes of file fd from *off (advanced); NULL when the transport cannot (TLS). */
+    ssize_t (*sendfile)(io_t *io, int fd, off_t *off, size_t n);
     void (*close)(io_t *io); /* closes the fd and frees transport state */
 } io_ops_t;
 
@@ -29,6 +31,7 @@ struct io {
     const io_ops_t *ops;
     int fd;
     uint32_t want; /* EPOLLIN or EPOLLOUT after IO_AGAIN */
+    int more;      /* writev: more data follows at once (MSG_MORE): do not push a short segment */
     void *tls;     /* transport state, NULL for plain sockets */
 };
 
@@ -39,6 +42,7 @@ static inline void io_init_plain(io_t *io, int fd)
     io->ops = &io_plain;
     io->fd = fd;
     io->want = 0;
+    io->more = 0;
     io->tls = NULL;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     int64_t mtime;
     const uint8_t *body;
     size_t len;
+    int fd;     /* a memfd holding body, for sendfile (-1 for small files) */
     /* "Content-Type: ...\r\n" then "ETag", "Last-Modified", "Cache-Control" lines; a 304
      * sends hdrs + ct_len (everything but the type). */
     char hdrs[256];

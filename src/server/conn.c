@@ -153,13 +153,21 @@ static void finish_response(conn_t *c)
         loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
 }
 
+/* The socket is full: wait for room, with the stall clock running. */
+static void wait_writable(conn_t *c)
+{
+    set_interest(c, c->io.want);
+    loop_timer_arm(c->wk->loop, &c->timer, c->wk->srv->cfg.body_timeout_ms, on_timeout);
+}
+
 static void flush(conn_t *c)
 {
+    /* With a file to follow, the head waits for it (MSG_MORE): one segment, not two. */
+    c->io.more = c->file_left > 0;
     while (c->iovcnt) {
         ssize_t n = c->io.ops->writev(&c->io, c->iov, c->iovcnt);
         if (n == IO_AGAIN) {
-            set_interest(c, c->io.want);
-            loop_timer_arm(c->wk->loop, &c->timer, c->wk->srv->cfg.body_timeout_ms, on_timeout);
+            wait_writable(c);
             return;
         }
         if (n <= 0) {
@@ -177,6 +185,20 @@ static void flush(conn_t *c)
             c->iov[0].iov_base = (char *)c->iov[0].iov_base + left;
             c->iov[0].iov_len -= left;
         }
+    }
+    c->io.more = 0;
+    while (c->file_left) {
+        ssize_t n = c->io.ops->sendfile(&c->io, c->file_fd, &c->file_off, c->file_left);
+        if (n == IO_AGAIN) {
+            wait_writable(c);
+            return;
+        }
+        if (n <= 0) {
+            conn_close(c);
+            return;
+        }
+        c->sent += (uint64_t)n;
+        c->file_left -= (size_t)n;
     }
     finish_response(c);
 }
@@ -204,6 +226,12 @@ static size_t put_u64(char *dst, uint64_t v)
 
 void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
                   void (*release)(void *), void *arg)
+{
+    conn_respond_file(c, status, headers, hlen, body, blen, -1, release, arg);
+}
+
+void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
+                       int fd, void (*release)(void *), void *arg)
 {
     worker_t *wk = c->wk;
     if (c->state == CONN_CLOSED) { /* the client left while a handler held it */
@@ -250,10 +278,17 @@ void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const
     c->iov[0].iov_base = c->out;
     c->iov[0].iov_len = (size_t)(p - c->out);
     c->iovcnt = 1;
+    c->file_left = 0;
     if (!head_only && blen) {
-        c->iov[1].iov_base = (void *)body;
-        c->iov[1].iov_len = blen;
-        c->iovcnt = 2;
+        if (fd >= 0 && c->io.ops->sendfile) {
+            c->file_fd = fd;
+            c->file_off = 0;
+            c->file_left = blen;
+        } else {
+            c->iov[1].iov_base = (void *)body;
+            c->iov[1].iov_len = blen;
+            c->iovcnt = 2;
+        }
     }
     if (wk->srv->log_fd >= 0)
         conn_log(c, head_only ? 0 : blen);

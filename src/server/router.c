@@ -107,7 +107,7 @@ static void avatar(conn_t *c, const char *uid, size_t n)
         avatar_put(f);
         return;
     }
-    conn_respond(c, 200, f->hdrs, f->hdrs_len, f->body, f->len, avatar_put, f);
+    conn_respond_file(c, 200, f->hdrs, f->hdrs_len, f->body, f->len, f->fd, avatar_put, f);
 }
 
 static bool image_ext(const char *e, size_t n)

@@ -127,6 +127,9 @@ struct conn {
     char out[1024];
     struct iovec iov[2];
     int iovcnt;
+    int file_fd;       /* the body, when it goes by sendfile */
+    off_t file_off;
+    size_t file_left;
     void (*release)(void *arg);
     void *release_arg;
     int status;
@@ -148,6 +151,10 @@ static inline char *conn_body(conn_t *c)
  */
 void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
                   void (*release)(void *), void *arg);
+/* The same, but the body is also in file fd (same bytes as `body`, kept open until release):
+ * sent with sendfile when the transport allows, from `body` otherwise. */
+void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
+                       int fd, void (*release)(void *), void *arg);
 /* {"error": "<reason>"} with the status; reason must be a plain ASCII string without quotes. */
 void conn_respond_error(conn_t *c, int status, const char *reason);
 /* 405 with an Allow header. */

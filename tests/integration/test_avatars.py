@@ -1,4 +1,5 @@
 """The avatar service and the HTTP core, against a real pixd process."""
+import io
 import json
 import os
 import signal
@@ -8,6 +9,8 @@ import tempfile
 import threading
 import time
 import unittest
+
+from PIL import Image
 
 from pixd_env import Pixd, curl, make_image, raw
 
@@ -275,6 +278,46 @@ class ChangesOnDiskTest(unittest.TestCase):
             if body == want or time.time() - t0 > limit:
                 return body
             time.sleep(0.02)
+
+
+class LargeAvatarTest(unittest.TestCase):
+    """Files from 16 KiB on go out with sendfile from a memfd snapshot."""
+
+    def test_large_bodies(self):
+        srv = Pixd()
+        try:
+            big = os.urandom(300_000)  # served as bytes: the type falls back to octet-stream
+            buf = io.BytesIO()
+            Image.frombytes("RGB", (120, 120), os.urandom(120 * 120 * 3)).save(buf, format="PNG")
+            pic = buf.getvalue()
+            self.assertGreater(len(pic), 16384)
+            srv.write("big.png", pic)
+            srv.write("huge.jpg", big)
+            c = srv.connect()
+            for _ in range(3):
+                self.assertEqual(c.request("GET", "/big").body, pic)
+                self.assertEqual(c.request("GET", "/huge").body, big)
+            r = c.request("HEAD", "/huge")
+            self.assertEqual((int(r.header("content-length")), r.body), (len(big), b""))
+            c.send(b"GET /huge HTTP/1.1\r\nHost: t\r\n\r\nGET /big HTTP/1.1\r\nHost: t\r\n\r\n"
+                   b"GET /status HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(c.read_response().body, big)
+            self.assertEqual(c.read_response().body, pic)
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(raw(srv.port, b"GET /huge HTTP/1.0\r\n\r\n").split(b"\r\n\r\n", 1)[1], big)
+            # A file rewritten in place: answers are old or new bytes, never a mix.
+            other = os.urandom(300_000)
+            with open(os.path.join(srv.dir, "huge.jpg"), "wb") as f:
+                f.write(other)
+            deadline = time.time() + 1
+            while True:
+                body = c.request("GET", "/huge").body
+                self.assertIn(body, (big, other))
+                if body == other or time.time() > deadline:
+                    break
+            self.assertEqual(body, other)
+        finally:
+            srv.stop()
 
 
 class CacheBoundTest(unittest.TestCase):
