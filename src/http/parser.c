@@ -305,6 +305,29 @@ static http_method_t method_id(const char *m, size_t n)
     return HTTP_METHOD_OTHER;
 }
 
+/* The version check failed at p. If the bytes from p are more target followed by
+ * " HTTP/", the client sent a space inside its target ("GET /a b HTTP/1.1"): name that
+ * fault. Decided only from bytes present, so a prefix never reports another error. */
+static int target_with_space(const char *p, const char *end, http_head_t *h)
+{
+    for (; p < end; p++) {
+        if (*p == ' ') {
+            if (end - p < 6) {
+                h->error = HTTP_ERR_NONE;
+                return HTTP_PARSE_INCOMPLETE;
+            }
+            if (memcmp(p + 1, "HTTP/", 5) == 0) {
+                h->error = HTTP_ERR_TARGET;
+                return HTTP_PARSE_ERROR;
+            }
+        } else if (!(cls[(unsigned char)*p] & C_TARGET)) {
+            return HTTP_PARSE_ERROR; /* not a target: the version error stands */
+        }
+    }
+    h->error = HTTP_ERR_NONE;
+    return HTTP_PARSE_INCOMPLETE;
+}
+
 int http_parse_request(const char *buf, size_t len, http_request_t *req)
 {
     const char *p = buf, *end = buf + len;
@@ -356,18 +379,8 @@ int http_parse_request(const char *buf, size_t len, http_request_t *req)
     p++;
 
     int r = version(&p, end, h);
-    if (r == HTTP_PARSE_ERROR && h->error == HTTP_ERR_VERSION) {
-        /* "GET /a b HTTP/1.1": the version check tripped over the rest of a target that
-         * contains a space. Name the real fault, and decide only once the line is complete,
-         * so a prefix never reports a different error than the whole request. */
-        const char *q = p;
-        while (q < end && *q != '\r' && *q != '\n' && *q != ' ')
-            q++;
-        if (q == end || (*q == ' ' && end - q < 6))
-            return HTTP_PARSE_INCOMPLETE;
-        if (*q == ' ' && memcmp(q + 1, "HTTP/", 5) == 0)
-            h->error = HTTP_ERR_TARGET;
-    }
+    if (r == HTTP_PARSE_ERROR && h->error == HTTP_ERR_VERSION)
+        r = target_with_space(p, end, h);
     if (!r)
         r = eol(&p, end, h);
     if (!r)
