@@ -1,0 +1,653 @@
+#!/usr/bin/python3
+"""Turns a bench/run results folder into summary.md, results.json, four charts and index.html.
+
+  report.py DIR
+
+Reads DIR/meta.txt (settings, versions), DIR/starts.csv (did each contender start and answer
+right), DIR/runs.csv (one row per load run: CPU ticks and times) and each run's figures:
+pixload's --json-out file, or ab's / wrk's text output in DIR/logs.
+
+Per experiment and contender the table shows medians over the trials, with the requests/s of
+the slowest and fastest trial beside (two-worker servers are sometimes bimodal). "pixd ÷ this"
+compares with pixd on the same cores: pixd (--threads 1, core 1) for one-process contenders,
+pixd2 (--threads 2, both cores) for multi-process ones. When the load generator, not the server,
+was the limit (its core >= 90 % busy while the server's was not), requests/s say nothing about
+the server and the ratio is of server CPU time per request instead.
+"""
+import csv
+import html
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+from importlib import metadata
+
+EXPERIMENTS = {
+    "avatars": ("Avatars, a new connection per request",
+                "GET /-1, the default avatar, closing the connection after each request: the original "
+                "`ab -n 4000 -c 100` test"),
+    "avatars-ka": ("Avatars, keep-alive", "GET /-1 on 100 keep-alive connections"),
+    "base64": ("/magic/base64", "POST JSON `{\"filename\", \"image\": <base64 JPEG>}`, answered with the "
+               "black-and-white JPEG in base64 JSON; locust-style users started at a spawn rate"),
+    "multipart": ("/magic/multipart", "POST the JPEG as multipart/form-data, answered with the "
+                  "black-and-white JPEG"),
+    "imageurl": ("/magic/imageurl", "POST `{\"image_url\"}`: the server downloads the JPEG from a local "
+                 "nginx origin (on core 0) and answers as /magic/base64"),
+}
+CHART_LABELS = {"avatars": "avatars (close)", "avatars-ka": "avatars (keep-alive)", "base64": "/magic/base64",
+                "multipart": "/magic/multipart", "imageurl": "/magic/imageurl"}
+CONTENDERS = {
+    "flask": "Flask, Werkzeug development server (threaded)",
+    "gunicorn2": "Flask under gunicorn, 2 sync workers",
+    "gunicorn3": "Flask under gunicorn, 3 sync workers",
+    "fastapi": "FastAPI under uvicorn, 1 worker",
+    "fastapi2": "FastAPI under uvicorn, 2 workers",
+    "aiohttp": "aiohttp, 1 process",
+    "aiohttp2": "aiohttp under gunicorn's aiohttp worker, 2 processes",
+    "starlette": "Starlette under uvicorn, 2 workers (avatars only)",
+    "nginx": "nginx, 1 worker (avatars only)",
+    "nginx-tls": "nginx over TLS, 1 worker (avatars only; measured with ab and wrk: pixload has no TLS)",
+    "pixd": "pixd --threads 1",
+    "pixd2": "pixd --threads 2",
+}
+# One colour per contender in every chart, whatever subset ran; pixd in reds.
+COLORS = {"flask": "#9ecae1", "gunicorn2": "#6baed6", "gunicorn3": "#3182bd", "fastapi": "#a1d99b",
+          "fastapi2": "#31a354", "aiohttp": "#fdae6b", "aiohttp2": "#e6550d", "starlette": "#bcbddc",
+          "nginx": "#636363", "nginx-tls": "#bdbdbd", "pixd": "#a50f15", "pixd2": "#fb6a4a"}
+LOADGEN_BUSY = 90.0   # % busy: core 0, the load generator's, is saturated ...
+SERVER_ROOM = 85.0    # ... while core 1, the server's, is below this
+WIDE_SPREAD = 1.3     # fastest / slowest trial beyond this is called out
+TWO_WORKER_ASYNC = {"fastapi2", "aiohttp2", "starlette"}  # the bimodal kind
+PY_PACKAGES = ["Flask", "Werkzeug", "gunicorn", "fastapi", "uvicorn", "aiohttp", "starlette", "Pillow"]
+
+
+# ---- reading the runs ------------------------------------------------------------------------
+
+def read_meta(out):
+    meta = {}
+    with open(os.path.join(out, "meta.txt")) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            meta[key] = value
+    return meta
+
+
+def ms(value, unit):
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def from_pixload(path):
+    with open(path) as f:
+        total = json.load(f)["total"]
+    lat, n = total["latency_us"], total["requests"]
+    return {"rps": total["requests_per_s"], "requests": n, "failures": total["failures"],
+            "p50": lat["percentiles"]["50"] / 1e3 if n else None,
+            "p99": lat["percentiles"]["99"] / 1e3 if n else None,
+            "mean": lat["mean"] / 1e3 if n else None,
+            "content": total["content_bytes"] / n if n else None}
+
+
+def from_ab(path):
+    text = open(path, errors="replace").read()
+
+    def num(pattern):
+        m = re.search(pattern, text, re.M)
+        return float(m.group(1)) if m else None
+    n = int(num(r"^Complete requests:\s+(\d+)") or 0)
+    body = num(r"^HTML transferred:\s+(\d+)")
+    return {"rps": num(r"^Requests per second:\s+([\d.]+)") or 0.0, "requests": n,
+            "failures": int((num(r"^Failed requests:\s+(\d+)") or 0) + (num(r"^Non-2xx responses:\s+(\d+)") or 0)),
+            "p50": num(r"^\s+50%\s+(\d+)"), "p99": num(r"^\s+99%\s+(\d+)"),
+            "mean": num(r"^Time per request:\s+([\d.]+) \[ms\] \(mean\)$"),
+            "content": body / n if body is not None and n else None}
+
+
+def from_wrk(path):
+    text = open(path, errors="replace").read()
+
+    def lat(pattern):
+        m = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m)\b", text, re.M)
+        return ms(m.group(1), m.group(2)) if m else None
+    m = re.search(r"^\s*(\d+) requests in", text, re.M)
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+    m2 = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "requests": int(m.group(1)) if m else 0,
+            "failures": errors + (int(m2.group(1)) if m2 else 0),
+            "p50": lat(r"^\s+50%"), "p99": lat(r"^\s+99%"), "mean": lat(r"^\s+Latency"), "content": None}
+
+
+def share(ticks, hz, seconds):
+    """ticks of CPU time as a percentage of one core over seconds."""
+    return 100.0 * ticks / hz / seconds if seconds > 0 else 0.0
+
+
+def read_runs(out, hz):
+    runs = []
+    with open(os.path.join(out, "runs.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            tool, rid = row["tool"], row["id"]
+            try:
+                if tool == "pixload":
+                    m = from_pixload(os.path.join(out, "json", rid + ".json"))
+                elif tool == "ab":
+                    m = from_ab(os.path.join(out, "logs", rid + ".txt"))
+                else:
+                    m = from_wrk(os.path.join(out, "logs", rid + ".txt"))
+            except (OSError, ValueError, KeyError):
+                m = {"rps": 0.0, "requests": 0, "failures": 0, "p50": None, "p99": None, "mean": None, "content": None}
+            # CPU shares are over the time between the counter readings around the run.
+            window, load_cpu = float(row["window_s"]), float(row["loadgen_cpu_s"])
+            server, origin, kernel = int(row["server_ticks"]), int(row["origin_ticks"]), int(row["kernel_ticks"])
+            pinned = row["pinned"] == "1"
+            m.update(trial=int(row["trial"]), contender=row["contender"], experiment=row["experiment"],
+                     role=row["role"], tool=tool, id=rid, pinned=pinned,
+                     ok=row["exit"] == "0" and m["requests"] > 0, exit=row["exit"])
+            m["server_us"] = server * 1e6 / hz / m["requests"] if m["requests"] else None
+            m["server_pct"], m["load_pct"] = share(server, hz, window), share(load_cpu * hz, hz, window)
+            m["core0_pct"] = share(int(row["core0_busy"]), hz, window)
+            m["core1_pct"] = share(int(row["core1_busy"]), hz, window)
+            # Process time on the two cores that was not the server's, the load generator's, the
+            # origin's or the kernel threads', as a share of the machine: other users' work.
+            other = int(row["user_sys"]) - server - origin - kernel - load_cpu * hz
+            m["foreign_pct"] = max(0.0, share(other, hz, window) / 2)
+            # Core 0 (the load generator's) saturated while core 1 (all the server's, or half of
+            # it) still had room: the server was not the limit.
+            m["loadgen_bound"] = m["core0_pct"] >= LOADGEN_BUSY and m["core1_pct"] < SERVER_ROOM
+            runs.append(m)
+    return runs
+
+
+def read_starts(out):
+    """contender -> (status, detail): ok when every start answered right, else the first failure."""
+    status = {}
+    with open(os.path.join(out, "starts.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            name = row["contender"]
+            if row["status"] != "ok" and status.get(name, ("ok",))[0] == "ok":
+                status[name] = (row["status"], f"trial {row['trial']}: {row['detail']}")
+            status.setdefault(name, ("ok", ""))
+    return status
+
+
+# ---- aggregation -----------------------------------------------------------------------------
+
+def med(runs, key):
+    values = [r[key] for r in runs if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def aggregate(runs):
+    """Medians over the trials of one contender's main runs of one experiment."""
+    ok = [r for r in runs if r["ok"]]
+    agg = {"trials": len(runs), "trials_ok": len(ok), "tools": sorted({r["tool"] for r in runs}),
+           "failures": sum(r["failures"] for r in runs), "pinned": runs[0]["pinned"],
+           "rps_trials": [round(r["rps"], 1) for r in sorted(ok, key=lambda r: r["trial"])],
+           "foreign_pct_max": max((r["foreign_pct"] for r in runs), default=0.0)}
+    for key in ("rps", "p50", "p99", "mean", "content", "requests", "server_us", "server_pct", "load_pct",
+                "core0_pct", "core1_pct"):
+        agg[key] = med(ok, key)
+    agg["rps_min"] = min(agg["rps_trials"], default=None)
+    agg["rps_max"] = max(agg["rps_trials"], default=None)
+    agg["loadgen_bound"] = sum(r["loadgen_bound"] for r in ok) * 2 > len(ok) if ok else False
+    return agg
+
+
+def reference_of(name, results):
+    """The pixd run that had the same cores as contender name."""
+    if name in ("pixd", "pixd2"):
+        return None
+    want = "pixd" if results[name]["pinned"] else "pixd2"
+    for ref in (want, "pixd2" if want == "pixd" else "pixd"):
+        if ref in results and results[ref]["rps"]:
+            return ref
+    return None
+
+
+def compare(name, results):
+    """(text, value, kind) of pixd's figure over contender name's: req/s, or CPU per request when
+    the load generator was the limit in either run."""
+    if name in ("pixd", "pixd2"):
+        return ("reference, " + ("1 core" if name == "pixd" else "2 cores"), None, None)
+    ref = reference_of(name, results)
+    this = results[name]
+    if ref is None or not this["rps"]:
+        return ("–", None, None)
+    r = results[ref]
+    suffix = "" if ref == ("pixd" if this["pinned"] else "pixd2") else f" (vs {ref})"
+    if this["loadgen_bound"] or r["loadgen_bound"]:
+        why = "load gen bound" if this["loadgen_bound"] else f"{ref}: load gen bound"
+        if this["server_us"] and r["server_us"]:
+            v = this["server_us"] / r["server_us"]
+            return (f"CPU/req {v:.1f}×{suffix} ({why})", v, "cpu")
+        return (why, None, None)
+    v = r["rps"] / this["rps"]
+    return (f"{v:.1f}×{suffix}" if v < 100 else f"{v:.0f}×{suffix}", v, "rps")
+
+
+# ---- formatting ------------------------------------------------------------------------------
+
+def f_rps(v):
+    return "–" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def f_ms(v):
+    if v is None:
+        return "–"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def f_int(v):
+    return "–" if v is None else f"{v:,.0f}"
+
+
+def f_pct(v):
+    return "–" if v is None else f"{v:.0f} %"
+
+
+def cores_of(name, pinned):
+    return "core 1" if pinned else "cores 0–1"
+
+
+class Table:
+    def __init__(self, *headers):
+        self.headers, self.rows = list(headers), []
+
+    def add(self, *cells):
+        self.rows.append([str(c) for c in cells])
+
+    def md(self):
+        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self):
+        head = "".join(f"<th>{inline_html(h)}</th>" for h in self.headers)
+        body = "".join("<tr>" + "".join(td(c) for c in row) + "</tr>\n" for row in self.rows)
+        return f'<div class="wide"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table></div>'
+
+
+# Cells right-aligned in HTML: figures, ratios, dashes.
+NUMERIC = re.compile(r"^[\d–][\d,.]*( ?(%|×|ms|/ .*)|–.*)?( CPU)?$")
+
+
+def td(cell):
+    return f'<td class="n">{inline_html(cell)}</td>' if NUMERIC.match(cell) else f"<td>{inline_html(cell)}</td>"
+
+
+def inline_html(text):
+    """Markdown's `code` and **bold** in escaped text."""
+    s = html.escape(text, quote=False)
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+class Report:
+    """Sections in order, each written both as markdown and as HTML."""
+
+    def __init__(self):
+        self.parts = []
+
+    def heading(self, level, text, anchor=None):
+        self.parts.append(("h", level, text, anchor))
+
+    def para(self, text):
+        self.parts.append(("p", text))
+
+    def bullets(self, items):
+        if items:
+            self.parts.append(("ul", items))
+
+    def table(self, table):
+        self.parts.append(("table", table))
+
+    def image(self, png, svg, alt):
+        self.parts.append(("img", png, svg, alt))
+
+    def md(self):
+        out = []
+        for part in self.parts:
+            kind = part[0]
+            if kind == "h":
+                out.append("#" * part[1] + " " + part[2])
+            elif kind == "p":
+                out.append(part[1])
+            elif kind == "ul":
+                out.append("\n".join("- " + item for item in part[1]))
+            elif kind == "table":
+                out.append(part[1].md())
+            elif kind == "img":
+                out.append(f"![{part[3]}]({part[1]})")
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title):
+        out = []
+        for part in self.parts:
+            kind = part[0]
+            if kind == "h":
+                anchor = f' id="{part[3]}"' if part[3] else ""
+                out.append(f"<h{part[1]}{anchor}>{inline_html(part[2])}</h{part[1]}>")
+            elif kind == "p":
+                out.append(f"<p>{inline_html(part[1])}</p>")
+            elif kind == "ul":
+                out.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in part[1]) + "</ul>")
+            elif kind == "table":
+                out.append(part[1].html())
+            elif kind == "img":
+                out.append(f'<figure><a href="{part[2]}"><img src="{part[1]}" alt="{html.escape(part[3])}"></a>'
+                           f"<figcaption>{html.escape(part[3])} (<a href=\"{part[2]}\">SVG</a>)</figcaption></figure>")
+        return HTML_PAGE.format(title=html.escape(title), body="\n".join(out))
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 1.5em auto;
+       max-width: 1250px; padding: 0 1em; color: #222; }}
+h1 {{ font-size: 1.6em; }} h2 {{ margin-top: 1.8em; border-bottom: 1px solid #ddd; }}
+table {{ border-collapse: collapse; margin: 0.6em 0; font-variant-numeric: tabular-nums; }}
+.wide {{ overflow-x: auto; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 7px; text-align: left; white-space: nowrap; font-size: 13px; }}
+th {{ background: #f3f3f3; white-space: normal; vertical-align: bottom; }} td.n {{ text-align: right; }}
+tbody tr:nth-child(even) {{ background: #fafafa; }}
+code {{ background: #f3f3f3; padding: 0 3px; border-radius: 3px; font-size: 0.92em; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption {{ color: #555; font-size: 0.9em; }}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+def versions(meta):
+    pkgs = []
+    for p in PY_PACKAGES:
+        try:
+            pkgs.append(f"{p} {metadata.version(p)}")
+        except metadata.PackageNotFoundError:
+            pkgs.append(f"{p} missing")
+    return (f"{meta['pixd']}, {meta['pixload']}, nginx {meta['nginx']}, {meta['wrk']}, {meta['ab']}, "
+            f"Python {sys.version.split()[0]}: " + ", ".join(pkgs))
+
+
+def experiment_table(exp, results, starts, names):
+    t = Table("contender", "cores", "req/s (median)", "req/s trials min–max", "p50 ms", "p99 ms",
+              "mean ms", "content bytes", "requests", "failures (all trials)", "server CPU µs/req",
+              "CPU % server / load gen", "busy % core 0 / 1", "pixd ÷ this")
+    notes = []
+    for name in names:
+        status, detail = starts.get(name, ("not run", ""))
+        if name not in results:
+            if status != "ok":
+                t.add(name, "", f"**{status}**", *[""] * (len(t.headers) - 3))
+            continue
+        a = results[name]
+        tool = "" if a["tools"] == ["pixload"] else f" ({'/'.join(a['tools'])})"
+        spread = f"{f_rps(a['rps_min'])}–{f_rps(a['rps_max'])}" if a["trials_ok"] > 1 else f_rps(a["rps"])
+        if a["trials_ok"] < a["trials"]:
+            spread += f" ({a['trials'] - a['trials_ok']} of {a['trials']} failed)"
+        cmp_text = compare(name, results)[0]
+        t.add(name + tool, cores_of(name, a["pinned"]), f_rps(a["rps"]), spread, f_ms(a["p50"]), f_ms(a["p99"]),
+              f_ms(a["mean"]), f_int(a["content"]), f_int(a["requests"]), f_int(a["failures"]),
+              "–" if a["server_us"] is None else f"{a['server_us']:,.0f}",
+              f"{a['server_pct']:.0f} / {a['load_pct']:.0f}", f"{a['core0_pct']:.0f} / {a['core1_pct']:.0f}",
+              cmp_text)
+        if a["rps_min"] and a["rps_max"] and a["rps_max"] / a["rps_min"] > WIDE_SPREAD:
+            why = ("a two-worker async server, see Notes" if name in TWO_WORKER_ASYNC else
+                   "runs this short are at the mercy of the load generator's core" if a["loadgen_bound"] else "")
+            notes.append(f"{name}: trials ranged {f_rps(a['rps_min'])}–{f_rps(a['rps_max'])} req/s "
+                         f"({', '.join(f_rps(v) for v in a['rps_trials'])})" + (f": {why}." if why else "."))
+        if a["loadgen_bound"]:
+            notes.append(f"{name}: the load generator was the limit (core 0 {f_pct(a['core0_pct'])} busy, core 1 "
+                         f"{f_pct(a['core1_pct'])}): req/s measure the load generator; compare server CPU per request.")
+        if a["failures"]:
+            notes.append(f"{name}: {a['failures']:,} failed requests (see csv/*_failures.csv and logs/).")
+        if a["foreign_pct_max"] > 5:
+            notes.append(f"{name}: up to {a['foreign_pct_max']:.0f} % of the machine was busy with other work during a trial.")
+    return t, notes
+
+
+def crosscheck_table(runs):
+    """pixload and wrk/ab on the same contender with the same settings, side by side."""
+    t = Table("contender", "run", "pixload req/s", "other tool", "other req/s", "other ÷ pixload",
+              "pixload p50 / mean ms", "other p50 / mean ms", "pixload CPU", "other CPU")
+    pairs = []
+    by = {(r["contender"], r["experiment"], r["role"], r["tool"], r["trial"]): r for r in runs}
+    for r in runs:
+        if r["role"] != "xcheck" or r["tool"] == "pixload":
+            continue
+        if r["experiment"] == "base64-c":
+            mine = by.get((r["contender"], "base64-c", "xcheck", "pixload", r["trial"]))
+            label = "/magic/base64, same body file, all connections at once"
+        else:
+            mine = by.get((r["contender"], r["experiment"], "main", "pixload", r["trial"]))
+            label = "avatars, new connection per request" if r["experiment"] == "avatars" else "avatars, keep-alive"
+        if mine is None:
+            continue
+        ratio = f"{r['rps'] / mine['rps']:.2f}" if mine["rps"] else "–"
+        t.add(r["contender"], label, f_rps(mine["rps"]), r["tool"], f_rps(r["rps"]), ratio,
+              f"{f_ms(mine['p50'])} / {f_ms(mine['mean'])}", f"{f_ms(r['p50'])} / {f_ms(r['mean'])}",
+              f_pct(mine["load_pct"]), f_pct(r["load_pct"]))
+        pairs.append({"contender": r["contender"], "run": r["experiment"], "pixload": summary_of(mine),
+                      r["tool"]: summary_of(r)})
+    return t, pairs
+
+
+def summary_of(run):
+    keys = ("rps", "requests", "failures", "p50", "p99", "mean", "content", "server_us", "server_pct", "load_pct",
+            "core0_pct", "core1_pct", "loadgen_bound", "ok")
+    return {k: run[k] for k in keys}
+
+
+def headline_table(results_by_exp, names, exps):
+    t = Table("contender", *[CHART_LABELS[e] for e in exps])
+    for name in names:
+        if name in ("pixd", "pixd2") or not any(name in results_by_exp[e] for e in exps):
+            continue
+        cells = []
+        for e in exps:
+            res = results_by_exp[e]
+            if name not in res:
+                cells.append("")
+                continue
+            text, value, kind = compare(name, res)
+            cells.append("–" if value is None else (f"{value:.1f}×" if value < 100 else f"{value:.0f}×")
+                         + (" CPU" if kind == "cpu" else ""))
+        t.add(name, *cells)
+    return t
+
+
+# ---- charts ----------------------------------------------------------------------------------
+
+CHARTS = [  # file, title, metric, y label, log scale
+    ("response_time", "Average response time (median of trials)", "mean", "milliseconds (log scale)", True),
+    ("requests_per_second", "Requests per second (median of trials)", "rps", "requests/s (log scale)", True),
+    ("content_size", "Average content size", "content", "bytes per response", False),
+    ("request_count", "Request count per run (median of trials)", "requests", "requests (log scale)", True),
+]
+
+
+def draw_charts(out, results_by_exp, names, exps):
+    """The original's four charts: one bar per contender, grouped by endpoint; PNG and SVG."""
+    cdir = os.path.join(out, "charts")
+    names = [n for n in names if any(n in results_by_exp[e] for e in exps)]
+    drawn = []
+    for fname, title, key, ylabel, log in CHARTS:
+        values = {(e, n): results_by_exp[e][n][key] for e in exps for n in names
+                  if n in results_by_exp[e] and results_by_exp[e][n][key]}
+        if not values:
+            continue
+        dat = os.path.join(cdir, fname + ".dat")
+        with open(dat, "w") as f:
+            f.write("endpoint\t" + "\t".join(names) + "\n")
+            for e in exps:
+                f.write(CHART_LABELS[e] + "\t" + "\t".join(
+                    f"{values[(e, n)]:.6g}" if (e, n) in values else "-" for n in names) + "\n")
+        lo, hi = min(values.values()), max(values.values())
+        # Room above the tallest bar for its upright label.
+        yrange = f"[{10 ** math.floor(math.log10(lo))}:{hi * 4}]" if log else f"[0:{hi * 1.2}]"
+        n = len(names)
+        lines = [
+            "set datafile separator '\\t'", "set datafile missing '-'", "set key autotitle columnhead",
+            "set style data histogram", "set style histogram clustered gap 1",
+            "set style fill solid 0.95 border rgb '#555555'",
+            f"set title '{title}' font ',13'", f"set ylabel '{ylabel}'",
+            "set key outside right top vertical samplen 1.5", "set grid ytics lc rgb '#dddddd'",
+            "set border 3", "set xtics nomirror scale 0", "set ytics nomirror",
+            "set logscale y" if log else "unset logscale y", f"set yrange {yrange}",
+        ]
+        lines += [f"set linetype {i + 1} lc rgb '{COLORS.get(nm, '#888888')}'" for i, nm in enumerate(names)]
+        # Each bar's value above it, upright so that neighbours do not overlap. Bar i of n in
+        # group g is centred at g + (i - (n - 1) / 2) / (n + gap).
+        offs = [(i - (n - 1) / 2) / (n + 1) for i in range(n)]
+        plot = [f"'{dat}' using {i + 2}:xtic(1) title columnheader({i + 2}) lt {i + 1}" for i in range(n)]
+        for i in range(n):
+            c = i + 2
+            y = f"(${c}*1.1)" if log else f"(${c}+{hi * 0.01:.6g})"
+            text = f"(${c} >= 100 ? sprintf('%.0f', ${c}) : sprintf('%.3g', ${c}))"
+            plot.append(f"'{dat}' using ($0+{offs[i]:.4f}):{y}:{text} with labels rotate by 90 left "
+                        f"font ',7' textcolor rgb '#333333' notitle")
+        lines.append("plot " + ", \\\n  ".join(plot))
+        body = "\n".join(lines)
+        for term, ext in (("pngcairo size 1200,520 font 'DejaVu Sans,10' noenhanced", "png"),
+                          ("svg size 1200,520 font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
+            script = os.path.join(cdir, f"{fname}.{ext}.gp")
+            with open(script, "w") as f:
+                f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
+            subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
+        drawn.append((fname, title))
+    return drawn
+
+
+def main():
+    out = os.path.abspath(sys.argv[1])
+    meta = read_meta(out)
+    hz = int(meta["hz"])
+    runs = read_runs(out, hz)
+    starts = read_starts(out)
+    names = meta["contenders"].split()
+    exps = meta["experiments"].split()
+
+    results_by_exp = {}
+    for e in exps:
+        res = {}
+        for n in names:
+            mine = [r for r in runs if r["experiment"] == e and r["contender"] == n and r["role"] == "main"]
+            if mine:
+                res[n] = aggregate(mine)
+        results_by_exp[e] = res
+    xc_table, xc_pairs = crosscheck_table(runs)
+
+    rep = Report()
+    title = f"pixd benchmark, {meta['start']}"
+    rep.heading(1, title)
+    rep.para(f"Command: `{meta['command']}` ({meta['mode']} mode, {meta['trials']} trial(s)). "
+             f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; load average before the run "
+             f"{meta['load_before']}.")
+    rep.para("Versions: " + versions(meta) + ".")
+    rep.para("Cores: one-process servers (flask, fastapi, aiohttp, nginx and nginx-tls with one worker, "
+             "pixd `--threads 1`) are pinned to core 1 with taskset; multi-process ones (gunicorn2/3, fastapi2, "
+             "aiohttp2, starlette, pixd2 = pixd `--threads 2`) may use both cores. The load generator (one "
+             "thread), the nginx origin of /magic/imageurl and the harness run on core 0. \"CPU % server / load gen\": "
+             "the CPU time of every process of the server (/proc, user + system) and of the load generator over the "
+             "run, 100 % = one core; \"busy % core 0 / 1\": each core's busy time, the kernel's loopback network "
+             "work included. \"pixd ÷ this\" is pixd's requests/s over the contender's, "
+             "against pixd on the same cores (pixd for core 1, pixd2 for cores 0–1); where the load generator was "
+             "the limit it is the contender's server CPU time per request over pixd's (marked \"CPU\").")
+    rep.para(f"Inputs: the default avatar /-1 is a {meta['avatar_bytes']}-byte 400x400 JPEG; the /magic image "
+             f"is a {meta['image_size']} of {meta['image_bytes']} bytes. Contenders start one at a time, each on its "
+             f"own loopback port, and are checked (status, content type, the images decode, /magic answers equal "
+             f"Pillow's conversion) before they are measured; their order flips every trial.")
+
+    rep.heading(2, "Headline: pixd ÷ each contender", "headline")
+    rep.para("Requests/s of pixd on the same cores over the contender's (\"CPU\": server CPU time per request of "
+             "the contender over pixd's, where the load generator was the limit). Medians over the trials; "
+             "above 1 means pixd is ahead.")
+    rep.table(headline_table(results_by_exp, names, exps))
+    pixd_lines = []
+    for e in exps:
+        for p in ("pixd", "pixd2"):
+            a = results_by_exp[e].get(p)
+            if a and a["rps"]:
+                cpu = "–" if a["server_us"] is None else f"{a['server_us']:,.0f}"
+                pixd_lines.append(f"{CHART_LABELS[e]}: {p} {f_rps(a['rps'])} req/s, p50 {f_ms(a['p50'])} ms, "
+                                  f"{cpu} µs CPU/req")
+    rep.bullets(pixd_lines)
+
+    rep.heading(2, "Contenders", "contenders")
+    t = Table("contender", "what", "cores", "status")
+    for n in names:
+        status, detail = starts.get(n, ("not run", ""))
+        any_run = next((r for r in runs if r["contender"] == n), None)
+        pinned = any_run["pinned"] if any_run else n in ("flask", "fastapi", "aiohttp", "nginx", "nginx-tls", "pixd")
+        t.add(n, CONTENDERS.get(n, n), cores_of(n, pinned), status if status == "ok" else f"**{status}**: {detail}")
+    rep.table(t)
+
+    all_notes = {}
+    for e in exps:
+        title_e, what = EXPERIMENTS[e]
+        rep.heading(2, title_e, e)
+        cmd = meta.get(f"cmd_{e}", "")
+        rep.para(f"{what}. Load: `{cmd}`" + (f"; nginx-tls: `{meta['cmd_ab']}`" if e == "avatars" else
+                                            f"; nginx-tls: `{meta['cmd_wrk_ka']}`" if e == "avatars-ka" else "") + ".")
+        t, notes = experiment_table(e, results_by_exp[e], starts, names)
+        rep.table(t)
+        rep.bullets(notes)
+        all_notes[e] = notes
+
+    rep.heading(2, "Charts", "charts")
+    rep.para("The original experiment's four charts, one bar per contender, grouped by endpoint.")
+    for fname, ctitle in draw_charts(out, results_by_exp, names, exps):
+        rep.image(f"charts/{fname}.png", f"charts/{fname}.svg", ctitle)
+
+    rep.heading(2, "Cross-check: pixload against wrk and ab", "crosscheck")
+    if xc_table.rows:
+        rep.para(f"In trial 1, right after pixload's run with the same settings: `{meta['cmd_ab']}` after the "
+                 f"avatars run, `{meta['cmd_wrk_ka']}` after the keep-alive run, and for /magic/base64 both tools "
+                 f"posting the same body file with all connections open from the start: `{meta['cmd_base64-c']}` "
+                 f"and `{meta['cmd_wrk_base64']}`. Where a tool's core is near 100 %, its figure is the tool's "
+                 f"speed, not the server's. ab's percentiles are whole milliseconds.")
+        rep.table(xc_table)
+    else:
+        rep.para("Not run (--no-crosscheck, or no contender reached it).")
+
+    rep.heading(2, "Notes", "notes")
+    rep.bullets([
+        "Two-worker async servers (uvicorn `--workers 2`, aiohttp under gunicorn) sometimes hand almost all "
+        "connections to one worker and run at one-process speed; that is why every table shows the slowest and "
+        "fastest trial beside the median.",
+        "Without keep-alive, a one-thread load generator on one core saturates before a fast server does "
+        "(opening and closing a TCP connection per request costs the client about as much as the server): "
+        "that experiment is judged by server CPU per request.",
+        "Figures are from pixload's `--json-out` files (json/); its locust-format CSVs are in csv/, each tool's "
+        "text output in logs/, the raw per-run CPU counters in runs.csv.",
+    ])
+
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(rep.md())
+    with open(os.path.join(out, "index.html"), "w") as f:
+        f.write(rep.html(title))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta,
+                   "contenders": {n: {"status": starts.get(n, ("not run", ""))[0],
+                                      "detail": starts.get(n, ("", ""))[1]} for n in names},
+                   "experiments": {e: {n: dict(a, ratio=compare(n, results_by_exp[e])[1],
+                                               ratio_kind=compare(n, results_by_exp[e])[2])
+                                       for n, a in results_by_exp[e].items()} for e in exps},
+                   "crosscheck": xc_pairs}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
