@@ -97,11 +97,6 @@ for i in 0 1; do
   done
 done
 
-# core_busy CPU: busy clock ticks of one core so far (everything but idle and iowait).
-core_busy() {
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
 # tw_count: TIME_WAIT sockets on the servers' ports.
 tw_count() {
   ss -Htan state time-wait "( sport = :${PORT[${labels[0]}]} or sport = :${PORT[${labels[1]}]} )" | wc -l

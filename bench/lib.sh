@@ -140,6 +140,11 @@ stop_all() {
 
 # cpu_ticks PGID: CPU time (user + system, clock ticks, see `getconf CLK_TCK`) used so far by
 # every live process of group PGID, all threads included, plus the children they reaped.
+# core_busy CPU: busy clock ticks of one core so far (everything but idle and iowait).
+core_busy() {
+  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
 cpu_ticks() {
   local pg=$1 total=0 f line
   local -a s

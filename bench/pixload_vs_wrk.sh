@@ -93,11 +93,6 @@ done
 
 if [ "$aa" = 1 ]; then labels=(wrk wrk-B); else labels=(wrk pixload); fi
 
-# core_busy CPU: busy clock ticks of one core so far (all but idle and iowait).
-core_busy() {
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
 # quiet: waits until both cores are < 10 % busy over a second (at most --quiet-max s); sets
 # WAITED and IDLE ("core0/core1" busy % last seen).
 quiet() {

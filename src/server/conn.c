@@ -153,11 +153,21 @@ static void finish_response(conn_t *c)
         loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
 }
 
-/* The socket is full: wait for room, with the stall clock running. */
-static void wait_writable(conn_t *c)
+/* Accounts a write's result. False when the connection must wait for room (the stall clock
+ * then runs) or is gone. */
+static bool wrote(conn_t *c, ssize_t n)
 {
-    set_interest(c, c->io.want);
-    loop_timer_arm(c->wk->loop, &c->timer, c->wk->srv->cfg.body_timeout_ms, on_timeout);
+    if (n == IO_AGAIN) {
+        set_interest(c, c->io.want);
+        loop_timer_arm(c->wk->loop, &c->timer, c->wk->srv->cfg.body_timeout_ms, on_timeout);
+        return false;
+    }
+    if (n <= 0) {
+        conn_close(c);
+        return false;
+    }
+    c->sent += (uint64_t)n;
+    return true;
 }
 
 static void flush(conn_t *c)
@@ -166,15 +176,8 @@ static void flush(conn_t *c)
     c->io.more = c->file_left > 0;
     while (c->iovcnt) {
         ssize_t n = c->io.ops->writev(&c->io, c->iov, c->iovcnt);
-        if (n == IO_AGAIN) {
-            wait_writable(c);
+        if (!wrote(c, n))
             return;
-        }
-        if (n <= 0) {
-            conn_close(c);
-            return;
-        }
-        c->sent += (uint64_t)n;
         size_t left = (size_t)n;
         int i = 0;
         while (i < c->iovcnt && left >= c->iov[i].iov_len)
@@ -189,15 +192,8 @@ static void flush(conn_t *c)
     c->io.more = 0;
     while (c->file_left) {
         ssize_t n = c->io.ops->sendfile(&c->io, c->file_fd, &c->file_off, c->file_left);
-        if (n == IO_AGAIN) {
-            wait_writable(c);
+        if (!wrote(c, n))
             return;
-        }
-        if (n <= 0) {
-            conn_close(c);
-            return;
-        }
-        c->sent += (uint64_t)n;
         c->file_left -= (size_t)n;
     }
     finish_response(c);
