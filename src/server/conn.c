@@ -249,8 +249,14 @@ void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, 
         c->keep_alive = false;
 
     const char *text = http_status_text(status);
-    if (hlen > sizeof c->out - 256)
-        hlen = 0; /* handlers pass short header sets; never overflow on a bug */
+    /* The head is built in c->out; a short body may be staged in its upper half (error and
+     * status bodies), so the head must stop before it. Handlers pass short header sets: a
+     * set that would not fit is dropped rather than overflow on a bug. */
+    size_t room = sizeof c->out;
+    if ((const char *)body >= c->out && (const char *)body < c->out + sizeof c->out)
+        room = (size_t)((const char *)body - c->out);
+    if (hlen + 256 > room)
+        hlen = 0;
     char *p = c->out;
     PUT("HTTP/1.1 ");
     p += put_u64(p, (uint64_t)status);

@@ -163,10 +163,6 @@ void conn_respond_405(conn_t *c, const char *allow);
 /* A handler that will answer later calls conn_hold(); conn_respond*() then completes it. If the
  * client goes away meanwhile the connection stays allocated until that answer arrives. */
 void conn_hold(conn_t *c);
-static inline bool conn_is_dead(const conn_t *c)
-{
-    return c->state == CONN_CLOSED;
-}
 
 const char *http_status_text(int status);
 
