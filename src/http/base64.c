@@ -28,9 +28,9 @@ static const uint8_t dec_table[256] = {
 };
 /* clang-format on */
 
-size_t base64_encode(char *dst, const void *src, size_t n)
+/* The portable encoder; also the tail of the vector one. */
+static size_t encode_scalar(char *dst, const uint8_t *in, size_t n)
 {
-    const uint8_t *in = src;
     char *out = dst;
     for (; n >= 3; n -= 3, in += 3, out += 4) {
         uint32_t v = (uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2];
@@ -48,6 +48,47 @@ size_t base64_encode(char *dst, const void *src, size_t n)
         out += 4;
     }
     return (size_t)(out - dst);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* 12 bytes in, 16 characters out per step, the SSSE3 method of Mula and Lemire ("Faster
+ * Base64 Encoding and Decoding Using AVX2 Instructions", 2018). The result of /magic/base64
+ * is tens of kilobytes of base64: the table-per-character loop cost about 4 % of a request. */
+__attribute__((target("ssse3"))) static size_t encode_ssse3(char *dst, const uint8_t *in, size_t n)
+{
+    /* Each 32-bit lane gets bytes b a c b of its group abc: 16-bit halves "ab" and "bc". */
+    const __m128i spread = _mm_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    /* Offset to add to a sextet, by class: 0-25 'A', 26-51 'a', 52-61 '0' (10 classes, one
+     * per value, all the same), 62 '+', 63 '/'. */
+    const __m128i offset = _mm_setr_epi8('A', 'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                         '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62,
+                                         '/' - 63, 0, 0);
+    size_t i = 0, o = 0;
+    for (; n - i >= 16; i += 12, o += 16) { /* 16-byte loads, 12 used: stay inside src */
+        __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + i)), spread);
+        /* Move the four sextets of each lane to the low bits of its four bytes: s0 and s2
+         * by a multiply-high (right shifts of 10 and 6), s1 and s3 by a multiply-low (left
+         * shifts of 4 and 8). */
+        __m128i s02 = _mm_mulhi_epu16(_mm_and_si128(v, _mm_set1_epi32(0x0FC0FC00)), _mm_set1_epi32(0x04000040));
+        __m128i s13 = _mm_mullo_epi16(_mm_and_si128(v, _mm_set1_epi32(0x003F03F0)), _mm_set1_epi32(0x01000010));
+        __m128i s = _mm_or_si128(s02, s13);
+        /* Class index: 0 below 26, then 1 + (s - 51 saturated) for the rest. */
+        __m128i cls = _mm_sub_epi8(_mm_subs_epu8(s, _mm_set1_epi8(51)), _mm_cmpgt_epi8(s, _mm_set1_epi8(25)));
+        _mm_storeu_si128((__m128i *)(dst + o), _mm_add_epi8(s, _mm_shuffle_epi8(offset, cls)));
+    }
+    return o + encode_scalar(dst + o, in + i, n - i);
+}
+#endif
+
+size_t base64_encode(char *dst, const void *src, size_t n)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("ssse3"))
+        return encode_ssse3(dst, src, n);
+#endif
+    return encode_scalar(dst, src, n);
 }
 
 ssize_t base64_decode(void *dst, const char *src, size_t n)
