@@ -169,6 +169,36 @@ static void test_random_round_trips(void **state)
     }
 }
 
+/* Long inputs take the vector decoder: a foreign byte, '=' or whitespace at any position of a
+ * block must end up exactly where the scalar rules put it. */
+static void test_long_input_every_position(void **state)
+{
+    enum { N = 120 };
+    uint8_t raw[N];
+    for (size_t i = 0; i < N; i++)
+        raw[i] = (uint8_t)rng();
+    char enc[base64_encoded_len(N) + 1], alt[sizeof enc + 1];
+    size_t elen = base64_encode(enc, raw, N);
+    for (size_t pos = 0; pos < elen; pos++) {
+        memcpy(alt, enc, elen);
+        for (int b = 0; b < 256; b++) { /* every byte outside the alphabet, at every position */
+            if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '+' ||
+                b == '/' || b == '=' || b == ' ' || b == '\r' || b == '\n')
+                continue;
+            alt[pos] = (char)b;
+            expect_reject(alt, elen);
+        }
+        if (pos < elen - 4) { /* in the last quad, "xyz=" can be valid padding */
+            alt[pos] = '=';
+            expect_reject(alt, elen);
+        }
+        memcpy(alt, enc, pos);
+        alt[pos] = pos % 2 ? '\n' : ' ';
+        memcpy(alt + pos + 1, enc + pos, elen - pos);
+        expect_decode(alt, elen + 1, (const char *)raw, N);
+    }
+}
+
 static void test_whitespace(void **state)
 {
     expect_decode(LIT(" Zm9v YmFy\r\n"), LIT("foobar"));
@@ -261,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_all_byte_values),
         cmocka_unit_test(test_encode_matches_bitwise_reference),
         cmocka_unit_test(test_random_round_trips),
+        cmocka_unit_test(test_long_input_every_position),
         cmocka_unit_test(test_whitespace),
         cmocka_unit_test(test_in_place_long),
         cmocka_unit_test(test_reject_foreign_bytes),
