@@ -20,6 +20,7 @@ struct loop {
     int epfd;
     volatile int stop;
     bool wake_pending;
+    unsigned busy_poll_us;
     uint64_t now_ms;
     int64_t wall_s;
 
@@ -234,11 +235,32 @@ static void run_timers(loop_t *loop)
 
 /* ---- running ------------------------------------------------------------------------- */
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int wait_events(loop_t *loop, struct epoll_event *evs)
+{
+    int timeout = next_timeout(loop);
+    if (loop->busy_poll_us && timeout != 0) {
+        uint64_t until = mono_us() + loop->busy_poll_us;
+        do {
+            int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, 0);
+            if (n != 0)
+                return n;
+        } while (mono_us() < until);
+    }
+    return epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
+}
+
 int loop_run(loop_t *loop)
 {
     struct epoll_event evs[LOOP_MAX_EVENTS];
     while (!loop->stop) {
-        int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, next_timeout(loop));
+        int n = wait_events(loop, evs);
         if (n < 0 && errno != EINTR)
             return -errno;
         update_clock(loop);
@@ -284,4 +306,9 @@ int loop_post(loop_t *loop, loop_call_cb fn, void *arg)
         (void)!write(loop->wake.fd, &one, sizeof one);
     }
     return 0;
+}
+
+void loop_set_busy_poll(loop_t *loop, unsigned usec)
+{
+    loop->busy_poll_us = usec;
 }

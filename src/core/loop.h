@@ -45,6 +45,9 @@ int loop_run(loop_t *loop);
 /* Thread-safe: makes loop_run() return after the current iteration. */
 void loop_stop(loop_t *loop);
 
+/* Before sleeping in epoll, poll for usec microseconds (0, the default: never). */
+void loop_set_busy_poll(loop_t *loop, unsigned usec);
+
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call often). */
 uint64_t loop_now_ms(const loop_t *loop);
 /* Wall-clock seconds, refreshed once per iteration. */

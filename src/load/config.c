@@ -30,6 +30,9 @@ static const char usage[] =
     "  -R, --rate R            open loop: R requests/s in total, latency measured from each\n"
     "                          request's intended send time (as wrk2)  [closed loop]\n"
     "      --pipeline N        requests in flight per connection        [1]\n"
+    "      --busy-poll USEC    poll this long before sleeping when idle: no wake-up\n"
+    "                          latency, at the price of a busy core (use it when\n"
+    "                          pixload has cores of its own)              [0: off]\n"
     "  Counts and rates accept k and M suffixes (10k = 10000).\n"
     "\n"
     "Request:\n"
@@ -80,6 +83,7 @@ enum {
     OPT_NO_KEEPALIVE,
     OPT_RATE,
     OPT_PIPELINE,
+    OPT_BUSY_POLL,
     OPT_METHOD,
     OPT_HEADER,
     OPT_BODY,
@@ -119,6 +123,7 @@ static const option_t options[] = {
     {"no-keepalive", 0, false, OPT_NO_KEEPALIVE},
     {"rate", 'R', true, OPT_RATE},
     {"pipeline", 0, true, OPT_PIPELINE},
+    {"busy-poll", 0, true, OPT_BUSY_POLL},
     {"method", 'm', true, OPT_METHOD},
     {"header", 'H', true, OPT_HEADER},
     {"body", 0, true, OPT_BODY},
@@ -361,6 +366,11 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_PIPELINE:
         if (parse_count(opt, arg, LOAD_MAX_PIPELINE, &n, err, errlen) < 0) return -1;
         c->pipeline = (unsigned)n;
+        return 0;
+    case OPT_BUSY_POLL:
+        n = 0; /* "0" says off explicitly; parse_count wants 1 or more */
+        if (strcmp(arg, "0") != 0 && parse_count(opt, arg, LOAD_MAX_BUSY_POLL_US, &n, err, errlen) < 0) return -1;
+        c->busy_poll_us = (unsigned)n;
         return 0;
     case OPT_METHOD:
         if (!load_token_valid(arg, strlen(arg)))

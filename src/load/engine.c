@@ -621,6 +621,8 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
         t->e = e;
         t->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
         t->loop = loop_new();
+        if (t->loop)
+            loop_set_busy_poll(t->loop, cfg->busy_poll_us);
         /* Connection k goes to thread k % nt, so a ramp feeds every thread evenly. */
         t->nconns = cfg->connections / nt + (i < cfg->connections % nt);
         t->conns = calloc(t->nconns ? t->nconns : 1, sizeof *t->conns);

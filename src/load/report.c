@@ -809,8 +809,8 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     json_num(f, c->spawn_rate);
     fputs(",\n  \"rate\": ", f);
     json_num(f, c->rate);
-    fprintf(f, ",\n  \"keepalive\": %s,\n  \"pipeline\": %u,\n  \"timeout_ms\": %llu",
-            c->keepalive ? "true" : "false", c->pipeline, (unsigned long long)c->timeout_ms);
+    fprintf(f, ",\n  \"keepalive\": %s,\n  \"pipeline\": %u,\n  \"busy_poll_us\": %u,\n  \"timeout_ms\": %llu",
+            c->keepalive ? "true" : "false", c->pipeline, c->busy_poll_us, (unsigned long long)c->timeout_ms);
     fprintf(f, ",\n  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n  \"connects\": %llu",
             (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
             (unsigned long long)st->connects);

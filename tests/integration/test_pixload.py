@@ -172,6 +172,16 @@ class PixloadTest(unittest.TestCase):
         self.assertEqual(conns, 300, "--no-keepalive: exactly one new connection per request")
         self.assertEqual(doc["connects"], 300)
 
+    def test_busy_poll(self):
+        # Polling instead of sleeping changes when the threads look for events, not what
+        # they count: exact totals, and the setting in the JSON.
+        doc, reqs, conns = self.server_delta("-c", "4", "-n", "2000", "--threads", "2", "--busy-poll", "50",
+                                             self.srv.url("/42"))
+        self.assertEqual(doc["busy_poll_us"], 50)
+        self.assertEqual(doc["total"]["requests"], 2000)
+        self.assertEqual(doc["total"]["failures"], 0)
+        self.assertEqual((reqs, conns), (2000, 4))
+
     def test_pipeline(self):
         doc, reqs, conns = self.server_delta("-c", "5", "-n", "1001", "--pipeline", "4", self.srv.url("/42"))
         self.assertEqual(doc["total"]["requests"], 1001)
