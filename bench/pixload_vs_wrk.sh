@@ -3,7 +3,7 @@
 #
 #   bench/pixload_vs_wrk.sh [--rounds N] [-d|--duration S] [-c|--connections N] [--aa]
 #                           [--light-conns N] [--rss-conns N] [--ramp-users N] [--ramp-rate R]
-#                           [--quiet-max S] [--retries N] [--disturbed PCT]
+#                           [--quiet-max S] [--retries N] [--disturbed PCT] [--busy-poll USEC]
 #   PIXLOAD=build/pixload PIXD=build/pixd bench/pixload_vs_wrk.sh   results in $OUT
 #
 # Two targets, each pinned to core 1: nginx serving a 1 KiB file (bench/nginx/avatars.conf.in,
@@ -23,6 +23,9 @@
 # <= 64 MiB; wrk's beside it), and the ramp: `pixload -u 2000 -r 50 --csv`, whose history has
 # one row per second of the run: users at second i vs min(50 i, 2000) (target +-5 %).
 #
+# --busy-poll USEC gives B `--busy-poll USEC` (pixload polls instead of sleeping when idle; the
+# generator has core 0 to itself here). Default 0: pixload's default.
+#
 # --aa runs wrk as B too: both ratios must read ~1.00 (the harness's own bias); the RSS and
 # ramp steps are skipped.
 #
@@ -32,7 +35,7 @@
 set -euo pipefail
 
 rounds=5 secs=10 conns=100 light_conns=1 aa=0 rss_conns=2000 ramp_users=2000 ramp_rate=50 quiet_max=120
-retries=2 disturbed_pct=5
+retries=2 disturbed_pct=5 busy_poll=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift ;;
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --quiet-max) quiet_max=$2; shift ;;
     --retries) retries=$2; shift ;;
     --disturbed) disturbed_pct=$2; shift ;;
+    --busy-poll) busy_poll=$2; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; $d'; exit 0 ;;
     *) echo "pixload_vs_wrk.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -116,7 +120,7 @@ gen_cmd() {
   local label=$1 url=$2 c=$3 dur=$4
   case "$label" in
     wrk|wrk-B) CMD=(wrk -t 1 -c "$c" -d "${dur}s" --latency "$url") ;;
-    pixload)   CMD=("$PIXLOAD" --threads 1 -c "$c" -t "${dur}s" --latency "$url") ;;
+    pixload)   CMD=("$PIXLOAD" --threads 1 --busy-poll "$busy_poll" -c "$c" -t "${dur}s" --latency "$url") ;;
   esac
 }
 
@@ -213,7 +217,7 @@ fi
        "Linux $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$PIXLOAD" --version), $(nginx -v 2>&1 | cut -d: -f2 | sed 's/^ //')."
   echo "Servers pinned to core $SERVER_CPU (nginx worker_processes 1 serving /1k, 1024 bytes; pixd --threads 1 serving"
   echo "/thumb, ${SIZE[pixd]} bytes), load generator on core $LOAD_CPU. $rounds rounds; in each, per target, A then B (odd rounds)"
-  if [ "$aa" = 1 ]; then b_cmd="wrk -t 1 -c $conns -d ${secs}s --latency"; else b_cmd="pixload --threads 1 -c $conns -t ${secs}s --latency"; fi
+  if [ "$aa" = 1 ]; then b_cmd="wrk -t 1 -c $conns -d ${secs}s --latency"; else b_cmd="pixload --threads 1 --busy-poll $busy_poll -c $conns -t ${secs}s --latency"; fi
   echo "or B then A (even rounds): A \`wrk -t 1 -c $conns -d ${secs}s --latency\`, B \`$b_cmd\`$([ "$light_conns" -gt 0 ] && echo ";" \
        "then both again at -c $light_conns")."
   echo
