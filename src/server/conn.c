@@ -326,8 +326,9 @@ void conn_respond_405(conn_t *c, const char *allow)
 
 void conn_hold(conn_t *c)
 {
+    /* The interest stays: clearing it here would cost one epoll_ctl now and one to restore
+     * it after the answer. An event that does come while held clears it then (on_io). */
     c->state = CONN_HELD;
-    set_interest(c, 0);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -456,8 +457,11 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
         flush(c);
         return;
     }
-    if (c->state == CONN_HELD) { /* only errors arrive here: interest is empty */
-        conn_close(c);
+    if (c->state == CONN_HELD) {
+        if (events & (EPOLLERR | EPOLLHUP))
+            conn_close(c);
+        else /* more input (a pipelined request, a FIN) waits for the answer */
+            set_interest(c, 0);
         return;
     }
     size_t limit = c->state == CONN_BODY ? body_limit(c) : HEAD_MAX;

@@ -780,6 +780,35 @@ class LoopNotBlockedTest(MagicBase):
 
 
 class LifecycleTest(MagicBase):
+    def test_input_while_held(self):
+        # A request pipelined behind a /magic one, and a client that half-closes after its
+        # request, while the job runs on the pool: answers in order, nothing lost, and the
+        # connection ends only after its answer.
+        big = photo((900, 700))
+        srv = Pixd("--threads", "1", "--image-workers", "1")
+        try:
+            body = json.dumps({"filename": "p.jpg", "image": b64(big)}).encode()
+            req = (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+            c = srv.connect()
+            c.send(req + b"GET /status HTTP/1.1\r\nHost: t\r\n\r\n" + req)
+            for _ in range(2):
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(base64.b64decode(json.loads(r.body)["encoded_img"]), pillow_bw(big))
+                if _ == 0:
+                    self.assertEqual(c.read_response().status, 200)  # /status, in order
+            c.close()
+            c = srv.connect()
+            c.send(req)
+            c.sock.shutdown(socket.SHUT_WR)
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(base64.b64decode(json.loads(r.body)["encoded_img"]), pillow_bw(big))
+            self.assertTrue(c.closed_by_peer())
+            c.close()
+        finally:
+            stop_checked(srv)
+
     def test_clients_leave_during_image_work(self):
         big = photo((1200, 900))
         srv = Pixd("--threads", "1", "--image-workers", "1")
