@@ -1,6 +1,8 @@
 #include "server/magic_json.h"
 
+#include <ctype.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -170,8 +172,104 @@ static magic_json_status_t parse_object(char *s, jsmntok_t *tok, int ntok, magic
     return out->filename ? check_filename(out->filename, out->filename_len) : MAGIC_JSON_OK;
 }
 
+/* jsmn walks a string a byte at a time, checking bounds and NUL at each (about 15
+ * instructions a byte), and the 14 KB base64 string is most of a /magic/base64 body. So
+ * strings of cut_min bytes or more are cut out first: jsmn parses a skeleton of the text in
+ * which they are empty, and its tokens are moved back onto the text. A string is cut only when
+ * it is complete and all its escapes are ones jsmn accepts; anything after a string that is
+ * not stays in the skeleton for jsmn to judge. The body holds no NUL (checked before). */
+#define CUT_MIN 256
+
+typedef struct {
+    size_t close;   /* skeleton offset of the cut string's closing quote */
+    size_t removed; /* bytes cut out so far, this string's included */
+} cut_t;
+
+/* Index of the quote that closes the string opened at s[open], or 0 when the string is
+ * unterminated or holds an escape jsmn refuses (jsmn then reports it). */
+static size_t string_end(const char *s, size_t open, size_t n)
+{
+    for (size_t i = open + 1;;) {
+        const char *q = memchr(s + i, '"', n - i);
+        if (!q) return 0;
+        const char *bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
+        if (!bs) return (size_t)(q - s);
+        i = (size_t)(bs - s) + 1; /* the escaped byte */
+        if (i == n) return 0;
+        if (s[i] == 'u') {
+            if (n - i < 5) return 0;
+            for (size_t k = i + 1; k < i + 5; k++)
+                if (!isxdigit((unsigned char)s[k])) return 0;
+            i += 5;
+        } else if (s[i] && strchr("\"\\/bfnrt", s[i])) {
+            i++;
+        } else {
+            return 0;
+        }
+    }
+}
+
+/* jsmn_parse over s[0..n) with the long strings cut out (see CUT_MIN); the tokens refer to
+ * s. Returns jsmn's result. */
+static int tokenize(const char *s, size_t n, jsmntok_t *tok, size_t cut_min)
+{
+    /* Finds the strings as jsmn will: outside strings, a quote inside a primitive (jsmn takes
+     * every byte up to a delimiter into one, so `1"a"` is one) opens nothing. */
+    size_t open[MAGIC_JSON_MAX_TOKENS], close[MAGIC_JSON_MAX_TOKENS], ncut = 0, removed = 0;
+    for (size_t i = 0; i < n && ncut < MAGIC_JSON_MAX_TOKENS;) {
+        char ch = s[i];
+        if (ch == '"') {
+            size_t c = string_end(s, i, n);
+            if (!c) break;
+            if (c - i - 1 >= cut_min) {
+                open[ncut] = i;
+                close[ncut++] = c;
+                removed += c - i - 1;
+            }
+            i = c + 1;
+        } else if (ch == '-' || (ch >= '0' && ch <= '9') || ch == 't' || ch == 'f' || ch == 'n') {
+            while (i < n && !strchr("\t\r\n ,]}", s[i]))
+                i++;
+        } else {
+            i++;
+        }
+    }
+    char *skel = ncut ? malloc(n - removed) : NULL; /* no memory: parse the text itself */
+    jsmn_parser p;
+    jsmn_init(&p);
+    if (!skel)
+        return jsmn_parse(&p, s, n, tok, MAGIC_JSON_MAX_TOKENS);
+
+    cut_t cuts[MAGIC_JSON_MAX_TOKENS];
+    size_t from = 0, len = 0;
+    removed = 0;
+    for (size_t k = 0; k < ncut; k++) {
+        memcpy(skel + len, s + from, open[k] + 1 - from); /* up to and with the opening quote */
+        len += open[k] + 1 - from;
+        removed += close[k] - open[k] - 1;
+        cuts[k] = (cut_t){.close = len, .removed = removed};
+        from = close[k];
+    }
+    memcpy(skel + len, s + from, n - from);
+    len += n - from;
+    int ntok = jsmn_parse(&p, skel, len, tok, MAGIC_JSON_MAX_TOKENS);
+    free(skel);
+    /* Back onto s: a start moves by the cuts closing before it, an end by those closing at or
+     * before it (a cut string's token is empty in the skeleton, at its closing quote). */
+    for (int t = 0; t < ntok; t++) {
+        size_t add_s = 0, add_e = 0;
+        for (size_t k = 0; k < ncut && cuts[k].close <= (size_t)tok[t].end; k++) {
+            add_e = cuts[k].removed;
+            if (cuts[k].close < (size_t)tok[t].start) add_s = cuts[k].removed;
+        }
+        tok[t].start += (int)add_s;
+        tok[t].end += (int)add_e;
+    }
+    return ntok;
+}
+
 /* Parses s[0..n) as one object, or (unwrap == true) as one string holding an object. */
-static magic_json_status_t parse_top(char *s, size_t n, magic_json_req_t *out, bool unwrap)
+static magic_json_status_t parse_top(char *s, size_t n, magic_json_req_t *out, bool unwrap, size_t cut_min)
 {
     size_t first = skip_ws(s, 0, n);
     if (first == n) return MAGIC_JSON_ERR_EMPTY;
@@ -179,10 +277,8 @@ static magic_json_status_t parse_top(char *s, size_t n, magic_json_req_t *out, b
     /* jsmn stops at a NUL as if the text ended there; a raw NUL is invalid JSON anyway. */
     if (memchr(s, '\0', n)) return MAGIC_JSON_ERR_SYNTAX;
 
-    jsmn_parser p;
     jsmntok_t tok[MAGIC_JSON_MAX_TOKENS];
-    jsmn_init(&p);
-    int ntok = jsmn_parse(&p, s, n, tok, MAGIC_JSON_MAX_TOKENS);
+    int ntok = tokenize(s, n, tok, cut_min);
     if (ntok == JSMN_ERROR_NOMEM) return MAGIC_JSON_ERR_TOO_COMPLEX;
     if (ntok == JSMN_ERROR_PART) return MAGIC_JSON_ERR_TRUNCATED;
     if (ntok < 1) return MAGIC_JSON_ERR_SYNTAX;
@@ -193,7 +289,7 @@ static magic_json_status_t parse_top(char *s, size_t n, magic_json_req_t *out, b
         char *inner = s + tok[0].start;
         ssize_t len = json_unescape(inner, (size_t)(tok[0].end - tok[0].start));
         if (len < 0) return MAGIC_JSON_ERR_STRING;
-        return parse_top(inner, (size_t)len, out, false);
+        return parse_top(inner, (size_t)len, out, false, cut_min);
     }
     return parse_object(s, tok, ntok, out);
 }
@@ -203,7 +299,7 @@ magic_json_status_t magic_json_parse(char *body, size_t len, magic_json_req_t *o
     memset(out, 0, sizeof *out);
     if (len > INT_MAX) /* jsmn's token offsets are ints */
         return MAGIC_JSON_ERR_TOO_LARGE;
-    return parse_top(body, len, out, true);
+    return parse_top(body, len, out, true, CUT_MIN);
 }
 
 const char *magic_json_strerror(magic_json_status_t st)

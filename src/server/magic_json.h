@@ -18,9 +18,12 @@
  * place, raw control bytes, lone surrogates and bad escapes rejected; the filename must also
  * be valid UTF-8, without NUL, at most MAGIC_JSON_MAX_FILENAME bytes.
  *
- * Cost: a memchr for NUL and one jsmn pass over the body, then one pass per used string
- * (word-at-a-time when it holds no escape or control byte, the normal case for base64; no
- * copy then). Tokens are bounded by MAGIC_JSON_MAX_TOKENS: linear in the body size.
+ * Cost: a memchr for NUL, a memchr-paced pass that finds the strings, jsmn over the rest
+ * (strings of 256 bytes or more are cut out of its view: it parses a small copy of the text
+ * without them, and its tokens are moved back; same verdict as jsmn on the whole text), then
+ * one pass per used string (word-at-a-time when it holds no escape or control byte, the
+ * normal case for base64; no copy then). Tokens are bounded by MAGIC_JSON_MAX_TOKENS: linear
+ * in the body size.
  */
 #ifndef PIXD_SERVER_MAGIC_JSON_H
 #define PIXD_SERVER_MAGIC_JSON_H

@@ -8,21 +8,49 @@
 #include <cmocka.h>
 
 #include "http/base64.h"
-#include "server/magic_json.h"
+/* The .c itself: the tests reach parse_top() to compare cutting long strings with not. */
+#include "server/magic_json.c"
 
 #define LIT(s) s, sizeof(s) - 1
 
 static magic_json_req_t req;
 
+/* A field of r as an offset into its body (or -1) and its bytes: comparable across copies. */
+static void assert_same_field(const char *a, size_t alen, const char *abody, const char *b, size_t blen,
+                              const char *bbody)
+{
+    assert_int_equal(a ? a - abody : -1, b ? b - bbody : -1);
+    assert_int_equal(alen, blen);
+    if (a) assert_memory_equal(a, b, alen);
+}
+
 /* Parses a copy of body in an exactly sized heap block (ASan sees overreads); the copy lives
- * until the next call, since req points into it. */
+ * until the next call, since req points into it. Every body is also parsed with every string
+ * cut out of jsmn's view (cut_min 1) and with none (jsmn alone): all three must agree. */
 static magic_json_status_t parse(const char *body, size_t len)
 {
     static char *copy;
     free(copy);
     copy = malloc(len ? len : 1);
     memcpy(copy, body, len);
-    return magic_json_parse(copy, len, &req);
+    magic_json_status_t st = magic_json_parse(copy, len, &req);
+    size_t cut_mins[] = {1, SIZE_MAX};
+    for (size_t k = 0; k < 2; k++) {
+        char *other = malloc(len ? len : 1);
+        memcpy(other, body, len);
+        magic_json_req_t r = {0};
+        magic_json_status_t st2 = parse_top(other, len, &r, true, cut_mins[k]); /* len < INT_MAX here */
+        if (st2 != st)
+            fail_msg("cut_min %zu: \"%s\", default: \"%s\" for: %.*s", cut_mins[k], magic_json_strerror(st2),
+                     magic_json_strerror(st), (int)len, body);
+        if (st == MAGIC_JSON_OK) {
+            assert_same_field(r.filename, r.filename_len, other, req.filename, req.filename_len, copy);
+            assert_same_field(r.image_b64, r.image_b64_len, other, req.image_b64, req.image_b64_len, copy);
+            assert_same_field(r.image_url, r.image_url_len, other, req.image_url, req.image_url_len, copy);
+        }
+        free(other);
+    }
+    return st;
 }
 
 static void assert_str(const char *got, size_t got_len, const char *want, size_t want_len)
@@ -157,6 +185,10 @@ static void test_malformed(void **state)
     expect_status(LIT("\"\\\"{}\\\"\""), MAGIC_JSON_ERR_NOT_OBJECT); /* encoded twice over */
     expect_status(LIT("image=QUJD"), MAGIC_JSON_ERR_NOT_OBJECT);     /* a form post */
 
+    /* A quote inside a primitive opens no string (jsmn takes `1"b"` as one primitive): the
+     * long-string cut must see the text as jsmn does (every parse() compares the two). */
+    expect_status(LIT("{\"a\": 1\"b\", \"image\": \"QUJD\"}"), MAGIC_JSON_ERR_SYNTAX);
+    expect_status(LIT("\"{}\"1\"x\\\", \\\"image\\\": \\\"QUJD\\\"}\"1"), MAGIC_JSON_ERR_SYNTAX);
     expect_status(LIT("{"), MAGIC_JSON_ERR_TRUNCATED);
     expect_status(LIT("{\"image\": \"QUJD"), MAGIC_JSON_ERR_TRUNCATED);
     expect_status(LIT("{\"image\": \"QUJD\""), MAGIC_JSON_ERR_TRUNCATED);
