@@ -119,7 +119,7 @@ __attribute__((target("ssse3"))) static size_t decode_ssse3(uint8_t *out, const 
 size_t base64_encode(char *dst, const void *src, size_t n)
 {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("ssse3"))
+    if (n >= 16 && __builtin_cpu_supports("ssse3")) /* shorter: no vector step (and src may be NULL) */
         return encode_ssse3(dst, src, n);
 #endif
     return encode_scalar(dst, src, n);
