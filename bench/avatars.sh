@@ -58,7 +58,6 @@ trap stop_all EXIT
 # The harness itself (curl, ss, awk, cpu_ticks) stays off the servers' core.
 taskset -cp 0 $$ >/dev/null
 SERVER_CPU=1 LOAD_CPU=0
-HZ=$(getconf CLK_TCK)
 
 if [ "$aa" = 0 ] && [ ! -x "$PIXD" ]; then
   echo "avatars.sh: $PIXD does not exist (build it, set PIXD=..., or use --aa)" >&2
@@ -105,22 +104,12 @@ tw_count() {
 # settle TOOL: waits out the previous run's TIME_WAIT sockets (before ab) and other engineers'
 # work; sets WAITED (seconds), TW (TIME_WAIT count at the start) and IDLE (core busy % seen last).
 settle() {
-  local start=$SECONDS c0 c1 b0 b1
+  local start=$SECONDS
   if [ "$1" = ab ]; then
     while [ "$(tw_count)" -ge "$tw_max" ] && [ $((SECONDS - start)) -lt "$tw_wait_max" ]; do sleep 1; done
   fi
-  while :; do
-    c0=$(core_busy 0) c1=$(core_busy 1)
-    sleep 1
-    b0=$(( ($(core_busy 0) - c0) * 100 / HZ )) b1=$(( ($(core_busy 1) - c1) * 100 / HZ ))
-    { [ "$b0" -lt 10 ] && [ "$b1" -lt 10 ]; } && break
-    if [ $((SECONDS - start)) -ge "$quiet_max" ]; then
-      echo "    warning: cores still busy (core0 $b0 %, core1 $b1 %) after ${quiet_max}s; running anyway" >&2
-      break
-    fi
-    sleep 4
-  done
-  WAITED=$((SECONDS - start)) TW=$(tw_count) IDLE="$b0/$b1"
+  wait_quiet "$quiet_max" 10 4
+  WAITED=$((SECONDS - start)) TW=$(tw_count)
 }
 
 # parse TOOL LOG: "completed failed req_per_s elapsed_s doc_length" from ab's or wrk's output.

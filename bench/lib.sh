@@ -145,6 +145,27 @@ core_busy() {
   awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
+HZ=$(getconf CLK_TCK)
+
+# wait_quiet MAX_S PCT PAUSE_S: waits until both cores are under PCT % busy over a second
+# (other engineers share the machine), checking every PAUSE_S + 1 s, at most MAX_S (then a
+# warning on stderr). Sets WAITED (seconds) and IDLE ("core0/core1" busy % last seen).
+wait_quiet() {
+  local max=$1 pct=$2 pause=$3 start=$SECONDS c0 c1 b0 b1
+  while :; do
+    c0=$(core_busy 0) c1=$(core_busy 1)
+    sleep 1
+    b0=$(( ($(core_busy 0) - c0) * 100 / HZ )) b1=$(( ($(core_busy 1) - c1) * 100 / HZ ))
+    { [ "$b0" -lt "$pct" ] && [ "$b1" -lt "$pct" ]; } && break
+    if [ $((SECONDS - start)) -ge "$max" ]; then
+      echo "    warning: cores still busy (core0 $b0 %, core1 $b1 %) after ${max}s; running anyway" >&2
+      break
+    fi
+    sleep "$pause"
+  done
+  WAITED=$((SECONDS - start)) IDLE="$b0/$b1"
+}
+
 cpu_ticks() {
   local pg=$1 total=0 f line
   local -a s

@@ -47,7 +47,6 @@ if [ -z "$image" ]; then
   image=$SRC_DIR/../shared/data/3.jpeg
   [ -f "$image" ] || image=$("$PY" "$SRC_DIR/tests/conformance/genimages.py" "$OUT/images" --bench | head -1)
 fi
-HZ=$(getconf CLK_TCK)
 CSV=$OUT/rounds.csv
 echo "round,endpoint,rps,pipeline_ips,server_us_per_req,pipeline_us_per_img,loadgen_cpu_pct,p50_us,p99_us" >"$CSV"
 

@@ -66,7 +66,6 @@ PIXLOAD=${PIXLOAD:-$SRC_DIR/build/pixload}
 # The harness itself (curl, awk, cpu_ticks) stays off the servers' core.
 taskset -cp 0 $$ >/dev/null
 SERVER_CPU=1 LOAD_CPU=0
-HZ=$(getconf CLK_TCK)
 
 for bin in "$PIXLOAD" "$PIXD"; do
   [ -x "$bin" ] || { echo "pixload_vs_wrk.sh: $bin does not exist (build it or set PIXLOAD=/PIXD=)" >&2; exit 2; }
@@ -97,23 +96,6 @@ done
 
 if [ "$aa" = 1 ]; then labels=(wrk wrk-B); else labels=(wrk pixload); fi
 
-# quiet: waits until both cores are < 10 % busy over a second (at most --quiet-max s); sets
-# WAITED and IDLE ("core0/core1" busy % last seen).
-quiet() {
-  local start=$SECONDS c0 c1 b0 b1
-  while :; do
-    c0=$(core_busy 0) c1=$(core_busy 1)
-    sleep 1
-    b0=$(( ($(core_busy 0) - c0) * 100 / HZ )) b1=$(( ($(core_busy 1) - c1) * 100 / HZ ))
-    { [ "$b0" -lt 10 ] && [ "$b1" -lt 10 ]; } && break
-    if [ $((SECONDS - start)) -ge "$quiet_max" ]; then
-      echo "    warning: cores still busy (core0 $b0 %, core1 $b1 %) after ${quiet_max}s; running anyway" >&2
-      break
-    fi
-    sleep 2
-  done
-  WAITED=$((SECONDS - start)) IDLE="$b0/$b1"
-}
 
 # gen_cmd LABEL URL CONNS SECS: the load generator's command line, in CMD.
 gen_cmd() {
@@ -143,7 +125,7 @@ measure() {
   local round=$1 target=$2 c=$3 label=$4 attempt=$5
   local log=$OUT/logs/$round-$target-c$c-$label-$attempt.txt tm=$RUN_DIR/time.txt
   local rc=0 s0 s1 c0 c1 l0 l1 server elapsed cpu rss requests rps p50 avg errors
-  quiet
+  wait_quiet "$quiet_max" 10 2
   gen_cmd "$label" "${URL[$target]}" "$c" "$secs"
   s0=$(cpu_ticks "${PGID[$target]}") c0=$(core_busy 1) l0=$(core_busy 0)
   taskset -c "$LOAD_CPU" /usr/bin/time -f '%e %U %S %M' -o "$tm" "${CMD[@]}" >"$log" 2>&1 || rc=$?
@@ -187,7 +169,7 @@ if [ "$aa" = 0 ]; then
   # Memory at many connections, against nginx (it takes 4096): both generators, same settings.
   echo "tool,connections,requests,req_per_s,errors,max_rss_kb,exit" >"$RSS_CSV"
   for label in pixload wrk; do
-    quiet
+    wait_quiet "$quiet_max" 10 2
     gen_cmd "$label" "${URL[nginx]}" "$rss_conns" "$secs"
     log=$OUT/logs/rss-$label.txt rc=0
     taskset -c "$LOAD_CPU" /usr/bin/time -f '%M' -o "$RUN_DIR/rss.txt" "${CMD[@]}" >"$log" 2>&1 || rc=$?
@@ -198,7 +180,7 @@ if [ "$aa" = 0 ]; then
 
   # The ramp: long enough to reach every user, plus two seconds at full strength.
   ramp_secs=$(( (ramp_users + ramp_rate - 1) / ramp_rate + 2 ))
-  quiet
+  wait_quiet "$quiet_max" 10 2
   RAMP_CSV=$OUT/ramp
   taskset -c "$LOAD_CPU" "$PIXLOAD" -q --threads 1 -u "$ramp_users" -r "$ramp_rate" -t "${ramp_secs}s" \
     --csv "$RAMP_CSV" "${URL[nginx]}" >"$OUT/logs/ramp.txt" 2>&1
