@@ -123,20 +123,25 @@ def compare_bw(data, src, what):
     report(diff < 8, what, f"JPEG {got.size}, differs from Pillow's by {diff:.2f}/255 per pixel")
 
 
+def check_json_answer(base, path, request_json, filename, src):
+    """POST request_json to path: a JSON answer naming filename whose encoded_img is src in black and white."""
+    status, _, out = request(base, "POST", path, json.dumps(request_json), {"Content-Type": "application/json"})
+    try:
+        answer = json.loads(out)
+        ok = status == 200 and answer.get("filename") == filename
+    except ValueError:
+        answer, ok = {}, False
+    report(ok, f"POST {path} -> JSON", f"status {status} {out[:80]!r}")
+    if ok:
+        compare_bw(base64.b64decode(answer.get("encoded_img", "")), src, f"  {path.rsplit('/', 1)[1]} answer image")
+
+
 def check_magic(base, adir, origin):
     with open(os.path.join(adir, "3.jpeg"), "rb") as f:
         src = f.read()
 
-    body = json.dumps({"filename": "3.jpeg", "image": base64.b64encode(src).decode()})
-    status, hdrs, out = request(base, "POST", "/magic/base64", body, {"Content-Type": "application/json"})
-    try:
-        answer = json.loads(out)
-        ok = status == 200 and answer.get("filename") == "3.jpeg"
-    except ValueError:
-        answer, ok = {}, False
-    report(ok, "POST /magic/base64 -> JSON", f"status {status} {out[:80]!r}")
-    if ok:
-        compare_bw(base64.b64decode(answer.get("encoded_img", "")), src, "  base64 answer image")
+    check_json_answer(base, "/magic/base64", {"filename": "3.jpeg", "image": base64.b64encode(src).decode()},
+                      "3.jpeg", src)
 
     boundary = uuid.uuid4().hex
     form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"3.jpeg\"\r\n"
@@ -150,16 +155,7 @@ def check_magic(base, adir, origin):
     if ok:
         compare_bw(out, src, "  multipart answer image")
 
-    body = json.dumps({"image_url": origin.rstrip("/") + "/3.jpeg"})
-    status, hdrs, out = request(base, "POST", "/magic/imageurl", body, {"Content-Type": "application/json"})
-    try:
-        answer = json.loads(out)
-        ok = status == 200 and answer.get("filename") == "bw.jpeg"
-    except ValueError:
-        answer, ok = {}, False
-    report(ok, "POST /magic/imageurl -> JSON", f"status {status} {out[:80]!r}")
-    if ok:
-        compare_bw(base64.b64decode(answer.get("encoded_img", "")), src, "  imageurl answer image")
+    check_json_answer(base, "/magic/imageurl", {"image_url": origin.rstrip("/") + "/3.jpeg"}, "bw.jpeg", src)
 
 
 def main():
