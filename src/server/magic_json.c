@@ -234,10 +234,12 @@ static int tokenize(const char *s, size_t n, jsmntok_t *tok, size_t cut_min)
             i++;
         }
     }
-    char *skel = ncut ? malloc(n - removed) : NULL; /* no memory: parse the text itself */
+    /* A request's skeleton is tens of bytes: on the stack, no allocation per request. */
+    char small[1024];
+    char *skel = !ncut ? NULL : n - removed <= sizeof small ? small : malloc(n - removed);
     jsmn_parser p;
     jsmn_init(&p);
-    if (!skel)
+    if (!skel) /* nothing to cut, or no memory: parse the text itself */
         return jsmn_parse(&p, s, n, tok, MAGIC_JSON_MAX_TOKENS);
 
     cut_t cuts[MAGIC_JSON_MAX_TOKENS];
@@ -253,7 +255,8 @@ static int tokenize(const char *s, size_t n, jsmntok_t *tok, size_t cut_min)
     memcpy(skel + len, s + from, n - from);
     len += n - from;
     int ntok = jsmn_parse(&p, skel, len, tok, MAGIC_JSON_MAX_TOKENS);
-    free(skel);
+    if (skel != small)
+        free(skel);
     /* Back onto s: a start moves by the cuts closing before it, an end by those closing at or
      * before it (a cut string's token is empty in the skeleton, at its closing quote). */
     for (int t = 0; t < ntok; t++) {

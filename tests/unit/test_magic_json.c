@@ -168,6 +168,18 @@ static void test_large_body_is_linear(void **state)
     assert_ptr_equal(req.image_b64, body + sizeof head - 1);
     assert_int_equal(req.image_b64_len, n);
     free(body);
+
+    /* A skeleton too large for the stack buffer: a cut string, then 2000 bytes of space. */
+    char big[2400];
+    size_t o = (size_t)snprintf(big, sizeof big, "{\"image\": \"");
+    memset(big + o, 'A', 300);
+    o += 300;
+    o += (size_t)snprintf(big + o, sizeof big - o, "\"");
+    memset(big + o, ' ', 2000);
+    o += 2000;
+    big[o++] = '}';
+    assert_int_equal(parse(big, o), MAGIC_JSON_OK);
+    assert_int_equal(req.image_b64_len, 300);
 }
 
 /* --- malformed -------------------------------------------------------------------------- */
