@@ -293,10 +293,10 @@ int loop_post(loop_t *loop, loop_call_cb fn, void *arg)
     c->arg = arg;
     pthread_mutex_lock(&loop->calls_lock);
     bool was_empty = !loop->calls_tail;
-    if (loop->calls_tail)
-        loop->calls_tail->next = c;
-    else
+    if (was_empty)
         loop->calls_head = c;
+    else
+        loop->calls_tail->next = c;
     loop->calls_tail = c;
     pthread_mutex_unlock(&loop->calls_lock);
     /* Only the call that finds the queue empty wakes the loop: the others ride on its wake,
