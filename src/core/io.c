@@ -43,6 +43,11 @@ static ssize_t plain_sendfile(io_t *io, int fd, off_t *off, size_t n)
     return errno == EINTR ? plain_sendfile(io, fd, off, n) : -errno;
 }
 
+static void plain_shutdown(io_t *io)
+{
+    shutdown(io->fd, SHUT_WR);
+}
+
 static void plain_close(io_t *io)
 {
     if (io->fd >= 0)
@@ -50,4 +55,4 @@ static void plain_close(io_t *io)
     io->fd = -1;
 }
 
-const io_ops_t io_plain = {plain_read, plain_writev, plain_sendfile, plain_close};
+const io_ops_t io_plain = {plain_read, plain_writev, plain_sendfile, plain_shutdown, plain_close};

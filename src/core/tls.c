@@ -1,0 +1,228 @@
+#include "core/tls.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* The largest plaintext a record carries: small buffers are gathered up to it so that a
+ * response head and its body leave in one record (one write, one TCP push), as nginx's
+ * ssl_buffer_size does. */
+#define TLS_RECORD 16384
+
+struct tls_ctx {
+    SSL_CTX *ssl;
+    bool server;
+};
+
+typedef struct {
+    SSL *ssl;
+    bool failed;          /* after a fatal error OpenSSL forbids SSL_shutdown */
+    unsigned char *stage; /* gathering buffer, TLS_RECORD bytes, made at first need */
+} tls_conn_t;
+
+static void set_err(char *err, size_t errlen, const char *what, const char *arg)
+{
+    char ssl[160];
+    ERR_error_string_n(ERR_get_error(), ssl, sizeof ssl);
+    snprintf(err, errlen, "%s%s%s: %s", what, arg ? " " : "", arg ? arg : "", ssl);
+    ERR_clear_error();
+}
+
+static SSL_CTX *ctx_common(const SSL_METHOD *method)
+{
+    SSL_CTX *s = SSL_CTX_new(method);
+    if (!s)
+        return NULL;
+    SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
+    /* A peer that closes without close_notify is an ordinary EOF for HTTP with framed
+     * messages (curl, wrk and browsers do it). */
+    SSL_CTX_set_options(s, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    /* A blocked write is repeated from the same bytes but not always the same address (the
+     * gathering buffer, an iovec moved up); idle connections give their buffers back. */
+    SSL_CTX_set_mode(s, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    /* One read() per record batch instead of a header read and a body read per record;
+     * what it reads beyond is reported through io->pending. */
+    SSL_CTX_set_read_ahead(s, 1);
+    return s;
+}
+
+tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    tls_ctx_t *c = calloc(1, sizeof *c);
+    SSL_CTX *s = c ? ctx_common(TLS_server_method()) : NULL;
+    if (!s) {
+        set_err(err, errlen, "TLS context", NULL);
+        free(c);
+        return NULL;
+    }
+    c->ssl = s;
+    c->server = true;
+    if (SSL_CTX_use_certificate_chain_file(s, cert_file) != 1) {
+        set_err(err, errlen, "certificate", cert_file);
+    } else if (SSL_CTX_use_PrivateKey_file(s, key_file, SSL_FILETYPE_PEM) != 1) {
+        /* also when it is not the certificate's key ("key values mismatch") */
+        set_err(err, errlen, "private key", key_file);
+    } else {
+        static const unsigned char sid[] = "pixd";
+        SSL_CTX_set_session_id_context(s, sid, sizeof sid - 1);
+        return c;
+    }
+    tls_ctx_free(c);
+    return NULL;
+}
+
+tls_ctx_t *tls_ctx_client(char *err, size_t errlen)
+{
+    tls_ctx_t *c = calloc(1, sizeof *c);
+    SSL_CTX *s = c ? ctx_common(TLS_client_method()) : NULL;
+    if (!s) {
+        set_err(err, errlen, "TLS context", NULL);
+        free(c);
+        return NULL;
+    }
+    SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
+    c->ssl = s;
+    return c;
+}
+
+void tls_ctx_free(tls_ctx_t *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl);
+    free(ctx);
+}
+
+/* Maps an OpenSSL failure onto the io return convention. */
+static ssize_t failed(io_t *io, tls_conn_t *t, int ret)
+{
+    int sys = errno;
+    int e = SSL_get_error(t->ssl, ret);
+    ERR_clear_error();
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        io->want = EPOLLIN;
+        return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        io->want = EPOLLOUT;
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN: /* close_notify: the peer is done sending */
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        t->failed = true;
+        return sys ? -sys : -EIO;
+    default: /* a protocol error: bad handshake, bad record, plain HTTP on a TLS port */
+        t->failed = true;
+        return -EPROTO;
+    }
+}
+
+static ssize_t tls_read(io_t *io, void *buf, size_t n)
+{
+    tls_conn_t *t = io->tls;
+    size_t got;
+    ERR_clear_error(); /* SSL_get_error reads the queue: nothing else's errors in it */
+    int ret = SSL_read_ex(t->ssl, buf, n, &got);
+    if (ret == 1) {
+        /* The rest of a record larger than buf, or records read ahead: no epoll event
+         * will come for them. */
+        io->pending = SSL_has_pending(t->ssl) == 1;
+        return (ssize_t)got;
+    }
+    io->pending = false;
+    return failed(io, t, ret);
+}
+
+static ssize_t tls_writev(io_t *io, const struct iovec *iov, int iovcnt)
+{
+    tls_conn_t *t = io->tls;
+    const void *p = iov[0].iov_base;
+    size_t n = iov[0].iov_len;
+    if (iovcnt > 1 && n < TLS_RECORD) {
+        /* Gather up to one record. A repeat after IO_AGAIN gathers the same bytes again,
+         * which is what OpenSSL asks of a retried write. */
+        if (!t->stage && !(t->stage = malloc(TLS_RECORD)))
+            return -ENOMEM;
+        n = 0;
+        for (int i = 0; i < iovcnt && n < TLS_RECORD; i++) {
+            size_t k = iov[i].iov_len < TLS_RECORD - n ? iov[i].iov_len : TLS_RECORD - n;
+            memcpy(t->stage + n, iov[i].iov_base, k);
+            n += k;
+        }
+        p = t->stage;
+    }
+    if (n == 0)
+        return 0;
+    size_t done;
+    ERR_clear_error();
+    int ret = SSL_write_ex(t->ssl, p, n, &done);
+    return ret == 1 ? (ssize_t)done : failed(io, t, ret);
+}
+
+/* close_notify, once, and only on a session that is up and sound. */
+static void notify(tls_conn_t *t)
+{
+    if (!t->failed && SSL_is_init_finished(t->ssl) && !(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
+        SSL_shutdown(t->ssl); /* best effort: a full socket buffer drops it */
+        ERR_clear_error();
+    }
+}
+
+static void tls_shutdown(io_t *io)
+{
+    notify(io->tls);
+    shutdown(io->fd, SHUT_WR);
+}
+
+static void tls_close(io_t *io)
+{
+    tls_conn_t *t = io->tls;
+    if (t) {
+        notify(t);
+        SSL_free(t->ssl);
+        free(t->stage);
+        free(t);
+        io->tls = NULL;
+    }
+    if (io->fd >= 0)
+        close(io->fd);
+    io->fd = -1;
+    io->pending = false;
+}
+
+static const io_ops_t io_tls = {tls_read, tls_writev, NULL, tls_shutdown, tls_close};
+
+int io_init_tls(io_t *io, int fd, tls_ctx_t *ctx, const char *server_name)
+{
+    tls_conn_t *t = calloc(1, sizeof *t);
+    SSL *ssl = t ? SSL_new(ctx->ssl) : NULL;
+    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        free(t);
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    if (ctx->server) {
+        SSL_set_accept_state(ssl);
+    } else {
+        SSL_set_connect_state(ssl);
+        if (server_name)
+            SSL_set_tlsext_host_name(ssl, server_name);
+    }
+    t->ssl = ssl;
+    io->ops = &io_tls;
+    io->fd = fd;
+    io->want = 0;
+    io->more = 0;
+    io->pending = false;
+    io->tls = t;
+    return 0;
+}
