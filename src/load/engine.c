@@ -1,5 +1,6 @@
 #include "load/engine.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/loop.h"
+#include "core/tls.h"
 #include "http/parser.h"
 
 #define READ_CHUNK 65536
@@ -75,6 +77,8 @@ struct engine {
     const load_config_t *cfg;
     const scenario_t *sc;
     sock_addr_t addr;
+    tls_ctx_t *tls;          /* https: one context for every connection */
+    const char *server_name; /* https: the SNI, NULL for an address literal */
     unsigned nthreads;
     lthread_t *threads;
     uint64_t t0_ns, end_ns;
@@ -222,7 +226,13 @@ static void start_conn(lconn_t *c)
         connect_failed(c);
         return;
     }
-    io_init_plain(&c->io, fd);
+    if (!e->tls) {
+        io_init_plain(&c->io, fd);
+    } else if (io_init_tls(&c->io, fd, e->tls, e->server_name) != 0) {
+        close(fd);
+        connect_failed(c);
+        return;
+    }
     c->state = C_CONNECTING;
     c->fresh = true;
     c->status = 0;
@@ -254,7 +264,8 @@ static void flush_out(lconn_t *c)
     while (c->out_i < c->out_n) {
         ssize_t n = c->io.ops->writev(&c->io, c->out + c->out_i, (int)(c->out_n - c->out_i));
         if (n == IO_AGAIN) {
-            loop_watch_mod(c->t->loop, &c->w, EPOLLIN | EPOLLOUT);
+            /* A TLS handshake waits for input, not room: no EPOLLOUT then (it would spin). */
+            loop_watch_mod(c->t->loop, &c->w, EPOLLIN | (c->io.want == EPOLLOUT ? EPOLLOUT : 0));
             return;
         }
         if (n < 0) {
@@ -467,8 +478,11 @@ static void on_readable(lconn_t *c)
 {
     long room = buf_reserve(&c->in, READ_CHUNK, HEAD_LIMIT + READ_CHUNK);
     ssize_t n = room > 0 ? c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room) : -ENOMEM;
-    if (n == IO_AGAIN)
+    if (n == IO_AGAIN) {
+        if (!c->out_n) /* a TLS read may have to send first; else wait for input only */
+            loop_watch_mod(c->t->loop, &c->w, EPOLLIN | (c->io.want == EPOLLOUT ? EPOLLOUT : 0));
         return;
+    }
     if (n <= 0) {
         if (n == 0 && c->in_body && c->body == B_CLOSE) {
             c->close_after = true;
@@ -493,13 +507,17 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
         connected(c);
         return;
     }
-    if ((events & EPOLLOUT) && c->out_n) {
+    if (c->out_n) { /* a blocked write: room, or for TLS input, may let it go on */
         flush_out(c);
         if (c->state != C_OPEN || c->io.fd < 0)
             return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (c->out_n || !(events & EPOLLOUT)))
+        return;
+    /* Input the transport already holds (TLS) gets no epoll event: read it now. */
+    do
         on_readable(c);
+    while (c->io.pending && c->state == C_OPEN && c->io.fd >= 0);
 }
 
 /* ---- the thread ---------------------------------------------------------------------- */
@@ -610,6 +628,13 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
     e->cfg = cfg;
     e->sc = sc;
     e->addr = *addr;
+    if (sc->tls) {
+        if (!(e->tls = tls_ctx_client(err, errlen)))
+            return NULL;
+        struct in6_addr literal;
+        if (inet_pton(AF_INET, sc->host, &literal) != 1 && inet_pton(AF_INET6, sc->host, &literal) != 1)
+            e->server_name = sc->host; /* SNI names hosts, never addresses (RFC 6066) */
+    }
     e->nthreads = nt;
     e->threads = calloc(nt, sizeof *e->threads);
     pthread_mutex_init(&e->lock, NULL);
@@ -732,5 +757,6 @@ void engine_free(engine_t *e)
     free(e->threads);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
+    tls_ctx_free(e->tls);
     free(e);
 }

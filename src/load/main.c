@@ -65,10 +65,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "pixload: %s\n", err);
         return 2;
     }
-    if (sc.tls) {
-        fprintf(stderr, "pixload: https is not supported yet\n");
-        return 2;
-    }
     char hostport[300];
     snprintf(hostport, sizeof hostport, strchr(sc.host, ':') ? "[%s]:%u" : "%s:%u", sc.host, sc.port);
     sock_addr_t addr;

@@ -15,6 +15,9 @@ static const char usage[] =
     "Serves avatars (GET /<uid>) and the black-and-white image API (/magic/*).\n"
     "\n"
     "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; :0 picks a port)\n"
+    "  --tls-listen HOST:PORT    also serve https here (with --tls-cert and --tls-key)\n"
+    "  --tls-cert FILE           PEM certificate chain for --tls-listen\n"
+    "  --tls-key FILE            PEM private key for --tls-listen\n"
     "  --avatars DIR             avatar folder (default ./avatars)\n"
     "  --default-avatar NAME     file served for unknown users (default -1.png)\n"
     "  --threads N               event-loop threads (default: one per core)\n"
@@ -102,7 +105,8 @@ static int copy(const char *opt, char *dst, size_t n, const char *s)
 int server_config_parse(server_config_t *cfg, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_AVATARS, O_DEFAULT, O_THREADS, O_CACHE, O_MAXAGE, O_LOG, O_CONNS, O_BODY,
-           O_PIXELS, O_IWORKERS, O_HTO, O_BTO, O_KTO, O_URL, O_ALLOW, O_FTO, O_FCTO, O_FMAX };
+           O_PIXELS, O_IWORKERS, O_HTO, O_BTO, O_KTO, O_URL, O_ALLOW, O_FTO, O_FCTO, O_FMAX,
+           O_TLS, O_CERT, O_KEY };
     static const struct option opts[] = {
         {"listen", 1, 0, O_LISTEN}, {"avatars", 1, 0, O_AVATARS}, {"default-avatar", 1, 0, O_DEFAULT},
         {"threads", 1, 0, O_THREADS}, {"cache-mb", 1, 0, O_CACHE}, {"max-age", 1, 0, O_MAXAGE},
@@ -112,6 +116,7 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         {"keepalive-timeout", 1, 0, O_KTO}, {"default-image-url", 1, 0, O_URL},
         {"fetch-allow", 1, 0, O_ALLOW}, {"fetch-timeout", 1, 0, O_FTO},
         {"fetch-connect-timeout", 1, 0, O_FCTO}, {"fetch-max-mb", 1, 0, O_FMAX},
+        {"tls-listen", 1, 0, O_TLS}, {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY},
         {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     long long v;
     int c, r = 0;
@@ -127,6 +132,9 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
             printf("pixd %s\n", PIXD_VERSION);
             return 1;
         case O_LISTEN: r = copy(o, cfg->listen, sizeof cfg->listen, optarg); break;
+        case O_TLS: r = copy(o, cfg->tls_listen, sizeof cfg->tls_listen, optarg); break;
+        case O_CERT: r = copy(o, cfg->tls_cert, sizeof cfg->tls_cert, optarg); break;
+        case O_KEY: r = copy(o, cfg->tls_key, sizeof cfg->tls_key, optarg); break;
         case O_AVATARS: r = copy(o, cfg->avatars, sizeof cfg->avatars, optarg); break;
         case O_DEFAULT:
             if (strchr(optarg, '/') || !strcmp(optarg, "..") || !strcmp(optarg, "."))
@@ -168,6 +176,10 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         return r;
     if (optind < argc) {
         fprintf(stderr, "pixd: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!cfg->tls_listen[0] != !cfg->tls_cert[0] || !cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        fprintf(stderr, "pixd: --tls-listen, --tls-cert and --tls-key go together (see --help)\n");
         return 2;
     }
     return 0;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/tls.h"
 #include "server/router.h"
 
 #define HEAD_MAX 8192
@@ -88,16 +89,22 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
     }
 }
 
-void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer)
+void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx *tls)
 {
     conn_t *c = calloc(1, sizeof *c);
+    if (c && tls && io_init_tls(&c->io, fd, tls, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
         close(fd);
+        __atomic_fetch_sub(&wk->srv->conns_now, 1, __ATOMIC_RELAXED);
         return;
     }
     c->wk = wk;
     c->peer = *peer;
-    io_init_plain(&c->io, fd);
+    if (!tls)
+        io_init_plain(&c->io, fd);
     c->next = wk->conns;
     if (wk->conns)
         wk->conns->prev = c;
@@ -132,7 +139,7 @@ static void finish_response(conn_t *c)
         /* Unread bytes at close turn our FIN into a RST that can destroy the answer in
          * flight: half-close first when the request was not read to its end. */
         if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len)
-            shutdown(c->io.fd, SHUT_WR);
+            c->io.ops->shutdown(&c->io);
         conn_close(c);
         return;
     }
@@ -147,10 +154,13 @@ static void finish_response(conn_t *c)
     c->head_len = c->body_len = c->raw_len = 0;
     c->state = CONN_IDLE;
     set_interest(c, EPOLLIN);
-    if (buf_size(&c->in))
+    if (buf_size(&c->in)) {
         process(c); /* pipelined request already buffered */
-    else
-        loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
+        return;
+    }
+    loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
+    if (c->io.pending) /* buffered in the transport, where epoll does not see it */
+        on_io(wk->loop, &c->w, EPOLLIN);
 }
 
 /* Accounts a write's result. False when the connection must wait for room (the stall clock
@@ -190,6 +200,11 @@ static void flush(conn_t *c)
         }
     }
     c->io.more = 0;
+    if (c->state == CONN_CONTINUE) { /* "100 Continue" is out: now the body */
+        c->state = CONN_BODY;
+        set_interest(c, EPOLLIN);
+        return;
+    }
     while (c->file_left) {
         ssize_t n = c->io.ops->sendfile(&c->io, c->file_fd, &c->file_off, c->file_left);
         if (!wrote(c, n))
@@ -345,8 +360,11 @@ static bool fill(conn_t *c, size_t limit)
     if (room == 0)
         return true; /* at the limit: process() answers 431/413 */
     ssize_t n = c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room);
-    if (n == IO_AGAIN)
+    if (n == IO_AGAIN) {
+        if (c->io.want == EPOLLOUT) /* TLS: the handshake has to send before it reads on */
+            set_interest(c, EPOLLOUT);
         return true;
+    }
     if (n <= 0) {
         conn_close(c);
         return false;
@@ -434,11 +452,15 @@ static void process(conn_t *c)
      * which spares the timer heap two operations per request. */
     loop_timer_arm(wk->loop, &c->timer, cfg->body_timeout_ms, on_timeout);
     if (c->req.expect_continue && !c->sent_continue && c->req.h.minor_version == 1) {
+        /* Sent like an answer, so a blocked write is finished before anything else goes
+         * out (a transport must never be left with half a write: io.h). */
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        struct iovec iov = {(void *)cont, sizeof cont - 1};
-        /* Best effort: a client that misses it sends the body after a short wait anyway. */
-        (void)c->io.ops->writev(&c->io, &iov, 1);
         c->sent_continue = true;
+        c->iov[0].iov_base = (void *)cont;
+        c->iov[0].iov_len = sizeof cont - 1;
+        c->iovcnt = 1;
+        c->state = CONN_CONTINUE;
+        flush(c);
     }
     return;
 complete:
@@ -453,7 +475,7 @@ complete:
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
     conn_t *c = (conn_t *)w;
-    if (c->state == CONN_WRITING) {
+    if (c->state == CONN_WRITING || c->state == CONN_CONTINUE) {
         flush(c);
         return;
     }
@@ -464,10 +486,17 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
             set_interest(c, 0);
         return;
     }
-    size_t limit = c->state == CONN_BODY ? body_limit(c) : HEAD_MAX;
-    if (!fill(c, limit))
-        return;
-    process(c);
+    if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */
+        set_interest(c, EPOLLIN);
+    worker_t *wk = c->wk;
+    uint64_t closed = wk->closed;
+    do {
+        if (!fill(c, c->state == CONN_BODY ? body_limit(c) : HEAD_MAX))
+            return;
+        process(c);
+        /* Input the transport holds gets no epoll event: go on while the request wants it. */
+    } while (wk->closed == closed && c->io.pending &&
+             (c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY));
 }
 
 void conn_drain_all(worker_t *wk)

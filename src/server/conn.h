@@ -7,8 +7,8 @@
 
 #include "server/server.h"
 
-/* Takes ownership of an accepted, non-blocking fd. */
-void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer);
+/* Takes ownership of an accepted, non-blocking fd; tls: its transport, NULL for plain. */
+void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx *tls);
 /* Appends the access-log line of the answer being sent (common log format + duration). */
 void conn_log(conn_t *c, uint64_t body_bytes);
 /* Closes idle connections and marks the others to close after their answer. */

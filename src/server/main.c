@@ -33,8 +33,10 @@ int main(int argc, char **argv)
     static server_t srv;
     if (server_start(&srv, &cfg) != 0)
         return 1;
-    printf("pixd %s listening on http://%s (port %d), %d threads, avatars from %s\n", PIXD_VERSION,
-           cfg.listen, srv.port, srv.nworkers, cfg.avatars);
+    printf("pixd %s listening on http://%s (port %d)", PIXD_VERSION, cfg.listen, srv.port);
+    if (srv.tls)
+        printf(" and https://%s (port %d)", cfg.tls_listen, srv.tls_port);
+    printf(", %d threads, avatars from %s\n", srv.nworkers, cfg.avatars);
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);

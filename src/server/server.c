@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "core/tls.h"
 #include "server/avatar.h"
 #include "server/conn.h"
 #include "server/fetch.h"
@@ -54,8 +55,8 @@ void conn_log(conn_t *c, uint64_t body_bytes)
 
 static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
-    worker_t *wk = (worker_t *)((char *)w - offsetof(worker_t, listen_w));
-    server_t *srv = wk->srv;
+    listener_t *l = (listener_t *)w;
+    server_t *srv = l->wk->srv;
     /* Bounded batch so one busy listener cannot starve the connections of this loop. */
     for (int i = 0; i < 64; i++) {
         sock_addr_t peer;
@@ -72,7 +73,7 @@ static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
             __atomic_fetch_sub(&srv->conns_now, 1, __ATOMIC_RELAXED);
             continue;
         }
-        conn_accepted(wk, fd, &peer);
+        conn_accepted(l->wk, fd, &peer, l->tls);
     }
 }
 
@@ -91,9 +92,11 @@ static void start_drain(loop_t *loop, void *arg)
 {
     worker_t *wk = arg;
     wk->draining = true;
-    loop_watch_del(loop, &wk->listen_w);
-    close(wk->listen_w.fd);
-    wk->listen_w.fd = -1;
+    for (int i = 0; i < wk->nlisteners; i++) {
+        loop_watch_del(loop, &wk->listeners[i].w);
+        close(wk->listeners[i].w.fd);
+        wk->listeners[i].w.fd = -1;
+    }
     conn_drain_all(wk);
     loop_timer_arm(loop, &wk->tick, 0, on_tick);
 }
@@ -112,6 +115,31 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Opens worker wk's SO_REUSEPORT socket on *addr. The first worker's bind fixes a port
+ * asked as 0 (*port, *addr) for the others to join. 0 or -1 with a message. */
+static int open_listener(worker_t *wk, const char *name, sock_addr_t *addr, int *port, struct tls_ctx *tls)
+{
+    int fd = sock_listen(addr, true, 4096);
+    if (fd < 0) {
+        fprintf(stderr, "pixd: cannot listen on %s: %s\n", name, strerror(-fd));
+        return -1;
+    }
+    if (wk->id == 0 && sock_local_port(fd) > 0) {
+        *port = sock_local_port(fd);
+        if (addr->addr.ss_family == AF_INET)
+            ((struct sockaddr_in *)&addr->addr)->sin_port = htons((uint16_t)*port);
+        else
+            ((struct sockaddr_in6 *)&addr->addr)->sin6_port = htons((uint16_t)*port);
+    }
+    int secs = 1; /* wake accept() only when the request's (or the TLS hello's) first bytes are in */
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    listener_t *l = &wk->listeners[wk->nlisteners++];
+    l->wk = wk;
+    l->tls = tls;
+    loop_watch_add(wk->loop, &l->w, fd, EPOLLIN, on_accept);
+    return 0;
+}
+
 int server_start(server_t *srv, const server_config_t *cfg)
 {
     char err[256];
@@ -119,7 +147,12 @@ int server_start(server_t *srv, const server_config_t *cfg)
     srv->cfg = *cfg;
     srv->log_fd = -1;
     srv->started_s = time(NULL);
-    if (sock_resolve(cfg->listen, &srv->addr, err, sizeof err) != 0) {
+    if (sock_resolve(cfg->listen, &srv->addr, err, sizeof err) != 0 ||
+        (cfg->tls_listen[0] && sock_resolve(cfg->tls_listen, &srv->tls_addr, err, sizeof err) != 0)) {
+        fprintf(stderr, "pixd: %s\n", err);
+        return -1;
+    }
+    if (cfg->tls_listen[0] && !(srv->tls = tls_ctx_server(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {
         fprintf(stderr, "pixd: %s\n", err);
         return -1;
     }
@@ -147,23 +180,14 @@ int server_start(server_t *srv, const server_config_t *cfg)
         wk->srv = srv;
         wk->id = i;
         wk->loop = loop_new();
-        int fd = sock_listen(&srv->addr, true, 4096);
         wk->fetch = wk->loop ? fetch_new(wk->loop, &srv->cfg) : NULL;
-        if (!wk->loop || fd < 0 || !wk->fetch) {
-            fprintf(stderr, "pixd: cannot listen on %s: %s\n", cfg->listen, strerror(fd < 0 ? -fd : errno));
+        if (!wk->loop || !wk->fetch) {
+            fprintf(stderr, "pixd: cannot start worker %d: %s\n", i, strerror(errno));
             return -1;
         }
-        if (i == 0 && sock_local_port(fd) > 0) {
-            /* With port 0 every further listener must join the port the first one got. */
-            srv->port = sock_local_port(fd);
-            if (srv->addr.addr.ss_family == AF_INET)
-                ((struct sockaddr_in *)&srv->addr.addr)->sin_port = htons((uint16_t)srv->port);
-            else
-                ((struct sockaddr_in6 *)&srv->addr.addr)->sin6_port = htons((uint16_t)srv->port);
-        }
-        int secs = 1; /* wake accept() only when the request's first bytes are in */
-        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
-        loop_watch_add(wk->loop, &wk->listen_w, fd, EPOLLIN, on_accept);
+        if (open_listener(wk, cfg->listen, &srv->addr, &srv->port, NULL) != 0 ||
+            (srv->tls && open_listener(wk, cfg->tls_listen, &srv->tls_addr, &srv->tls_port, srv->tls) != 0))
+            return -1;
     }
     if (avatar_store_watch(srv->avatars, srv->workers[0].loop) != 0)
         fprintf(stderr, "pixd: warning: cannot watch %s for changes; files are re-read on cache expiry\n",
@@ -206,6 +230,7 @@ void server_free(server_t *srv)
     }
     free(srv->workers);
     avatar_store_free(srv->avatars);
+    tls_ctx_free(srv->tls);
     if (srv->log_fd >= 0)
         close(srv->log_fd);
 }

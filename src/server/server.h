@@ -27,9 +27,12 @@ typedef struct conn conn_t;
 struct avatar_store;
 struct magic;
 struct fetch;
+struct tls_ctx;
 
 typedef struct {
     char listen[256];
+    char tls_listen[256];         /* empty: no TLS listener */
+    char tls_cert[4096], tls_key[4096];
     char avatars[4096];
     char default_avatar[256];
     char access_log[4096];
@@ -62,12 +65,20 @@ typedef struct {
     uint64_t conns_total, conns_open, requests;
 } worker_stats_t;
 
+/* One listening socket of a worker; tls says which transport its connections get. */
+typedef struct {
+    loop_watch_t w;
+    worker_t *wk;
+    struct tls_ctx *tls;
+} listener_t;
+
 struct worker {
     server_t *srv;
     int id;
     pthread_t thread;
     loop_t *loop;
-    loop_watch_t listen_w;
+    listener_t listeners[2]; /* plain, then TLS when configured */
+    int nlisteners;
     int nconns;
     uint64_t closed;   /* connections freed so far: tells a caller its conn is gone */
     conn_t *conns;     /* open connections, for draining on shutdown */
@@ -81,8 +92,9 @@ struct worker {
 
 struct server {
     server_config_t cfg;
-    sock_addr_t addr;
-    int port;          /* the bound port (for :0) */
+    sock_addr_t addr, tls_addr;
+    int port, tls_port; /* the bound ports (for :0) */
+    struct tls_ctx *tls; /* NULL without --tls-listen */
     int nworkers;
     worker_t *workers;
     struct avatar_store *avatars;
@@ -100,9 +112,12 @@ void server_free(server_t *srv);
 
 /* ---- the connection, as handlers see it ------------------------------------------------ */
 
-/* IDLE: no byte of a request yet; HEAD, BODY: reading; DISPATCH: complete, a handler runs;
- * HELD: a handler answers later; WRITING: sending; CLOSED: socket gone, memory held. */
-enum conn_state { CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED };
+/* IDLE: no byte of a request yet; HEAD, BODY: reading; CONTINUE: sending "100 Continue"
+ * before the body; DISPATCH: complete, a handler runs; HELD: a handler answers later;
+ * WRITING: sending; CLOSED: socket gone, memory held. */
+enum conn_state {
+    CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_CONTINUE, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED
+};
 
 struct conn {
     loop_watch_t w;

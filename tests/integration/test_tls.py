@@ -1,0 +1,180 @@
+"""TLS end to end: pixd --tls-listen with a certificate made by the openssl tool, spoken to by
+Python's ssl module, curl and pixload over https.
+
+Checked: the same answers as over plain HTTP (avatars, HEAD, /magic/base64, multipart with
+Expect: 100-continue), keep-alive and pipelined requests in one TLS write (input held inside
+the transport), big bodies both ways, clients that are not TLS or stall in the handshake
+(the server serves on), the flags that go together, and pixload's https counts against
+pixd's own counters.
+"""
+import base64
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from pixd_env import PIXD_BIN, Conn, Pixd, curl, free_port, make_image
+
+PIXLOAD_BIN = os.environ.get(
+    "PIXLOAD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixload"))
+
+
+def make_cert(folder):
+    cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+class TlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pixd-tls-")
+        cls.cert, cls.key = make_cert(cls.tmp.name)
+        cls.tls_port = free_port()
+        cls.srv = Pixd("--tls-listen", f"127.0.0.1:{cls.tls_port}", "--tls-cert", cls.cert, "--tls-key", cls.key,
+                       "--header-timeout", "1")
+        cls.avatar = make_image("PNG", size=(200, 200))  # above the sendfile threshold
+        cls.srv.write("42.png", cls.avatar)
+        cls.jpeg = make_image("JPEG", size=(120, 80))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.tmp.cleanup()
+
+    def tls_conn(self, timeout=5):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = False  # the certificate names localhost; we dial an address
+        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=timeout)
+        return Conn(ctx.wrap_socket(s, server_hostname="localhost"))
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.tls_port}{path}"
+
+    def status(self):
+        return json.loads(self.srv.connect().request("GET", "/status").body)
+
+    def test_avatar_same_as_plain(self):
+        c = self.tls_conn()
+        r = c.request("GET", "/42")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, self.avatar)
+        plain = self.srv.connect().request("GET", "/42")
+        self.assertEqual(r.header("etag"), plain.header("etag"))
+        h = c.request("HEAD", "/42")  # same connection, kept alive
+        self.assertEqual((h.status, h.body, h.header("content-length")), (200, b"", str(len(self.avatar))))
+        self.assertEqual(c.request("GET", "/nobody").status, 200)  # the default avatar
+        c.close()
+
+    def test_certificate_verifies(self):
+        # Verified against the CA file, as a browser would with the certificate installed.
+        status, _, body = curl("--cacert", self.cert, "--resolve", f"localhost:{self.tls_port}:127.0.0.1",
+                               f"https://localhost:{self.tls_port}/42")
+        self.assertEqual((status, body), (200, self.avatar))
+
+    def test_pipelined_in_one_write(self):
+        # Three 5 KB requests in one TLS record: pixd reads a head 8 KiB at most, so the rest
+        # stays inside the transport, where epoll cannot see it.
+        c = self.tls_conn()
+        c.send((b"GET /42 HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 5000 + b"\r\n\r\n") * 3)
+        for _ in range(3):
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (200, self.avatar))
+        c.close()
+
+    def test_magic_base64(self):
+        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
+        over_tls = self.tls_conn().request("POST", "/magic/base64", {"Content-Type": "application/json"}, body)
+        plain = self.srv.connect().request("POST", "/magic/base64", {"Content-Type": "application/json"}, body)
+        self.assertEqual(over_tls.status, 200)
+        self.assertEqual(over_tls.body, plain.body)
+
+    def test_multipart_expect_continue(self):
+        # A 3 MB upload with Expect: 100-continue (curl's default for big bodies): the interim
+        # answer goes through the TLS transport before the body is read.
+        big = self.jpeg + os.urandom(3 << 20)
+        path = os.path.join(self.tmp.name, "big.jpeg")
+        with open(path, "wb") as f:
+            f.write(big)
+        status, headers, body = curl("-k", "-H", "Expect: 100-continue", "-F", f"image=@{path};type=image/jpeg",
+                                     self.url("/magic/multipart"))
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "image/jpeg")
+        plain = curl("-F", f"image=@{path};type=image/jpeg", self.srv.url("/magic/multipart"))
+        self.assertEqual(body, plain[2])
+
+    def test_errors_are_json(self):
+        r = self.tls_conn().request("POST", "/magic/base64", {"Content-Type": "application/json"}, b"{nope")
+        self.assertEqual(r.status, 400)
+        self.assertIn("error", json.loads(r.body))
+
+    def test_not_tls_then_serves_on(self):
+        # Plain HTTP on the TLS port: the connection ends, nothing else does.
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5) as s:
+            s.sendall(b"GET /42 HTTP/1.1\r\nHost: t\r\n\r\n")
+            try:
+                self.assertNotIn(b"HTTP/1.1 200", s.recv(65536))
+            except ConnectionResetError:
+                pass
+        # Half a ClientHello, then silence: the head timeout (1 s here) closes it.
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5) as s:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            t0 = time.time()
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass
+            self.assertLess(time.time() - t0, 4)
+        self.assertEqual(self.tls_conn().request("GET", "/42").status, 200)
+
+    def test_pixload_https(self):
+        before = self.status()["requests"]
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            p = subprocess.run([PIXLOAD_BIN, "-q", "-c", "8", "-n", "400", "--expect-status", "200",
+                                "--expect-min-bytes", str(len(self.avatar)), "--json-out", out.name,
+                                self.url("/42")], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            doc = json.load(open(out.name))
+        self.assertEqual(doc["total"]["requests"], 400)
+        self.assertEqual(doc["total"]["failures"], 0)
+        self.assertEqual(doc["connects"], 8)
+        self.assertEqual(self.status()["requests"] - before, 400 + 1)  # + the /status read
+        # New connection (and handshake) per request, and an image body built in.
+        with tempfile.NamedTemporaryFile(suffix=".json") as out, \
+                tempfile.NamedTemporaryFile(suffix=".jpeg") as img:
+            img.write(self.jpeg)
+            img.flush()
+            p = subprocess.run([PIXLOAD_BIN, "-q", "-c", "4", "-n", "40", "--no-keepalive", "--base64-image",
+                                img.name, "--expect-status", "200", "--json-out", out.name,
+                                self.url("/magic/base64")], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            doc = json.load(open(out.name))
+        self.assertEqual((doc["total"]["requests"], doc["total"]["failures"], doc["connects"]), (40, 0, 40))
+
+    def test_pixload_https_to_plain_port_fails_cleanly(self):
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            p = subprocess.run([PIXLOAD_BIN, "-q", "-c", "2", "-n", "10", "--json-out", out.name,
+                                f"https://127.0.0.1:{self.srv.port}/42"], capture_output=True, text=True, timeout=60)
+            doc = json.load(open(out.name))
+        self.assertEqual(doc["total"]["requests"], 10)
+        self.assertEqual(doc["total"]["failures"], 10)
+
+    def test_flags(self):
+        for args in (["--tls-listen", "127.0.0.1:0"], ["--tls-cert", self.cert, "--tls-key", self.key]):
+            r = subprocess.run([PIXD_BIN, "--listen", "127.0.0.1:0", *args], capture_output=True, timeout=10)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(b"go together", r.stderr)
+        r = subprocess.run([PIXD_BIN, "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert",
+                            "/nonexistent.pem", "--tls-key", self.key], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"/nonexistent.pem", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
