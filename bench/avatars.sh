@@ -3,7 +3,7 @@
 #
 #   bench/avatars.sh [--rounds N] [--aa] [--image FILE] [--ab-n N] [--wrk-duration S]
 #                    [--tw-max N] [--quiet-max S] [--retries N] [--disturbed PCT]
-#                    [--tools "ab wrk"] [--sizes "big thumb"]
+#                    [--tools "ab wrk"] [--sizes "big thumb"] [--tls]
 #   PIXD=build/pixd bench/avatars.sh            results in $OUT (default /tmp/pixd-bench/<time>)
 #
 # Each server runs pinned to core 1 (nginx: worker_processes 1; pixd: --threads 1), the load
@@ -26,14 +26,17 @@
 # disturbed and measured again, at most --retries (2) more times; the last attempt counts.
 #
 # --aa runs nginx against a second, identical nginx: every ratio must read ~1.00.
+# --tls compares over https (nginx-tls and pixd-tls in lib.sh: the same kind of certificate,
+# TLS 1.3): with ab every request is a full handshake, with wrk the connections stay.
 set -euo pipefail
 
-rounds=5 aa=0 image='' ab_n=20000 conc=100 wrk_secs=10 tw_max=1000 tw_wait_max=70 quiet_max=120
+rounds=5 aa=0 tls=0 image='' ab_n=20000 conc=100 wrk_secs=10 tw_max=1000 tw_wait_max=70 quiet_max=120
 retries=2 disturbed_pct=5 tools="ab wrk" sizes="big thumb"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift ;;
     --aa) aa=1 ;;
+    --tls) tls=1 ;;
     --image) image=$2; shift ;;
     --ab-n) ab_n=$2; shift ;;
     --wrk-duration) wrk_secs=$2; shift ;;
@@ -79,6 +82,7 @@ SIZE_OF[thumb]=$(stat -c %s "$AVATARS/thumb.jpg")
 
 # Servers A and B: nginx and pixd, or two identical nginx for the A/A check.
 if [ "$aa" = 1 ]; then kinds=(nginx nginx) labels=(nginx-A nginx-B); else kinds=(nginx pixd) labels=(nginx pixd); fi
+if [ "$tls" = 1 ]; then kinds=("${kinds[@]/%/-tls}"); fi
 declare -A URL PGID PORT
 # shellcheck disable=SC2034 # read by start_peer
 PIN_CPU=$SERVER_CPU NGINX_WORKERS=1 PIXD_THREADS=1
@@ -88,7 +92,7 @@ for i in 0 1; do
   wait_ready "$PEER_URL/-1" "$PEER_PID"
   URL[${labels[$i]}]=$PEER_URL PGID[${labels[$i]}]=$PEER_PID PORT[${labels[$i]}]=$port
   for av in big thumb; do
-    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$PEER_URL${PATH_OF[$av]}")
+    got=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' "$PEER_URL${PATH_OF[$av]}")
     if [ "$got" != "200 ${SIZE_OF[$av]}" ]; then
       echo "avatars.sh: ${labels[$i]} answers ${PATH_OF[$av]} with '$got', want '200 ${SIZE_OF[$av]}'" >&2
       exit 1
@@ -197,6 +201,7 @@ done
        "Linux $(uname -r); $(nginx -v 2>&1 | cut -d: -f2 | sed 's/^ //'), ab $(ab -V | head -1 | sed 's/.*Version \([^ ]*\).*/\1/')," \
        "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)."
   echo "Servers pinned to core $SERVER_CPU (nginx worker_processes 1; pixd --threads 1), load generator on core $LOAD_CPU;"
+  [ "$tls" = 0 ] || echo "over TLS (https, self-signed P-256 certificate, OpenSSL defaults: TLS 1.3);"
   echo "$rounds rounds, server order flipped every round. ab: \`ab -n $ab_n -c $conc\` (a new connection per request);"
   echo "wrk: \`wrk -t 1 -c $conc -d ${wrk_secs}s\` (keep-alive). big: /-1, ${SIZE_OF[big]} bytes, 400x400 JPEG;" \
        "thumb: /thumb, ${SIZE_OF[thumb]} bytes, 40x40 JPEG."

@@ -19,7 +19,7 @@ PEERS_DIR=$BENCH_DIR/peers
 PY=/usr/bin/python3
 PIXD=${PIXD:-$SRC_DIR/build/pixd}
 # ALL_PEERS: every contender start_peer knows, in the order the original charts listed them.
-ALL_PEERS=(flask gunicorn2 gunicorn3 fastapi fastapi2 aiohttp aiohttp2 starlette nginx nginx-tls pixd)
+ALL_PEERS=(flask gunicorn2 gunicorn3 fastapi fastapi2 aiohttp aiohttp2 starlette nginx nginx-tls pixd pixd-tls)
 STARTED_PGIDS=()
 
 if [ -z "${RUN_DIR:-}" ]; then
@@ -51,6 +51,14 @@ start_group() {
   STARTED_PGIDS+=("$STARTED_PID")
 }
 
+# make_cert DIR: a fresh self-signed P-256 certificate for localhost and 127.0.0.1 in
+# DIR/cert.pem, its key in DIR/key.pem (the same kind for nginx-tls and pixd-tls).
+make_cert() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$1/key.pem" -out "$1/cert.pem" 2>"$1/openssl.log"
+}
+
 # start_nginx CONF PORT ROOT: nginx from bench/nginx/CONF (a template) on 127.0.0.1:PORT serving
 # ROOT, under the private prefix $RUN_DIR/nginx-PORT; sets STARTED_PID. A TLS template gets a
 # fresh self-signed P-256 certificate. STARTED_LOG is nginx's error log.
@@ -61,9 +69,7 @@ start_nginx() {
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$root|g" \
       -e "s|@WORKERS@|${NGINX_WORKERS:-1}|g" "$BENCH_DIR/nginx/$conf" >"$prefix/nginx.conf"
   if grep -q ssl_certificate "$prefix/nginx.conf"; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-      -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-      -keyout "$prefix/key.pem" -out "$prefix/cert.pem" 2>"$prefix/openssl.log"
+    make_cert "$prefix"
   fi
   start_group "$prefix/stderr.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
   STARTED_LOG=$prefix/error.log
@@ -97,6 +103,14 @@ start_peer() {
                # shellcheck disable=SC2086 # PIXD_ARGS is a list of words
                start_group "$log" "$PIXD" --listen "127.0.0.1:$port" --avatars "$AVATARS" \
                  --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-} ;;
+    pixd-tls)  # https on PORT (its plain listener, on a port of its own, goes unused).
+               mkdir -p "$RUN_DIR/pixd-tls-$port"
+               make_cert "$RUN_DIR/pixd-tls-$port"
+               # shellcheck disable=SC2086
+               start_group "$log" "$PIXD" --listen "127.0.0.1:$(free_port)" --tls-listen "127.0.0.1:$port" \
+                 --tls-cert "$RUN_DIR/pixd-tls-$port/cert.pem" --tls-key "$RUN_DIR/pixd-tls-$port/key.pem" \
+                 --avatars "$AVATARS" --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-}
+               PEER_URL=https://127.0.0.1:$port ;;
     *) echo "start_peer: unknown contender '$name' (known: ${ALL_PEERS[*]})" >&2; return 2 ;;
   esac
   PEER_PID=$STARTED_PID

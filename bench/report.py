@@ -10,7 +10,8 @@ pixload's --json-out file, or ab's / wrk's text output in DIR/logs.
 Per experiment and contender the table shows medians over the trials, with the requests/s of
 the slowest and fastest trial beside (two-worker servers are sometimes bimodal). "pixd ÷ this"
 compares with pixd on the same cores: pixd (--threads 1, core 1) for one-process contenders,
-pixd2 (--threads 2, both cores) for multi-process ones. When the load generator, not the server,
+pixd2 (--threads 2, both cores) for multi-process ones, pixd-tls (--threads 1 over TLS) for
+nginx-tls. When the load generator, not the server,
 was the limit (its core >= 90 % busy while the server's was not), requests/s say nothing about
 the server and the ratio is of server CPU time per request instead.
 """
@@ -49,14 +50,18 @@ CONTENDERS = {
     "aiohttp2": "aiohttp under gunicorn's aiohttp worker, 2 processes",
     "starlette": "Starlette under uvicorn, 2 workers (avatars only)",
     "nginx": "nginx, 1 worker (avatars only)",
-    "nginx-tls": "nginx over TLS, 1 worker (avatars only; measured with ab and wrk: pixload has no TLS)",
+    "nginx-tls": "nginx over TLS, 1 worker (avatars only)",
     "pixd": "pixd --threads 1",
     "pixd2": "pixd --threads 2",
+    "pixd-tls": "pixd --threads 1 over TLS (avatars only)",
 }
 # One colour per contender in every chart, whatever subset ran; pixd in reds.
 COLORS = {"flask": "#9ecae1", "gunicorn2": "#6baed6", "gunicorn3": "#3182bd", "fastapi": "#a1d99b",
           "fastapi2": "#31a354", "aiohttp": "#fdae6b", "aiohttp2": "#e6550d", "starlette": "#bcbddc",
-          "nginx": "#636363", "nginx-tls": "#bdbdbd", "pixd": "#a50f15", "pixd2": "#fb6a4a"}
+          "nginx": "#636363", "nginx-tls": "#bdbdbd", "pixd": "#a50f15", "pixd2": "#fb6a4a",
+          "pixd-tls": "#67000d"}
+# The pixd runs others are compared with, and what each stands for.
+REFERENCES = {"pixd": "1 core", "pixd2": "2 cores", "pixd-tls": "1 core, TLS"}
 LOADGEN_BUSY = 90.0   # % busy: core 0, the load generator's, is saturated ...
 SERVER_ROOM = 85.0    # ... while core 1, the server's, is below this
 WIDE_SPREAD = 1.3     # fastest / slowest trial beyond this is called out
@@ -198,10 +203,10 @@ def aggregate(runs):
 
 def reference_of(name, results):
     """The pixd run that had the same cores as contender name."""
-    if name in ("pixd", "pixd2"):
+    if name in REFERENCES:
         return None
-    want = "pixd" if results[name]["pinned"] else "pixd2"
-    for ref in (want, "pixd2" if want == "pixd" else "pixd"):
+    want = "pixd-tls" if name.endswith("-tls") else "pixd" if results[name]["pinned"] else "pixd2"
+    for ref in (want, "pixd", "pixd2"):
         if ref in results and results[ref]["rps"]:
             return ref
     return None
@@ -210,14 +215,15 @@ def reference_of(name, results):
 def compare(name, results):
     """(text, value, kind) of pixd's figure over contender name's: req/s, or CPU per request when
     the load generator was the limit in either run."""
-    if name in ("pixd", "pixd2"):
-        return ("reference, " + ("1 core" if name == "pixd" else "2 cores"), None, None)
+    if name in REFERENCES:
+        return ("reference, " + REFERENCES[name], None, None)
     ref = reference_of(name, results)
     this = results[name]
     if ref is None or not this["rps"]:
         return ("–", None, None)
     r = results[ref]
-    suffix = "" if ref == ("pixd" if this["pinned"] else "pixd2") else f" (vs {ref})"
+    want = "pixd-tls" if name.endswith("-tls") else "pixd" if this["pinned"] else "pixd2"
+    suffix = "" if ref == want else f" (vs {ref})"
     if this["loadgen_bound"] or r["loadgen_bound"]:
         why = "load gen bound" if this["loadgen_bound"] else f"{ref}: load gen bound"
         if this["server_us"] and r["server_us"]:
@@ -454,7 +460,7 @@ def summary_of(run):
 def headline_table(results_by_exp, names, exps):
     t = Table("contender", *[CHART_LABELS[e] for e in exps])
     for name in names:
-        if name in ("pixd", "pixd2") or not any(name in results_by_exp[e] for e in exps):
+        if name in REFERENCES or not any(name in results_by_exp[e] for e in exps):
             continue
         cells = []
         for e in exps:
@@ -558,13 +564,13 @@ def main():
              f"{meta['load_before']}.")
     rep.para("Versions: " + versions(meta) + ".")
     rep.para("Cores: one-process servers (flask, fastapi, aiohttp, nginx and nginx-tls with one worker, "
-             "pixd `--threads 1`) are pinned to core 1 with taskset; multi-process ones (gunicorn2/3, fastapi2, "
+             "pixd and pixd-tls `--threads 1`) are pinned to core 1 with taskset; multi-process ones (gunicorn2/3, fastapi2, "
              "aiohttp2, starlette, pixd2 = pixd `--threads 2`) may use both cores. The load generator (one "
              "thread), the nginx origin of /magic/imageurl and the harness run on core 0. \"CPU % server / load gen\": "
              "the CPU time of every process of the server (/proc, user + system) and of the load generator over the "
              "run, 100 % = one core; \"busy % core 0 / 1\": each core's busy time, the kernel's loopback network "
              "work included. \"pixd ÷ this\" is pixd's requests/s over the contender's, "
-             "against pixd on the same cores (pixd for core 1, pixd2 for cores 0–1); where the load generator was "
+             "against pixd on the same cores (pixd for core 1, pixd2 for cores 0–1, pixd-tls for nginx-tls); where the load generator was "
              "the limit it is the contender's server CPU time per request over pixd's (marked \"CPU\").")
     rep.para(f"Inputs: the default avatar /-1 is a {meta['avatar_bytes']}-byte 400x400 JPEG; the /magic image "
              f"is a {meta['image_size']} of {meta['image_bytes']} bytes. Contenders start one at a time, each on its "
@@ -578,7 +584,7 @@ def main():
     rep.table(headline_table(results_by_exp, names, exps))
     pixd_lines = []
     for e in exps:
-        for p in ("pixd", "pixd2"):
+        for p in REFERENCES:
             a = results_by_exp[e].get(p)
             if a and a["rps"]:
                 cpu = "–" if a["server_us"] is None else f"{a['server_us']:,.0f}"
@@ -591,7 +597,7 @@ def main():
     for n in names:
         status, detail = starts.get(n, ("not run", ""))
         any_run = next((r for r in runs if r["contender"] == n), None)
-        pinned = any_run["pinned"] if any_run else n in ("flask", "fastapi", "aiohttp", "nginx", "nginx-tls", "pixd")
+        pinned = any_run["pinned"] if any_run else n in ("flask", "fastapi", "aiohttp", "nginx", "nginx-tls", "pixd", "pixd-tls")
         t.add(n, CONTENDERS.get(n, n), cores_of(n, pinned), status if status == "ok" else f"**{status}**: {detail}")
     rep.table(t)
 
@@ -600,8 +606,7 @@ def main():
         title_e, what = EXPERIMENTS[e]
         rep.heading(2, title_e, e)
         cmd = meta.get(f"cmd_{e}", "")
-        rep.para(f"{what}. Load: `{cmd}`" + (f"; nginx-tls: `{meta['cmd_ab']}`" if e == "avatars" else
-                                            f"; nginx-tls: `{meta['cmd_wrk_ka']}`" if e == "avatars-ka" else "") + ".")
+        rep.para(f"{what}. Load: `{cmd}`.")
         t, notes = experiment_table(e, results_by_exp[e], starts, names)
         rep.table(t)
         rep.bullets(notes)
