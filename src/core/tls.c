@@ -36,11 +36,16 @@ static void set_err(char *err, size_t errlen, const char *what, const char *arg)
     ERR_clear_error();
 }
 
-static SSL_CTX *ctx_common(const SSL_METHOD *method)
+/* A context with what both sides share. NULL with a message in err. */
+static tls_ctx_t *ctx_new(bool server, char *err, size_t errlen)
 {
-    SSL_CTX *s = SSL_CTX_new(method);
-    if (!s)
+    tls_ctx_t *c = calloc(1, sizeof *c);
+    SSL_CTX *s = c ? SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()) : NULL;
+    if (!s) {
+        set_err(err, errlen, "TLS context", NULL);
+        free(c);
         return NULL;
+    }
     SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
     /* A peer that closes without close_notify is an ordinary EOF for HTTP with framed
      * messages (curl, wrk and browsers do it). */
@@ -51,28 +56,24 @@ static SSL_CTX *ctx_common(const SSL_METHOD *method)
     /* One read() per record batch instead of a header read and a body read per record;
      * what it reads beyond is reported through io->pending. */
     SSL_CTX_set_read_ahead(s, 1);
-    return s;
+    c->ssl = s;
+    c->server = server;
+    return c;
 }
 
 tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err, size_t errlen)
 {
-    tls_ctx_t *c = calloc(1, sizeof *c);
-    SSL_CTX *s = c ? ctx_common(TLS_server_method()) : NULL;
-    if (!s) {
-        set_err(err, errlen, "TLS context", NULL);
-        free(c);
+    tls_ctx_t *c = ctx_new(true, err, errlen);
+    if (!c)
         return NULL;
-    }
-    c->ssl = s;
-    c->server = true;
-    if (SSL_CTX_use_certificate_chain_file(s, cert_file) != 1) {
+    if (SSL_CTX_use_certificate_chain_file(c->ssl, cert_file) != 1) {
         set_err(err, errlen, "certificate", cert_file);
-    } else if (SSL_CTX_use_PrivateKey_file(s, key_file, SSL_FILETYPE_PEM) != 1) {
+    } else if (SSL_CTX_use_PrivateKey_file(c->ssl, key_file, SSL_FILETYPE_PEM) != 1) {
         /* also when it is not the certificate's key ("key values mismatch") */
         set_err(err, errlen, "private key", key_file);
     } else {
         static const unsigned char sid[] = "pixd";
-        SSL_CTX_set_session_id_context(s, sid, sizeof sid - 1);
+        SSL_CTX_set_session_id_context(c->ssl, sid, sizeof sid - 1);
         return c;
     }
     tls_ctx_free(c);
@@ -81,15 +82,9 @@ tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err
 
 tls_ctx_t *tls_ctx_client(char *err, size_t errlen)
 {
-    tls_ctx_t *c = calloc(1, sizeof *c);
-    SSL_CTX *s = c ? ctx_common(TLS_client_method()) : NULL;
-    if (!s) {
-        set_err(err, errlen, "TLS context", NULL);
-        free(c);
-        return NULL;
-    }
-    SSL_CTX_set_verify(s, SSL_VERIFY_NONE, NULL);
-    c->ssl = s;
+    tls_ctx_t *c = ctx_new(false, err, errlen);
+    if (c)
+        SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
     return c;
 }
 
@@ -218,11 +213,8 @@ int io_init_tls(io_t *io, int fd, tls_ctx_t *ctx, const char *server_name)
             SSL_set_tlsext_host_name(ssl, server_name);
     }
     t->ssl = ssl;
+    io_init_plain(io, fd);
     io->ops = &io_tls;
-    io->fd = fd;
-    io->want = 0;
-    io->more = 0;
-    io->pending = false;
     io->tls = t;
     return 0;
 }
