@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 
 #define IO_AGAIN (-11) /* -EAGAIN */
+#define IO_EPROTO (-71) /* -EPROTO: the transport's own protocol failed (TLS handshake or record) */
 
 typedef struct io io_t;
 

@@ -116,7 +116,7 @@ static ssize_t failed(io_t *io, tls_conn_t *t, int ret)
         return sys ? -sys : -EIO;
     default: /* a protocol error: bad handshake, bad record, plain HTTP on a TLS port */
         t->failed = true;
-        return -EPROTO;
+        return IO_EPROTO;
     }
 }
 

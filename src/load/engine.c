@@ -269,7 +269,7 @@ static void flush_out(lconn_t *c)
             return;
         }
         if (n < 0) {
-            fail_inflight(c, STATS_ERR_WRITE);
+            fail_inflight(c, n == IO_EPROTO ? STATS_ERR_TLS : STATS_ERR_WRITE);
             return;
         }
         c->t->stats.bytes_written += (uint64_t)n;
@@ -488,7 +488,7 @@ static void on_readable(lconn_t *c)
             c->close_after = true;
             complete(c);
         } else if (c->q_len) {
-            fail_inflight(c, STATS_ERR_READ);
+            fail_inflight(c, n == IO_EPROTO ? STATS_ERR_TLS : STATS_ERR_READ);
         } else { /* the server closed an idle keep-alive connection */
             close_socket(c);
             start_conn(c);

@@ -453,6 +453,9 @@ static void failure_text(char *buf, size_t n, stats_err_t kind, int status, cons
     case STATS_ERR_TIMEOUT:
         snprintf(buf, n, "Timeout('no complete response within the timeout')");
         break;
+    case STATS_ERR_TLS:
+        snprintf(buf, n, "SSLError('TLS handshake or record failed')");
+        break;
     case STATS_ERR_STATUS:
         if (status)
             snprintf(buf, n, "HTTPError('%d %s for url: %s')", status,
@@ -637,6 +640,8 @@ void report_text(FILE *out, const report_t *r)
         fprintf(out, "  Socket errors: connect %llu, read %llu, write %llu, timeout %llu\n",
                 (unsigned long long)e[STATS_ERR_CONNECT], (unsigned long long)e[STATS_ERR_READ],
                 (unsigned long long)e[STATS_ERR_WRITE], (unsigned long long)e[STATS_ERR_TIMEOUT]);
+    if (e[STATS_ERR_TLS])
+        fprintf(out, "  TLS errors: %llu\n", (unsigned long long)e[STATS_ERR_TLS]);
     if (e[STATS_ERR_STATUS])
         fprintf(out, "  Unexpected status responses: %llu\n", (unsigned long long)e[STATS_ERR_STATUS]);
     if (e[STATS_ERR_MIN_BYTES])

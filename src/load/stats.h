@@ -28,6 +28,7 @@ typedef enum {
     STATS_ERR_READ,        /* read failed, or the peer closed before the response was complete */
     STATS_ERR_WRITE,       /* write failed */
     STATS_ERR_TIMEOUT,     /* no complete response within the timeout */
+    STATS_ERR_TLS,         /* https: the handshake or a record failed */
     STATS_ERR_STATUS,      /* status outside the expected set */
     STATS_ERR_MIN_BYTES,   /* body shorter than --expect-min-bytes */
     STATS_ERR_KINDS

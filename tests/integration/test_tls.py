@@ -164,6 +164,7 @@ class TlsTest(unittest.TestCase):
             doc = json.load(open(out.name))
         self.assertEqual(doc["total"]["requests"], 10)
         self.assertEqual(doc["total"]["failures"], 10)
+        self.assertEqual(doc["total"]["errors"]["tls"], 10)  # counted as such, not as a write error
 
     def test_flags(self):
         for args in (["--tls-listen", "127.0.0.1:0"], ["--tls-cert", self.cert, "--tls-key", self.key]):

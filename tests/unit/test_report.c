@@ -318,7 +318,7 @@ static void test_text(void **state)
         "  75%    120\n",
         " 100%    120 (longest request)\n",
         "Status codes:\n  200  2\n  500  1 (1 failed)\n",
-        "Failures: 2 of 4 (50.00%): connect 1, read 0, write 0, timeout 0, status 1, min-bytes 0\n",
+        "Failures: 2 of 4 (50.00%): connect 1, read 0, write 0, timeout 0, tls 0, status 1, min-bytes 0\n",
         "GET      /a",
         "POST     b,c",
         "         Aggregated",
@@ -349,8 +349,8 @@ static void test_json(void **state)
         "\"requests_per_s\": 2.0",
         "\"status\": {\"200\": 2, \"500\": 1}",
         "\"failed_status\": {\"500\": 1}",
-        ("\"errors\": {\"connect\": 1, \"read\": 0, \"write\": 0, \"timeout\": 0, \"status\": 1, "
-         "\"min-bytes\": 0}"),
+        ("\"errors\": {\"connect\": 1, \"read\": 0, \"write\": 0, \"timeout\": 0, \"tls\": 0, "
+         "\"status\": 1, \"min-bytes\": 0}"),
         "{\"name\": \"b,c\", \"method\": \"POST\"",
         "\"percentiles\": {\"50\": ",
     };

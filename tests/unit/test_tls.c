@@ -217,7 +217,7 @@ static void test_not_tls(void **state)
     static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_int_equal(write(sv[1], req, sizeof req - 1), (ssize_t)(sizeof req - 1));
     char buf[64];
-    assert_int_equal(io.ops->read(&io, buf, sizeof buf), -EPROTO);
+    assert_int_equal(io.ops->read(&io, buf, sizeof buf), IO_EPROTO);
     io.ops->close(&io); /* no close_notify on a failed session, no crash */
     close(sv[1]);
     tls_ctx_free(ctx);
