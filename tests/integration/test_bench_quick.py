@@ -18,9 +18,9 @@ from test_page import CHROMIUM, Chromium
 SRC = os.environ.get("PIXD_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD = os.environ.get("PIXD_BUILD") or os.path.dirname(os.environ.get("PIXD_BIN", ""))
 CONTENDERS = ["flask", "gunicorn2", "gunicorn3", "fastapi", "fastapi2", "aiohttp", "aiohttp2", "starlette",
-              "nginx", "nginx-tls", "pixd", "pixd2"]
+              "nginx", "nginx-tls", "pixd", "pixd2", "pixd-tls"]
 EXPERIMENTS = ["avatars", "avatars-ka", "base64", "multipart", "imageurl"]
-AVATARS_ONLY = {"starlette", "nginx", "nginx-tls"}
+AVATARS_ONLY = {"starlette", "nginx", "nginx-tls", "pixd-tls"}
 RUN_BUDGET_S = 480  # CTest gives the whole file 600 s
 
 
