@@ -96,8 +96,8 @@ void tls_ctx_free(tls_ctx_t *ctx)
     free(ctx);
 }
 
-/* Maps an OpenSSL failure onto the io return convention. */
-static ssize_t failed(io_t *io, tls_conn_t *t, int ret)
+/* Maps an OpenSSL failure onto the io return convention; a write never answers 0. */
+static ssize_t failed(io_t *io, tls_conn_t *t, int ret, bool writing)
 {
     int sys = errno;
     int e = SSL_get_error(t->ssl, ret);
@@ -110,10 +110,10 @@ static ssize_t failed(io_t *io, tls_conn_t *t, int ret)
         io->want = EPOLLOUT;
         return IO_AGAIN;
     case SSL_ERROR_ZERO_RETURN: /* close_notify: the peer is done sending */
-        return 0;
+        return writing ? -EPIPE : 0;
     case SSL_ERROR_SYSCALL:
         t->failed = true;
-        return sys ? -sys : -EIO;
+        return sys && sys != EAGAIN ? -sys : -EIO; /* errno is cleared before each call */
     default: /* a protocol error: bad handshake, bad record, plain HTTP on a TLS port */
         t->failed = true;
         return IO_EPROTO;
@@ -125,6 +125,7 @@ static ssize_t tls_read(io_t *io, void *buf, size_t n)
     tls_conn_t *t = io->tls;
     size_t got;
     ERR_clear_error(); /* SSL_get_error reads the queue: nothing else's errors in it */
+    errno = 0;
     int ret = SSL_read_ex(t->ssl, buf, n, &got);
     if (ret == 1) {
         /* The rest of a record larger than buf, or records read ahead: no epoll event
@@ -133,7 +134,7 @@ static ssize_t tls_read(io_t *io, void *buf, size_t n)
         return (ssize_t)got;
     }
     io->pending = false;
-    return failed(io, t, ret);
+    return failed(io, t, ret, false);
 }
 
 static ssize_t tls_writev(io_t *io, const struct iovec *iov, int iovcnt)
@@ -158,8 +159,9 @@ static ssize_t tls_writev(io_t *io, const struct iovec *iov, int iovcnt)
         return 0;
     size_t done;
     ERR_clear_error();
+    errno = 0;
     int ret = SSL_write_ex(t->ssl, p, n, &done);
-    return ret == 1 ? (ssize_t)done : failed(io, t, ret);
+    return ret == 1 ? (ssize_t)done : failed(io, t, ret, true);
 }
 
 /* close_notify, once, and only on a session that is up and sound. */

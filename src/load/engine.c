@@ -268,7 +268,7 @@ static void flush_out(lconn_t *c)
             loop_watch_mod(c->t->loop, &c->w, EPOLLIN | (c->io.want == EPOLLOUT ? EPOLLOUT : 0));
             return;
         }
-        if (n < 0) {
+        if (n <= 0) {
             fail_inflight(c, n == IO_EPROTO ? STATS_ERR_TLS : STATS_ERR_WRITE);
             return;
         }

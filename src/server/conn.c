@@ -24,6 +24,7 @@
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
 static void process(conn_t *c);
+static void resume(conn_t *c);
 
 /* A connection joins epoll only when it first has to wait: a request answered straight
  * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
@@ -119,12 +120,14 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
      * registered nowhere afterwards, it waits for more of its request. */
     uint64_t closed = wk->closed;
     on_io(wk->loop, &c->w, EPOLLIN);
-    if (wk->closed == closed && !c->w.cb) {
+    if (wk->closed != closed)
+        return;
+    if (!c->w.cb)
         set_interest(c, EPOLLIN);
-        /* A client that connects and sends nothing gets the head timeout too. */
-        if (!loop_timer_armed(&c->timer))
-            loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.header_timeout_ms, on_timeout);
-    }
+    /* A client that connects and sends nothing (or stalls its TLS handshake, whatever the
+     * direction it waits in) gets the head timeout too. */
+    if (c->state == CONN_IDLE && !loop_timer_armed(&c->timer))
+        loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.header_timeout_ms, on_timeout);
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -154,13 +157,9 @@ static void finish_response(conn_t *c)
     c->head_len = c->body_len = c->raw_len = 0;
     c->state = CONN_IDLE;
     set_interest(c, EPOLLIN);
-    if (buf_size(&c->in)) {
-        process(c); /* pipelined request already buffered */
-        return;
-    }
-    loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
-    if (c->io.pending) /* buffered in the transport, where epoll does not see it */
-        on_io(wk->loop, &c->w, EPOLLIN);
+    if (!buf_size(&c->in))
+        loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
+    resume(c); /* a pipelined request already buffered, here or in the transport */
 }
 
 /* Accounts a write's result. False when the connection must wait for room (the stall clock
@@ -203,6 +202,7 @@ static void flush(conn_t *c)
     if (c->state == CONN_CONTINUE) { /* "100 Continue" is out: now the body */
         c->state = CONN_BODY;
         set_interest(c, EPOLLIN);
+        resume(c);
         return;
     }
     while (c->file_left) {
@@ -472,6 +472,42 @@ complete:
     router_dispatch(c);
 }
 
+static bool wants_input(const conn_t *c)
+{
+    return c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY;
+}
+
+/* Reads and processes until the request needs bytes that only epoll can announce: input the
+ * transport holds (TLS, io->pending) gets no event. A loop, not recursion: a call made from
+ * inside it (an answer finished synchronously) returns and leaves the reading to it. */
+static void input(conn_t *c)
+{
+    worker_t *wk = c->wk;
+    if (c->reading)
+        return;
+    uint64_t closed = wk->closed;
+    c->reading = true;
+    do {
+        if (!fill(c, c->state == CONN_BODY ? body_limit(c) : HEAD_MAX))
+            return; /* closed and freed */
+        process(c);
+    } while (wk->closed == closed && c->io.pending && wants_input(c));
+    if (wk->closed == closed)
+        c->reading = false;
+}
+
+/* Goes on with a connection that waits for input again after writing: what is buffered
+ * first, then what the transport holds. */
+static void resume(conn_t *c)
+{
+    worker_t *wk = c->wk;
+    uint64_t closed = wk->closed;
+    if (buf_size(&c->in))
+        process(c);
+    if (wk->closed == closed && c->io.pending && wants_input(c))
+        input(c);
+}
+
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
     conn_t *c = (conn_t *)w;
@@ -488,15 +524,7 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
     }
     if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */
         set_interest(c, EPOLLIN);
-    worker_t *wk = c->wk;
-    uint64_t closed = wk->closed;
-    do {
-        if (!fill(c, c->state == CONN_BODY ? body_limit(c) : HEAD_MAX))
-            return;
-        process(c);
-        /* Input the transport holds gets no epoll event: go on while the request wants it. */
-    } while (wk->closed == closed && c->io.pending &&
-             (c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY));
+    input(c);
 }
 
 void conn_drain_all(worker_t *wk)

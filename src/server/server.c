@@ -65,10 +65,12 @@ static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
         if (fd < 0)
             return; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED): retry on next event */
         if (__atomic_fetch_add(&srv->conns_now, 1, __ATOMIC_RELAXED) >= srv->cfg.max_conns) {
+            /* Plain text would be a protocol error to a TLS client: it just gets the close. */
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: pixd\r\n"
                                        "Content-Type: application/json\r\nContent-Length: 33\r\n"
                                        "Connection: close\r\n\r\n{\"error\": \"too many connections\"}";
-            (void)!write(fd, busy, sizeof busy - 1);
+            if (!l->tls)
+                (void)!write(fd, busy, sizeof busy - 1);
             close(fd);
             __atomic_fetch_sub(&srv->conns_now, 1, __ATOMIC_RELAXED);
             continue;
@@ -151,6 +153,17 @@ int server_start(server_t *srv, const server_config_t *cfg)
         (cfg->tls_listen[0] && sock_resolve(cfg->tls_listen, &srv->tls_addr, err, sizeof err) != 0)) {
         fprintf(stderr, "pixd: %s\n", err);
         return -1;
+    }
+    if (cfg->tls_listen[0]) {
+        /* SO_REUSEPORT would let both bind one address and split connections between them. */
+        char plain[128], tls[128];
+        sock_format(&srv->addr, plain, sizeof plain);
+        sock_format(&srv->tls_addr, tls, sizeof tls);
+        size_t n = strlen(plain);
+        if (strcmp(plain, tls) == 0 && !(n >= 2 && strcmp(plain + n - 2, ":0") == 0)) {
+            fprintf(stderr, "pixd: --listen and --tls-listen are the same address (%s)\n", tls);
+            return -1;
+        }
     }
     if (cfg->tls_listen[0] && !(srv->tls = tls_ctx_server(cfg->tls_cert, cfg->tls_key, err, sizeof err))) {
         fprintf(stderr, "pixd: %s\n", err);

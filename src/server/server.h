@@ -130,6 +130,7 @@ struct conn {
     bool sent_continue;
     bool unread;       /* answered before the request was read to its end */
     bool nodelay;      /* TCP_NODELAY set (once kept alive) */
+    bool reading;      /* inside input(): a nested call leaves the work to it */
     sock_addr_t peer;
     buf_t in;
     size_t head_len;   /* bytes of `in` the current head takes */

@@ -88,6 +88,40 @@ class TlsTest(unittest.TestCase):
             self.assertEqual((r.status, r.body), (200, self.avatar))
         c.close()
 
+    def test_pipelined_behind_a_held_request(self):
+        # One record: an image job, then a 7 KB GET. pixd reads a head 8 KiB at most, so when
+        # the job holds the connection part of the GET is in its buffer and the rest inside
+        # the transport, with nothing left on the socket: after the job's answer pixd must
+        # read on by itself (no epoll event will come), not wait for the head timeout (408).
+        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
+        magic = (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.assertLess(len(magic), 8192 - 1000)
+        get = b"GET /42 HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 7000 + b"\r\n\r\n"
+        c = self.tls_conn()
+        c.send(magic + get)
+        self.assertEqual(c.read_response().status, 200)
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, self.avatar))
+        c.close()
+
+    def test_pipelined_stream(self):
+        # Hundreds of pipelined requests per write, many records each, an image job among
+        # them: every answer comes, in order.
+        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
+        magic = (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        c = self.tls_conn(timeout=10)
+        for _ in range(10):
+            reqs = [b"GET /nobody HTTP/1.1\r\nHost: t\r\nX-N: %d\r\n\r\n" % i for i in range(600)]
+            reqs.insert(300, magic)
+            c.send(b"".join(reqs))
+            for i in range(len(reqs)):
+                r = c.read_response()
+                self.assertEqual(r.status, 200, i)
+                self.assertEqual(r.header("content-type"), "application/json" if i == 300 else "image/png")
+        c.close()
+
     def test_magic_base64(self):
         body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
         over_tls = self.tls_conn().request("POST", "/magic/base64", {"Content-Type": "application/json"}, body)
@@ -175,6 +209,12 @@ class TlsTest(unittest.TestCase):
                             "/nonexistent.pem", "--tls-key", self.key], capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"/nonexistent.pem", r.stderr)
+        # One address for both would let SO_REUSEPORT split connections between plain and TLS.
+        port = free_port()
+        r = subprocess.run([PIXD_BIN, "--listen", f"127.0.0.1:{port}", "--tls-listen", f"localhost:{port}",
+                            "--tls-cert", self.cert, "--tls-key", self.key], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"same address", r.stderr)
 
 
 if __name__ == "__main__":

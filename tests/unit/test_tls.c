@@ -223,6 +223,29 @@ static void test_not_tls(void **state)
     tls_ctx_free(ctx);
 }
 
+/* The peer ends the connection in the middle of the handshake: a write must fail, never
+ * answer 0 (a caller would count 0 bytes as progress and retry forever). */
+static void test_eof_in_handshake(void **state)
+{
+    char err[256];
+    tls_ctx_t *ctx = tls_ctx_client(err, sizeof err);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    io_t io;
+    assert_int_equal(io_init_tls(&io, sv[0], ctx, "localhost"), 0);
+    struct iovec v = {(void *)"GET / HTTP/1.1\r\n\r\n", 18};
+    assert_int_equal(io.ops->writev(&io, &v, 1), IO_AGAIN); /* the ClientHello is out */
+    assert_int_equal(io.want, EPOLLIN);
+    char hello[4096];
+    assert_true(read(sv[1], hello, sizeof hello) > 0);
+    shutdown(sv[1], SHUT_WR); /* EOF instead of a ServerHello; the socket stays writable */
+    ssize_t r = io.ops->writev(&io, &v, 1);
+    assert_true(r < 0 && r != IO_AGAIN);
+    io.ops->close(&io);
+    close(sv[1]);
+    tls_ctx_free(ctx);
+}
+
 static void test_ctx_errors(void **state)
 {
     char err[256];
@@ -251,7 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_data), cmocka_unit_test(test_pending),
         cmocka_unit_test(test_close_notify),       cmocka_unit_test(test_not_tls),
-        cmocka_unit_test(test_ctx_errors),
+        cmocka_unit_test(test_eof_in_handshake),   cmocka_unit_test(test_ctx_errors),
     };
     return cmocka_run_group_tests(tests, make_cert, drop_cert);
 }
