@@ -57,6 +57,15 @@ class TlsTest(unittest.TestCase):
     def url(self, path):
         return f"https://127.0.0.1:{self.tls_port}{path}"
 
+    def magic_body(self):
+        return json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
+
+    def magic_request(self):
+        """A whole POST /magic/base64 request, for pipelining."""
+        body = self.magic_body()
+        return (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
     def status(self):
         return json.loads(self.srv.connect().request("GET", "/status").body)
 
@@ -93,9 +102,7 @@ class TlsTest(unittest.TestCase):
         # the job holds the connection part of the GET is in its buffer and the rest inside
         # the transport, with nothing left on the socket: after the job's answer pixd must
         # read on by itself (no epoll event will come), not wait for the head timeout (408).
-        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
-        magic = (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        magic = self.magic_request()
         self.assertLess(len(magic), 8192 - 1000)
         get = b"GET /42 HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 7000 + b"\r\n\r\n"
         c = self.tls_conn()
@@ -108,9 +115,7 @@ class TlsTest(unittest.TestCase):
     def test_pipelined_stream(self):
         # Hundreds of pipelined requests per write, many records each, an image job among
         # them: every answer comes, in order.
-        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
-        magic = (b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        magic = self.magic_request()
         c = self.tls_conn(timeout=10)
         for _ in range(10):
             reqs = [b"GET /nobody HTTP/1.1\r\nHost: t\r\nX-N: %d\r\n\r\n" % i for i in range(600)]
@@ -123,7 +128,7 @@ class TlsTest(unittest.TestCase):
         c.close()
 
     def test_magic_base64(self):
-        body = json.dumps({"filename": "a.jpeg", "image": base64.b64encode(self.jpeg).decode()}).encode()
+        body = self.magic_body()
         over_tls = self.tls_conn().request("POST", "/magic/base64", {"Content-Type": "application/json"}, body)
         plain = self.srv.connect().request("POST", "/magic/base64", {"Content-Type": "application/json"}, body)
         self.assertEqual(over_tls.status, 200)
