@@ -205,6 +205,33 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(doc["total"]["failures"], 10)
         self.assertEqual(doc["total"]["errors"]["tls"], 10)  # counted as such, not as a write error
 
+    def test_max_connections(self):
+        # Past --max-conns a TLS client is closed, not sent plain text it could not read.
+        port = free_port()
+        srv = Pixd("--max-conns", "2", "--tls-listen", f"127.0.0.1:{port}", "--tls-cert", self.cert,
+                   "--tls-key", self.key)
+        try:
+            ctx = ssl.create_default_context(cafile=self.cert)
+            ctx.check_hostname = False
+            conns = []
+            for _ in range(2):
+                s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                                    server_hostname="localhost")
+                conns.append(Conn(s))
+                self.assertEqual(conns[-1].request("GET", "/status").status, 200)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw_sock:
+                raw_sock.sendall(b"\x16\x03\x01\x00\x05hello")  # the start of a ClientHello
+                try:
+                    self.assertEqual(raw_sock.recv(100), b"")  # closed, no plain-text 503
+                except ConnectionResetError:
+                    pass
+            conns[0].close()
+            time.sleep(0.2)
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost")
+            self.assertEqual(Conn(s).request("GET", "/status").status, 200)
+        finally:
+            srv.stop()
+
     def test_flags(self):
         for args in (["--tls-listen", "127.0.0.1:0"], ["--tls-cert", self.cert, "--tls-key", self.key]):
             r = subprocess.run([PIXD_BIN, "--listen", "127.0.0.1:0", *args], capture_output=True, timeout=10)
