@@ -36,6 +36,22 @@ static void set_err(char *err, size_t errlen, const char *what, const char *arg)
     ERR_clear_error();
 }
 
+/* ALPN: the only protocol spoken is HTTP/1.1 (wire format: length-prefixed names). */
+static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+/* Server side of ALPN: http/1.1 when the client offers it; a client offering only others (h2)
+ * goes on without ALPN rather than failing, as nginx does without http2. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof alpn_http11 - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 /* A context with what both sides share. NULL with a message in err. */
 static tls_ctx_t *ctx_new(bool server, char *err, size_t errlen)
 {
@@ -74,6 +90,7 @@ tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err
     } else {
         static const unsigned char sid[] = "pixd";
         SSL_CTX_set_session_id_context(c->ssl, sid, sizeof sid - 1);
+        SSL_CTX_set_alpn_select_cb(c->ssl, alpn_select, NULL);
         return c;
     }
     tls_ctx_free(c);
@@ -83,8 +100,10 @@ tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err
 tls_ctx_t *tls_ctx_client(char *err, size_t errlen)
 {
     tls_ctx_t *c = ctx_new(false, err, errlen);
-    if (c)
+    if (c) {
         SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_alpn_protos(c->ssl, alpn_http11, sizeof alpn_http11 - 1);
+    }
     return c;
 }
 

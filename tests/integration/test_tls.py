@@ -81,6 +81,18 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(c.request("GET", "/nobody").status, 200)  # the default avatar
         c.close()
 
+    def test_alpn(self):
+        # http/1.1 is chosen when offered next to h2; a client offering only h2 still connects.
+        for offer, want in ((["h2", "http/1.1"], "http/1.1"), (["h2"], None)):
+            ctx = ssl.create_default_context(cafile=self.cert)
+            ctx.check_hostname = False
+            ctx.set_alpn_protocols(offer)
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.tls_port), timeout=5),
+                                 server_hostname="localhost") as s:
+                self.assertEqual(s.selected_alpn_protocol(), want, offer)
+                c = Conn(s)
+                self.assertEqual(c.request("GET", "/42").status, 200)
+
     def test_certificate_verifies(self):
         # Verified against the CA file, as a browser would with the certificate installed.
         status, _, body = curl("--cacert", self.cert, "--resolve", f"localhost:{self.tls_port}:127.0.0.1",
