@@ -26,14 +26,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class Chromium:
     """A headless Chromium and a minimal DevTools client for one page."""
 
-    def __init__(self, width=1200, height=900):
+    def __init__(self, width=1200, height=900, extra_args=()):
         self.profile = tempfile.TemporaryDirectory(prefix="pixd-chromium-")
         self.log = tempfile.TemporaryFile()
         args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--no-first-run", "--no-default-browser-check", "--mute-audio",
                 "--hide-scrollbars", f"--window-size={width},{height}", f"--user-data-dir={self.profile.name}",
-                "--remote-debugging-pipe", "about:blank"]
+                "--remote-debugging-pipe", *extra_args, "about:blank"]
         # Chromium reads commands on fd 3 and writes on fd 4. Our ends are moved above 9 first
         # so that placing the child's ends on 1-4 cannot clobber one another.
         cmd_r, cmd_w = os.pipe()
@@ -171,6 +171,52 @@ def sample_photo(size):
     return buf.getvalue()
 
 
+def convert_in_browser(tc, b, page_url, folder, screenshot=None):
+    """Drives the page at page_url in browser b: picks a photo, converts it, and checks that
+    both pictures show and that the result is Pillow's bytes. screenshot: a file name under
+    $PIXD_BUILD/artifacts for a picture of the page, checked to show both images."""
+    size = (480, 320)
+    jpg = sample_photo(size)
+    want = io.BytesIO()
+    Image.open(io.BytesIO(jpg)).convert("1").save(want, format="JPEG")
+    path = os.path.join(folder, "street photo.jpg")
+    with open(path, "wb") as f:
+        f.write(jpg)
+
+    b.navigate(page_url)
+    tc.assertEqual(b.js("document.title"), "pixd: black and white")
+    tc.assertTrue(b.js("document.getElementById('send').disabled"))
+    b.set_file("#file", path)
+    b.wait_for("!document.getElementById('send').disabled && document.getElementById('original').naturalWidth > 0")
+    tc.assertIn("ready", b.js("document.getElementById('status').textContent"))
+    b.js("document.getElementById('send').click()")
+    b.wait_for("(() => { const r = document.getElementById('result');"
+               " return r.complete && r.naturalWidth > 0 &&"
+               " document.getElementById('status').textContent.startsWith('done'); })()")
+    status = b.js("document.getElementById('status').textContent")
+    tc.assertRegex(status, r"^done in \d+ ms: ")
+    tc.assertTrue(status.endswith('street photo.jpg'), status)
+    tc.assertEqual(b.js("document.getElementById('status').className"), "")
+    tc.assertEqual(b.js("[document.getElementById('result').naturalWidth,"
+                        " document.getElementById('result').naturalHeight]"), list(size))
+    tc.assertEqual(b.js("[document.getElementById('original').naturalWidth,"
+                        " document.getElementById('original').naturalHeight]"), list(size))
+    # The bytes the page shows are Pillow's.
+    shown = b.js("fetch(document.getElementById('result').src).then(r => r.arrayBuffer())"
+                 ".then(a => { let s = ''; new Uint8Array(a).forEach(c => s += String.fromCharCode(c));"
+                 " return btoa(s); })")
+    tc.assertEqual(base64.b64decode(shown), want.getvalue())
+    if not screenshot:
+        return
+    out = os.path.join(os.environ.get("PIXD_BUILD", tempfile.gettempdir()), "artifacts")
+    os.makedirs(out, exist_ok=True)
+    shot = Image.open(io.BytesIO(b.screenshot(os.path.join(out, screenshot))))
+    tc.assertEqual(shot.size, (1200, 900))
+    # Both pictures are on screen: the result half has pure black and white pixels.
+    colors = shot.convert("L").getcolors(1 << 16)
+    tc.assertTrue(any(v < 10 for _, v in colors) and any(v > 245 for _, v in colors))
+
+
 @unittest.skipUnless(CHROMIUM, "chromium is not installed (scripts/install-deps.sh test installs it)")
 class PageTest(unittest.TestCase):
     @classmethod
@@ -184,46 +230,7 @@ class PageTest(unittest.TestCase):
         cls.srv.stop()
 
     def test_convert_in_browser(self):
-        b = self.browser
-        size = (480, 320)
-        jpg = sample_photo(size)
-        want = io.BytesIO()
-        Image.open(io.BytesIO(jpg)).convert("1").save(want, format="JPEG")
-        path = os.path.join(self.srv.tmp.name, "street photo.jpg")
-        with open(path, "wb") as f:
-            f.write(jpg)
-
-        b.navigate(self.srv.url("/"))
-        self.assertEqual(b.js("document.title"), "pixd: black and white")
-        self.assertTrue(b.js("document.getElementById('send').disabled"))
-        b.set_file("#file", path)
-        b.wait_for("!document.getElementById('send').disabled && document.getElementById('original').naturalWidth > 0")
-        self.assertIn("ready", b.js("document.getElementById('status').textContent"))
-        b.js("document.getElementById('send').click()")
-        b.wait_for("(() => { const r = document.getElementById('result');"
-                   " return r.complete && r.naturalWidth > 0 &&"
-                   " document.getElementById('status').textContent.startsWith('done'); })()")
-        status = b.js("document.getElementById('status').textContent")
-        self.assertRegex(status, r"^done in \d+ ms: ")
-        self.assertTrue(status.endswith('street photo.jpg'), status)
-        self.assertEqual(b.js("document.getElementById('status').className"), "")
-        self.assertEqual(b.js("[document.getElementById('result').naturalWidth,"
-                              " document.getElementById('result').naturalHeight]"), list(size))
-        self.assertEqual(b.js("[document.getElementById('original').naturalWidth,"
-                              " document.getElementById('original').naturalHeight]"), list(size))
-        # The bytes the page shows are Pillow's.
-        shown = b.js("fetch(document.getElementById('result').src).then(r => r.arrayBuffer())"
-                     ".then(a => { let s = ''; new Uint8Array(a).forEach(c => s += String.fromCharCode(c));"
-                     " return btoa(s); })")
-        self.assertEqual(base64.b64decode(shown), want.getvalue())
-
-        out = os.path.join(os.environ.get("PIXD_BUILD", tempfile.gettempdir()), "artifacts")
-        os.makedirs(out, exist_ok=True)
-        shot = Image.open(io.BytesIO(b.screenshot(os.path.join(out, "page.png"))))
-        self.assertEqual(shot.size, (1200, 900))
-        # Both pictures are on screen: the result half has pure black and white pixels.
-        colors = shot.convert("L").getcolors(1 << 16)
-        self.assertTrue(any(v < 10 for _, v in colors) and any(v > 245 for _, v in colors))
+        convert_in_browser(self, self.browser, self.srv.url("/"), self.srv.tmp.name, screenshot="page.png")
 
     def test_error_shown(self):
         b = self.browser

@@ -4,8 +4,8 @@ Python's ssl module, curl and pixload over https.
 Checked: the same answers as over plain HTTP (avatars, HEAD, /magic/base64, multipart with
 Expect: 100-continue), keep-alive and pipelined requests in one TLS write (input held inside
 the transport), big bodies both ways, clients that are not TLS or stall in the handshake
-(the server serves on), the flags that go together, and pixload's https counts against
-pixd's own counters.
+(the server serves on), the flags that go together, pixload's https counts against pixd's own
+counters, and the page at / converting a picture in headless Chromium over https.
 """
 import base64
 import json
@@ -18,6 +18,7 @@ import time
 import unittest
 
 from pixd_env import PIXD_BIN, Conn, Pixd, curl, free_port, make_image
+from test_page import CHROMIUM, Chromium, convert_in_browser
 
 PIXLOAD_BIN = os.environ.get(
     "PIXLOAD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixload"))
@@ -243,6 +244,15 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(Conn(s).request("GET", "/status").status, 200)
         finally:
             srv.stop()
+
+    @unittest.skipUnless(CHROMIUM, "chromium is not installed (scripts/install-deps.sh test installs it)")
+    def test_page_in_browser(self):
+        # A real browser's TLS (BoringSSL, offering h2 and http/1.1) through the whole page.
+        b = Chromium(extra_args=["--ignore-certificate-errors"])
+        try:
+            convert_in_browser(self, b, self.url("/"), self.tmp.name)
+        finally:
+            b.close()
 
     def test_flags(self):
         for args in (["--tls-listen", "127.0.0.1:0"], ["--tls-cert", self.cert, "--tls-key", self.key]):
