@@ -94,6 +94,21 @@ class TlsTest(unittest.TestCase):
                 c = Conn(s)
                 self.assertEqual(c.request("GET", "/42").status, 200)
 
+    def test_session_resumption(self):
+        # A returning client resumes with the ticket it got (no full handshake again).
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = False
+        first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.tls_port), timeout=5),
+                                server_hostname="localhost")
+        self.assertEqual(Conn(first).request("GET", "/42").status, 200)  # tickets come with the answer
+        session = first.session
+        first.close()
+        again = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.tls_port), timeout=5),
+                                server_hostname="localhost", session=session)
+        self.assertTrue(again.session_reused)
+        self.assertEqual(Conn(again).request("GET", "/42").status, 200)
+        again.close()
+
     def test_certificate_verifies(self):
         # Verified against the CA file, as a browser would with the certificate installed.
         status, _, body = curl("--cacert", self.cert, "--resolve", f"localhost:{self.tls_port}:127.0.0.1",
