@@ -87,6 +87,10 @@ start_peer() {
                  --host 127.0.0.1 --port "$port" --no-access-log --log-level warning)
   local gunicorn=(env AVATAR_DIR="$AVATARS" gunicorn --chdir "$PEERS_DIR" -b "127.0.0.1:$port"
                   --log-level warning)
+  # The /magic/imageurl origin (origin.conf.in) is on loopback, which pixd refuses to fetch
+  # from unless allowed.
+  # shellcheck disable=SC2206 # PIXD_ARGS is a list of words
+  local pixd=("$PIXD" --avatars "$AVATARS" --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-})
   case "$name" in
     flask)     start_group "$log" "$PY" "$PEERS_DIR/flask_app.py" --port "$port" --avatars "$AVATARS" ;;
     gunicorn2) start_group "$log" "${gunicorn[@]}" -w 2 flask_app:app ;;
@@ -98,18 +102,13 @@ start_peer() {
     starlette) start_group "$log" "${uvicorn[@]}" --workers 2 starlette_app:app ;;
     nginx)     start_nginx avatars.conf.in "$port" "$AVATARS" ;;
     nginx-tls) start_nginx avatars-tls.conf.in "$port" "$AVATARS"; PEER_URL=https://127.0.0.1:$port ;;
-    pixd)      # The /magic/imageurl origin (origin.conf.in) is on loopback, which pixd refuses
-               # to fetch from unless allowed.
-               # shellcheck disable=SC2086 # PIXD_ARGS is a list of words
-               start_group "$log" "$PIXD" --listen "127.0.0.1:$port" --avatars "$AVATARS" \
-                 --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-} ;;
+    pixd)      start_group "$log" "${pixd[@]}" --listen "127.0.0.1:$port" ;;
     pixd-tls)  # https on PORT (its plain listener, on a port of its own, goes unused).
-               mkdir -p "$RUN_DIR/pixd-tls-$port"
-               make_cert "$RUN_DIR/pixd-tls-$port"
-               # shellcheck disable=SC2086
-               start_group "$log" "$PIXD" --listen "127.0.0.1:$(free_port)" --tls-listen "127.0.0.1:$port" \
-                 --tls-cert "$RUN_DIR/pixd-tls-$port/cert.pem" --tls-key "$RUN_DIR/pixd-tls-$port/key.pem" \
-                 --avatars "$AVATARS" --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-}
+               local dir=$RUN_DIR/pixd-tls-$port
+               mkdir -p "$dir"
+               make_cert "$dir"
+               start_group "$log" "${pixd[@]}" --listen "127.0.0.1:$(free_port)" --tls-listen "127.0.0.1:$port" \
+                 --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
                PEER_URL=https://127.0.0.1:$port ;;
     *) echo "start_peer: unknown contender '$name' (known: ${ALL_PEERS[*]})" >&2; return 2 ;;
   esac
