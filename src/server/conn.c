@@ -93,7 +93,9 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
 void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx *tls)
 {
     conn_t *c = calloc(1, sizeof *c);
-    if (c && tls && io_init_tls(&c->io, fd, tls, NULL) != 0) {
+    if (c && !tls) {
+        io_init_plain(&c->io, fd);
+    } else if (c && io_init_tls(&c->io, fd, tls, NULL) != 0) {
         free(c);
         c = NULL;
     }
@@ -104,8 +106,6 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
     }
     c->wk = wk;
     c->peer = *peer;
-    if (!tls)
-        io_init_plain(&c->io, fd);
     c->next = wk->conns;
     if (wk->conns)
         wk->conns->prev = c;
