@@ -25,7 +25,6 @@ struct tls_ctx {
 typedef struct {
     SSL *ssl;
     bool failed;          /* after a fatal error OpenSSL forbids SSL_shutdown */
-    unsigned char *stage; /* gathering buffer, TLS_RECORD bytes, made at first need */
 } tls_conn_t;
 
 static void set_err(char *err, size_t errlen, const char *what, const char *arg)
@@ -156,23 +155,25 @@ static ssize_t tls_read(io_t *io, void *buf, size_t n)
     return failed(io, t, ret, false);
 }
 
+/* The gathering buffer, one per thread rather than per connection: an idle keep-alive
+ * connection then holds no buffer at all (OpenSSL's own are released too). OpenSSL keeps no
+ * pointer into it once SSL_write returns, the record it could not send is already in its own
+ * buffer, and a retried write gathers the same bytes again. */
+static __thread unsigned char stage[TLS_RECORD];
+
 static ssize_t tls_writev(io_t *io, const struct iovec *iov, int iovcnt)
 {
     tls_conn_t *t = io->tls;
     const void *p = iov[0].iov_base;
     size_t n = iov[0].iov_len;
     if (iovcnt > 1 && n < TLS_RECORD) {
-        /* Gather up to one record. A repeat after IO_AGAIN gathers the same bytes again,
-         * which is what OpenSSL asks of a retried write. */
-        if (!t->stage && !(t->stage = malloc(TLS_RECORD)))
-            return -ENOMEM;
         n = 0;
         for (int i = 0; i < iovcnt && n < TLS_RECORD; i++) {
             size_t k = iov[i].iov_len < TLS_RECORD - n ? iov[i].iov_len : TLS_RECORD - n;
-            memcpy(t->stage + n, iov[i].iov_base, k);
+            memcpy(stage + n, iov[i].iov_base, k);
             n += k;
         }
-        p = t->stage;
+        p = stage;
     }
     if (n == 0)
         return 0;
@@ -204,7 +205,6 @@ static void tls_close(io_t *io)
     if (t) {
         notify(t);
         SSL_free(t->ssl);
-        free(t->stage);
         free(t);
         io->tls = NULL;
     }

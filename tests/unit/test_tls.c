@@ -1,8 +1,9 @@
 /* tls: a server and a client transport over a non-blocking socket pair, driven by hand as
  * the event loops drive them: the handshake inside the first reads and writes, data gathered
  * from many small buffers through tiny socket buffers (blocked writes repeated with the same
- * bytes), input held inside the transport reported by io->pending, close_notify as EOF, a
- * non-TLS peer as an error, and context errors that name the file. */
+ * bytes, two connections sharing the thread's gathering buffer), input held inside the
+ * transport reported by io->pending, close_notify as EOF, a non-TLS peer as an error, and
+ * context errors that name the file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,55 +96,80 @@ static void pair_close(pair_t *p)
     tls_ctx_free(p->cctx);
 }
 
-/* Moves `len` bytes given as `n` iovecs from `from` to `to`, alternating a write attempt
- * and a read, as two loops on one thread would. A blocked write is repeated with the very
- * same iovecs; what arrives is compared with what was sent. */
-static void transfer(io_t *from, io_t *to, const uint8_t *data, size_t len, size_t piece, bool must_block)
+/* One direction of a connection driven by hand, as a loop would: `len` bytes given as
+ * iovecs of `piece` bytes, written with the very same iovecs again after IO_AGAIN, read back
+ * and compared. */
+typedef struct {
+    io_t *from, *to;
+    const uint8_t *data;
+    struct iovec *iov;
+    uint8_t *got;
+    size_t len, n, first, sent, recvd;
+    int blocked, rounds;
+} stream_t;
+
+static void stream_open(stream_t *s, io_t *from, io_t *to, const uint8_t *data, size_t len, size_t piece)
 {
-    size_t n = (len + piece - 1) / piece;
-    struct iovec *iov = calloc(n, sizeof *iov);
-    for (size_t i = 0; i < n; i++) {
-        iov[i].iov_base = (void *)(data + i * piece);
-        iov[i].iov_len = len - i * piece < piece ? len - i * piece : piece;
+    *s = (stream_t){.from = from, .to = to, .data = data, .len = len, .n = (len + piece - 1) / piece};
+    s->iov = calloc(s->n, sizeof *s->iov);
+    s->got = malloc(len);
+    for (size_t i = 0; i < s->n; i++) {
+        s->iov[i].iov_base = (void *)(data + i * piece);
+        s->iov[i].iov_len = len - i * piece < piece ? len - i * piece : piece;
     }
-    uint8_t *got = malloc(len);
-    size_t first = 0, sent = 0, recvd = 0;
-    int blocked = 0, rounds = 0;
-    while (recvd < len) {
-        assert_true(++rounds < 1000000);
-        if (sent < len) {
-            int cnt = (int)(n - first) > 64 ? 64 : (int)(n - first);
-            ssize_t w = from->ops->writev(from, iov + first, cnt);
-            if (w == IO_AGAIN) {
-                blocked++;
-            } else {
-                assert_true(w > 0);
-                sent += (size_t)w;
-                size_t left = (size_t)w;
-                while (first < n && left >= iov[first].iov_len)
-                    left -= iov[first++].iov_len;
-                if (first < n) {
-                    iov[first].iov_base = (char *)iov[first].iov_base + left;
-                    iov[first].iov_len -= left;
-                }
+}
+
+/* A write attempt, and a small read every fourth round: the reader is slower than the
+ * writer, which must then wait (with read-ahead one read empties the socket). True when
+ * everything has arrived. */
+static bool stream_step(stream_t *s)
+{
+    assert_true(++s->rounds < 1000000);
+    if (s->sent < s->len) {
+        int cnt = (int)(s->n - s->first) > 64 ? 64 : (int)(s->n - s->first);
+        ssize_t w = s->from->ops->writev(s->from, s->iov + s->first, cnt);
+        if (w == IO_AGAIN) {
+            s->blocked++;
+        } else {
+            assert_true(w > 0);
+            s->sent += (size_t)w;
+            size_t left = (size_t)w;
+            while (s->first < s->n && left >= s->iov[s->first].iov_len)
+                left -= s->iov[s->first++].iov_len;
+            if (s->first < s->n) {
+                s->iov[s->first].iov_base = (char *)s->iov[s->first].iov_base + left;
+                s->iov[s->first].iov_len -= left;
             }
         }
-        /* The reader reads a little every fourth round: slower than the writer, which must
-         * then wait (with read-ahead one read empties the socket). */
-        if (sent < len && rounds % 4)
-            continue;
-        ssize_t r = to->ops->read(to, got + recvd, len - recvd < 700 ? len - recvd : 700);
-        if (r != IO_AGAIN) {
-            assert_true(r > 0);
-            recvd += (size_t)r;
-        }
     }
-    assert_int_equal(sent, len);
-    assert_memory_equal(got, data, len);
+    if (s->sent < s->len && s->rounds % 4)
+        return false;
+    size_t want = s->len - s->recvd < 700 ? s->len - s->recvd : 700;
+    ssize_t r = s->to->ops->read(s->to, s->got + s->recvd, want);
+    if (r != IO_AGAIN) {
+        assert_true(r > 0);
+        s->recvd += (size_t)r;
+    }
+    return s->recvd == s->len;
+}
+
+static void stream_close(stream_t *s, bool must_block)
+{
+    assert_int_equal(s->sent, s->len);
+    assert_memory_equal(s->got, s->data, s->len);
     if (must_block)
-        assert_true(blocked > 0); /* the tiny buffers did make writes wait */
-    free(got);
-    free(iov);
+        assert_true(s->blocked > 0); /* the tiny buffers did make writes wait */
+    free(s->got);
+    free(s->iov);
+}
+
+static void transfer(io_t *from, io_t *to, const uint8_t *data, size_t len, size_t piece, bool must_block)
+{
+    stream_t s;
+    stream_open(&s, from, to, data, len, piece);
+    while (!stream_step(&s))
+        ;
+    stream_close(&s, must_block);
 }
 
 static void test_handshake_and_data(void **state)
@@ -159,6 +185,37 @@ static void test_handshake_and_data(void **state)
     transfer(&p.srv, &p.cli, data, 1000, 1000, false); /* one small buffer */
     free(data);
     pair_close(&p);
+}
+
+/* Two connections on one thread take turns with gathered writes that block: the gathering
+ * buffer is the thread's, so each retry must gather its own bytes again. */
+static void test_two_connections_one_thread(void **state)
+{
+    pair_t a, b;
+    pair_open(&a, 4096);
+    pair_open(&b, 4096);
+    size_t len = 200000;
+    uint8_t *da = malloc(len), *db = malloc(len);
+    for (size_t i = 0; i < len; i++) {
+        da[i] = (uint8_t)(i * 2654435761u >> 13);
+        db[i] = (uint8_t)~(i * 40503u >> 7);
+    }
+    stream_t sa, sb;
+    stream_open(&sa, &a.cli, &a.srv, da, len, 37);
+    stream_open(&sb, &b.cli, &b.srv, db, len, 29);
+    bool done_a = false, done_b = false;
+    while (!done_a || !done_b) {
+        if (!done_a)
+            done_a = stream_step(&sa);
+        if (!done_b)
+            done_b = stream_step(&sb);
+    }
+    stream_close(&sa, true);
+    stream_close(&sb, true);
+    free(da);
+    free(db);
+    pair_close(&a);
+    pair_close(&b);
 }
 
 /* Three records arrive together; a reader with a small buffer gets them all through
@@ -272,7 +329,8 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as pixd and pixload: a write to a closed peer is an error */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_and_data), cmocka_unit_test(test_pending),
+        cmocka_unit_test(test_handshake_and_data), cmocka_unit_test(test_two_connections_one_thread),
+        cmocka_unit_test(test_pending),
         cmocka_unit_test(test_close_notify),       cmocka_unit_test(test_not_tls),
         cmocka_unit_test(test_eof_in_handshake),   cmocka_unit_test(test_ctx_errors),
     };
