@@ -46,6 +46,19 @@ struct io {
 
 extern const io_ops_t io_plain;
 
+/* After a write of n bytes from iov[i..cnt): the index of the first buffer not wholly
+ * written, that buffer trimmed by the part that was. */
+static inline unsigned io_iov_advance(struct iovec *iov, unsigned i, unsigned cnt, size_t n)
+{
+    while (i < cnt && n >= iov[i].iov_len)
+        n -= iov[i++].iov_len;
+    if (i < cnt) {
+        iov[i].iov_base = (char *)iov[i].iov_base + n;
+        iov[i].iov_len -= n;
+    }
+    return i;
+}
+
 static inline void io_init_plain(io_t *io, int fd)
 {
     io->ops = &io_plain;

@@ -273,13 +273,7 @@ static void flush_out(lconn_t *c)
             return;
         }
         c->t->stats.bytes_written += (uint64_t)n;
-        size_t left = (size_t)n;
-        while (c->out_i < c->out_n && left >= c->out[c->out_i].iov_len)
-            left -= c->out[c->out_i++].iov_len;
-        if (c->out_i < c->out_n) {
-            c->out[c->out_i].iov_base = (char *)c->out[c->out_i].iov_base + left;
-            c->out[c->out_i].iov_len -= left;
-        }
+        c->out_i = io_iov_advance(c->out, c->out_i, c->out_n, (size_t)n);
     }
     c->out_i = c->out_n = 0;
     loop_watch_mod(c->t->loop, &c->w, EPOLLIN);

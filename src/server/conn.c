@@ -187,16 +187,9 @@ static void flush(conn_t *c)
         ssize_t n = c->io.ops->writev(&c->io, c->iov, c->iovcnt);
         if (!wrote(c, n))
             return;
-        size_t left = (size_t)n;
-        int i = 0;
-        while (i < c->iovcnt && left >= c->iov[i].iov_len)
-            left -= c->iov[i++].iov_len;
-        memmove(c->iov, c->iov + i, (size_t)(c->iovcnt - i) * sizeof c->iov[0]);
-        c->iovcnt -= i;
-        if (c->iovcnt) {
-            c->iov[0].iov_base = (char *)c->iov[0].iov_base + left;
-            c->iov[0].iov_len -= left;
-        }
+        unsigned i = io_iov_advance(c->iov, 0, (unsigned)c->iovcnt, (size_t)n);
+        memmove(c->iov, c->iov + i, (size_t)(c->iovcnt - (int)i) * sizeof c->iov[0]);
+        c->iovcnt -= (int)i;
     }
     c->io.more = 0;
     if (c->state == CONN_CONTINUE) { /* "100 Continue" is out: now the body */

@@ -133,13 +133,7 @@ static bool stream_step(stream_t *s)
         } else {
             assert_true(w > 0);
             s->sent += (size_t)w;
-            size_t left = (size_t)w;
-            while (s->first < s->n && left >= s->iov[s->first].iov_len)
-                left -= s->iov[s->first++].iov_len;
-            if (s->first < s->n) {
-                s->iov[s->first].iov_base = (char *)s->iov[s->first].iov_base + left;
-                s->iov[s->first].iov_len -= left;
-            }
+            s->first = io_iov_advance(s->iov, (unsigned)s->first, (unsigned)s->n, (size_t)w);
         }
     }
     if (s->sent < s->len && s->rounds % 4)
