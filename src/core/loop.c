@@ -1,5 +1,7 @@
 #include "core/loop.h"
 
+#include "core/testhook.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,6 +34,9 @@ struct loop {
     loop_watch_t wake;
     pthread_mutex_t calls_lock;
     loop_call_t *calls_head, *calls_tail;
+
+    /* Deferred calls: a FIFO of embedded nodes, run after everything else in an iteration. */
+    loop_defer_t *defer_head, *defer_tail;
 };
 
 static uint64_t mono_ms(void)
@@ -215,6 +220,8 @@ void loop_timer_arm(loop_t *loop, loop_timer_t *t, uint64_t after_ms, loop_timer
 
 static int next_timeout(const loop_t *loop)
 {
+    if (loop->defer_head)
+        return 0;
     if (loop->heap_len == 0)
         return 1000; /* keep the clocks fresh even when idle */
     uint64_t at = loop->heap[1]->at_ms;
@@ -230,6 +237,34 @@ static void run_timers(loop_t *loop)
         loop_timer_t *t = loop->heap[1];
         loop_timer_cancel(loop, t);
         t->cb(loop, t);
+    }
+}
+
+void loop_defer(loop_t *loop, loop_defer_t *d, loop_call_cb fn, void *arg)
+{
+    if (d->queued)
+        return;
+    d->queued = true;
+    d->fn = fn;
+    d->arg = arg;
+    d->next = NULL;
+    if (loop->defer_tail)
+        loop->defer_tail->next = d;
+    else
+        loop->defer_head = d;
+    loop->defer_tail = d;
+}
+
+/* Runs the calls queued so far; those they queue wait for the next iteration. */
+static void run_deferred(loop_t *loop)
+{
+    loop_defer_t *d = loop->defer_head;
+    loop->defer_head = loop->defer_tail = NULL;
+    while (d) {
+        loop_defer_t *next = d->next; /* d may be freed by its call */
+        d->queued = false;
+        d->fn(loop, d->arg);
+        d = next;
     }
 }
 
@@ -260,6 +295,7 @@ int loop_run(loop_t *loop)
 {
     struct epoll_event evs[LOOP_MAX_EVENTS];
     while (!loop->stop) {
+        TESTHOOK("loop_wait"); /* a test lets events pile up into one batch */
         int n = wait_events(loop, evs);
         if (n < 0 && errno != EINTR)
             return -errno;
@@ -271,6 +307,7 @@ int loop_run(loop_t *loop)
         run_timers(loop);
         if (loop->wake_pending)
             run_calls(loop);
+        run_deferred(loop);
     }
     loop->stop = 0;
     return 0;

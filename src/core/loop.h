@@ -16,10 +16,12 @@
 typedef struct loop loop_t;
 typedef struct loop_watch loop_watch_t;
 typedef struct loop_timer loop_timer_t;
+typedef struct loop_defer loop_defer_t;
 
 /* Called with the epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP ...) that fired. An io
  * callback may free its own watch but no other: another watch may still have an event pending
- * in the current batch. Timers and posted calls run after the batch, so they may free any watch. */
+ * in the current batch. Timers, posted and deferred calls run after the batch, so they may free
+ * any watch; an object that another callback may want gone defers its own free (loop_defer). */
 typedef void (*loop_io_cb)(loop_t *loop, loop_watch_t *w, uint32_t events);
 typedef void (*loop_timer_cb)(loop_t *loop, loop_timer_t *t);
 typedef void (*loop_call_cb)(loop_t *loop, void *arg);
@@ -28,6 +30,14 @@ struct loop_watch {
     int fd;
     uint32_t events; /* currently registered interest */
     loop_io_cb cb;
+};
+
+/* A call deferred to the end of the current iteration, embedded in its owner (no allocation). */
+struct loop_defer {
+    loop_defer_t *next;
+    loop_call_cb fn;
+    void *arg;
+    bool queued;
 };
 
 struct loop_timer {
@@ -67,6 +77,13 @@ static inline bool loop_timer_armed(const loop_timer_t *t)
 {
     return t->_heap_ix != 0;
 }
+
+/* Runs fn(loop, arg) on this loop's thread after the current batch of events, timers and posted
+ * calls, before the loop sleeps again; a no-op while d is queued. A call deferred while deferred
+ * calls run waits for the next iteration (after one more, non-blocking, epoll_wait): a callback
+ * that defers itself yields to everything else that is ready. d must stay allocated until its
+ * call has run: an owner frees itself from there. */
+void loop_defer(loop_t *loop, loop_defer_t *d, loop_call_cb fn, void *arg);
 
 /* Thread-safe: runs fn(loop, arg) on the loop's thread at its next iteration. Calls from one
  * thread run in order. 0, or -ENOMEM. */

@@ -1,5 +1,6 @@
 /* loop: timers in deadline order, cancel and re-arm; calls posted from other threads run once
- * each, on the loop's thread, in each poster's order, and wake an idle loop. */
+ * each, on the loop's thread, in each poster's order, and wake an idle loop; deferred calls run
+ * after the batch (so a callback may ask for another watch's free) and yield when they re-defer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/loop.h"
 
@@ -178,12 +180,123 @@ static void test_post_wakes_idle_loop(void **state)
     loop_free(loop);
 }
 
+/* ---- deferred calls ------------------------------------------------------------------- */
+
+/* Two watches ready in one batch; whichever runs first closes the other and defers its free.
+ * The other's event, still pending in the batch, must find it allocated and closed. */
+typedef struct peer_w {
+    loop_watch_t w;
+    loop_defer_t free_call;
+    int pipe[2];
+    bool closed;
+    struct peer_w *other;
+} peer_w;
+
+static int peer_events, peer_frees;
+
+static void peer_free(loop_t *loop, void *arg)
+{
+    peer_w *p = arg;
+    close(p->pipe[0]);
+    close(p->pipe[1]);
+    peer_frees++;
+    free(p);
+    if (peer_frees == 1)
+        loop_stop(loop);
+}
+
+static void peer_close(loop_t *loop, peer_w *p)
+{
+    if (p->closed)
+        return;
+    p->closed = true;
+    loop_watch_del(loop, &p->w);
+    loop_defer(loop, &p->free_call, peer_free, p);
+    loop_defer(loop, &p->free_call, peer_free, p); /* queued already: a no-op */
+}
+
+static void on_peer(loop_t *loop, loop_watch_t *w, uint32_t events)
+{
+    peer_w *p = (peer_w *)w;
+    peer_events++;
+    if (p->closed) /* the event of a watch closed earlier in this batch */
+        return;
+    peer_close(loop, p->other);
+}
+
+static void test_defer_free_after_batch(void **state)
+{
+    loop_t *loop = loop_new();
+    assert_non_null(loop);
+    peer_w *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    assert_true(a && b);
+    a->other = b;
+    b->other = a;
+    peer_w *ps[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pipe(ps[i]->pipe), 0);
+        assert_int_equal(write(ps[i]->pipe[1], "x", 1), 1);
+        assert_int_equal(loop_watch_add(loop, &ps[i]->w, ps[i]->pipe[0], EPOLLIN, on_peer), 0);
+    }
+    peer_events = peer_frees = 0;
+    assert_int_equal(loop_run(loop), 0);
+    assert_int_equal(peer_events, 2); /* both events of the batch ran ... */
+    assert_int_equal(peer_frees, 1);  /* ... and the one closed was freed once, after them */
+    peer_w *open_one = a->closed ? b : a;
+    loop_watch_del(loop, &open_one->w);
+    close(open_one->pipe[0]);
+    close(open_one->pipe[1]);
+    free(open_one);
+    loop_free(loop);
+}
+
+/* A deferred call that defers itself again runs once per iteration, so an always-ready watch
+ * gets its event between any two of its runs. */
+static int yields, ready_events;
+static loop_defer_t again;
+
+static void on_again(loop_t *loop, void *arg)
+{
+    assert_int_equal(ready_events, yields + 1);
+    if (++yields == 20) {
+        loop_stop(loop);
+        return;
+    }
+    loop_defer(loop, &again, on_again, NULL);
+}
+
+static void on_ready(loop_t *loop, loop_watch_t *w, uint32_t events)
+{
+    ready_events++;
+}
+
+static void test_defer_yields(void **state)
+{
+    loop_t *loop = loop_new();
+    assert_non_null(loop);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "x", 1), 1); /* never read: ready at every iteration */
+    loop_watch_t w = {0};
+    assert_int_equal(loop_watch_add(loop, &w, fds[0], EPOLLIN, on_ready), 0);
+    yields = ready_events = 0;
+    loop_defer(loop, &again, on_again, NULL);
+    assert_int_equal(loop_run(loop), 0);
+    assert_int_equal(yields, 20);
+    loop_watch_del(loop, &w);
+    close(fds[0]);
+    close(fds[1]);
+    loop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers),
         cmocka_unit_test(test_post_from_threads),
         cmocka_unit_test(test_post_wakes_idle_loop),
+        cmocka_unit_test(test_defer_free_after_batch),
+        cmocka_unit_test(test_defer_yields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
