@@ -39,6 +39,23 @@ int buf_append(buf_t *b, const void *p, size_t n)
     return 0;
 }
 
+int buf_shrink(buf_t *b, size_t keep)
+{
+    size_t n = b->len - b->off;
+    size_t cap = n > keep ? n : keep;
+    if (b->cap <= cap)
+        return 0;
+    memmove(b->data, b->data + b->off, n);
+    b->off = 0;
+    b->len = n;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
 void buf_free(buf_t *b)
 {
     free(b->data);

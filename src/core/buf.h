@@ -22,6 +22,9 @@ typedef struct {
 long buf_reserve(buf_t *b, size_t want, size_t limit);
 /* Appends n bytes, growing without limit. 0 or -1 on allocation failure. */
 int buf_append(buf_t *b, const void *p, size_t n);
+/* Gives back capacity beyond max(keep, the bytes held), moving them to the front. 0, or -1 on
+ * allocation failure (the buffer is then unchanged). */
+int buf_shrink(buf_t *b, size_t keep);
 void buf_free(buf_t *b);
 
 static inline size_t buf_size(const buf_t *b);
