@@ -30,14 +30,14 @@ build() { # dir, cmake args...
 }
 
 echo "== release build and tests"
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIXD_TEST_HOOKS=ON && run_ctest build
 
 if [ $quick -eq 0 ]; then
   echo "== ASan+UBSan build and tests"
   # Leak checks stay on; the sanitizer must not be fooled by the Python test driver.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-        -DPIXD_SANITIZE=address,undefined && run_ctest build-asan -LE conformance
+        -DPIXD_SANITIZE=address,undefined -DPIXD_TEST_HOOKS=ON && run_ctest build-asan -LE conformance
 
   echo "== libFuzzer targets, ${FUZZ_SECONDS}s each"
   if build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \

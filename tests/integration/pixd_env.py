@@ -14,6 +14,8 @@ import time
 from PIL import Image
 
 PIXD_BIN = os.environ.get("PIXD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixd"))
+# pixd built with -DPIXD_TEST_HOOKS=ON: tests can hold its threads at named points (core/testhook.h).
+HOOKS = os.environ.get("PIXD_TEST_HOOKS") == "1"
 
 
 def free_port():
@@ -36,8 +38,10 @@ def make_image(fmt, size=(40, 40), color=(200, 30, 60)):
 class Pixd:
     """A pixd process on a free loopback port, with its own avatar folder."""
 
-    def __init__(self, *args, avatars=None, default=True):
+    def __init__(self, *args, avatars=None, default=True, preexec_fn=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="pixd-test-")
+        self.hooks = os.path.join(self.tmp.name, "hooks")
+        os.makedirs(self.hooks)
         self.dir = avatars or os.path.join(self.tmp.name, "avatars")
         os.makedirs(self.dir, exist_ok=True)
         if default and not os.path.exists(os.path.join(self.dir, "-1.png")):
@@ -45,7 +49,8 @@ class Pixd:
         self.port = free_port()
         self.log = open(os.path.join(self.tmp.name, "pixd.log"), "w+")
         cmd = [PIXD_BIN, "--listen", f"127.0.0.1:{self.port}", "--avatars", self.dir, "--threads", "2", *args]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PIXD_TESTHOOK_DIR=self.hooks)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -56,6 +61,38 @@ class Pixd:
                     break
                 time.sleep(0.02)
         raise RuntimeError("pixd did not start: " + self.output())
+
+    def arm(self, point):
+        """Arms a test hook: the next pixd thread to reach it stands still (HOOKS only). Arming
+        again while one is held holds one more thread; release() lets them all go."""
+        open(os.path.join(self.hooks, point + ".arm"), "w").close()
+
+    def wait_held(self, point, timeout=30):
+        """Waits until a thread has taken the arming (the .arm file became .held)."""
+        arm, held = (os.path.join(self.hooks, point + ext) for ext in (".arm", ".held"))
+        deadline = time.time() + timeout
+        while os.path.exists(arm) or not os.path.exists(held):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"pixd never reached hook {point}: " + self.output())
+            time.sleep(0.002)
+
+    def hold(self, point, timeout=30):
+        self.arm(point)
+        self.wait_held(point, timeout)
+
+    def release(self, point):
+        os.unlink(os.path.join(self.hooks, point + ".held"))
+
+    def status(self):
+        """GET /status on a new connection, as a dict."""
+        import json
+        c = self.connect()
+        try:
+            r = c.request("GET", "/status")
+            assert r.status == 200, r
+            return json.loads(r.body)
+        finally:
+            c.close()
 
     def output(self):
         self.log.flush()
