@@ -26,10 +26,16 @@ static const char usage[] =
     "  --access-log FILE         append one line per request to FILE\n"
     "  --max-conns N             open connections at most (default 10000)\n"
     "  --max-body-mb N           request body limit (default 20)\n"
+    "  --max-body-memory-mb N    request bodies and downloads in memory at once, 503 beyond\n"
+    "                            (default: a quarter of the machine's memory, at most 4096)\n"
     "  --max-pixels N            largest image accepted (default 40000000)\n"
+    "  --max-image-memory-mb N   a decoder's estimated peak memory, 422 beyond (default 512)\n"
     "  --image-workers N         image threads, 0 = on the event loop (default: one per core)\n"
+    "  --max-queue N             image jobs waiting for a thread, 503 beyond (default 64)\n"
     "  --header-timeout SEC      time to send a request head (default 10)\n"
     "  --body-timeout SEC        longest stall while reading a body or writing (default 30)\n"
+    "  --body-min-rate BYTES     after --body-timeout, a body slower than this on average\n"
+    "                            gets 408 (default 1024; 0 = off)\n"
     "  --keepalive-timeout SEC   idle keep-alive connections close after (default 75)\n"
     "  --default-image-url URL   image GET /magic/imageurl converts\n"
     "  --fetch-allow CIDR        let downloads reach this range (repeatable; default: public only)\n"
@@ -53,6 +59,12 @@ void server_config_defaults(server_config_t *cfg)
     cfg->cache_bytes = 64u << 20;
     cfg->max_body = 20u << 20;
     cfg->max_pixels = IMG_DEFAULT_MAX_PIXELS;
+    cfg->max_image_memory = 512u << 20;
+    cfg->max_queue = 64;
+    cfg->body_min_rate = 1024;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 1ull << 30;
+    cfg->max_body_memory = quarter < (4ull << 30) ? quarter : 4ull << 30;
     cfg->header_timeout_ms = 10000;
     cfg->body_timeout_ms = 30000;
     cfg->keepalive_timeout_ms = 75000;
@@ -106,7 +118,7 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_AVATARS, O_DEFAULT, O_THREADS, O_CACHE, O_MAXAGE, O_LOG, O_CONNS, O_BODY,
            O_PIXELS, O_IWORKERS, O_HTO, O_BTO, O_KTO, O_URL, O_ALLOW, O_FTO, O_FCTO, O_FMAX,
-           O_TLS, O_CERT, O_KEY };
+           O_TLS, O_CERT, O_KEY, O_BODYMEM, O_IMGMEM, O_QUEUE, O_MINRATE };
     static const struct option opts[] = {
         {"listen", 1, 0, O_LISTEN}, {"avatars", 1, 0, O_AVATARS}, {"default-avatar", 1, 0, O_DEFAULT},
         {"threads", 1, 0, O_THREADS}, {"cache-mb", 1, 0, O_CACHE}, {"max-age", 1, 0, O_MAXAGE},
@@ -116,6 +128,8 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         {"keepalive-timeout", 1, 0, O_KTO}, {"default-image-url", 1, 0, O_URL},
         {"fetch-allow", 1, 0, O_ALLOW}, {"fetch-timeout", 1, 0, O_FTO},
         {"fetch-connect-timeout", 1, 0, O_FCTO}, {"fetch-max-mb", 1, 0, O_FMAX},
+        {"max-body-memory-mb", 1, 0, O_BODYMEM}, {"max-image-memory-mb", 1, 0, O_IMGMEM},
+        {"max-queue", 1, 0, O_QUEUE}, {"body-min-rate", 1, 0, O_MINRATE},
         {"tls-listen", 1, 0, O_TLS}, {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY},
         {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     long long v;
@@ -147,6 +161,10 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         case O_LOG: r = copy(o, cfg->access_log, sizeof cfg->access_log, optarg); break;
         case O_CONNS: if (!(r = num(o, optarg, 1, 1 << 24, &v))) cfg->max_conns = (int)v; break;
         case O_BODY: if (!(r = num(o, optarg, 1, 4096, &v))) cfg->max_body = (uint64_t)v << 20; break;
+        case O_BODYMEM: if (!(r = num(o, optarg, 1, 1 << 20, &v))) cfg->max_body_memory = (uint64_t)v << 20; break;
+        case O_IMGMEM: if (!(r = num(o, optarg, 0, 1 << 20, &v))) cfg->max_image_memory = (uint64_t)v << 20; break;
+        case O_QUEUE: if (!(r = num(o, optarg, 1, 1 << 20, &v))) cfg->max_queue = (uint32_t)v; break;
+        case O_MINRATE: if (!(r = num(o, optarg, 0, 1LL << 30, &v))) cfg->body_min_rate = (uint32_t)v; break;
         case O_PIXELS: if (!(r = num(o, optarg, 1, 1LL << 40, &v))) cfg->max_pixels = (uint64_t)v; break;
         case O_IWORKERS: if (!(r = num(o, optarg, 0, 256, &v))) cfg->image_workers = (int)v; break;
         case O_HTO: r = seconds(o, optarg, &cfg->header_timeout_ms); break;

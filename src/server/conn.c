@@ -1,10 +1,14 @@
 /*
- * conn: one client connection's life: read a head, read its body, hand it to the router,
- * write the answer, then keep-alive, pipeline or close.
+ * conn: one client connection's life, as one loop (conn_run): read, parse the head, read the
+ * body, dispatch, write the answer, then the next request or close. Nothing re-enters it:
+ * handlers, timers and completions only change the state and, from outside the loop, defer a
+ * run to the end of the loop iteration; closing is deferred the same way, so any callback may
+ * ask for it (loop.h).
  *
- * Level-triggered epoll, one interest at a time: EPOLLIN while reading a request, EPOLLOUT
- * while an answer is blocked, nothing while a handler holds the connection. The head and
- * body stay in the read buffer, parsed in place; the next pipelined request follows them.
+ * Level-triggered epoll, one interest at a time: EPOLLIN while reading a request, the
+ * transport's want while an answer is blocked, EPOLLRDHUP while a handler holds the
+ * connection (a client that leaves drops its job). The head and body stay in the read buffer,
+ * parsed in place; the next pipelined request follows them.
  */
 #include "server/conn.h"
 
@@ -19,12 +23,17 @@
 #include "core/tls.h"
 #include "server/router.h"
 
-#define HEAD_MAX 8192
-#define READ_CHUNK 16384
+#define HEAD_MAX 8192           /* a request head, every request: 431 beyond */
+#define READ_CHUNK 16384        /* one read while no body is expected */
+#define BODY_READ_MAX (256u << 10) /* one read of a chunked body */
+#define IN_KEEP (2 * READ_CHUNK) /* read buffer capacity kept between requests */
+#define REQUESTS_PER_TURN 16    /* pipelined requests one connection gets before others run */
+#define CHUNKED_CHARGE (1u << 20) /* a chunked body reserves the memory budget in these steps */
+#define EV_READ (EPOLLIN | EPOLLRDHUP)
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
-static void process(conn_t *c);
-static void resume(conn_t *c);
+static void on_deferred(loop_t *loop, void *arg);
+static void conn_run(conn_t *c, bool readable);
 
 /* A connection joins epoll only when it first has to wait: a request answered straight
  * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
@@ -34,6 +43,34 @@ static void set_interest(conn_t *c, uint32_t ev)
         loop_watch_mod(c->wk->loop, &c->w, ev);
     else if (loop_watch_add(c->wk->loop, &c->w, c->io.fd, ev, on_io) != 0)
         c->w.cb = on_io; /* out of memory: the connection ends by its timer */
+}
+
+/* Runs the connection (or frees it, once closed) at the end of this loop iteration. */
+static void schedule(conn_t *c)
+{
+    loop_defer(c->wk->loop, &c->defer, on_deferred, c);
+}
+
+/* The read buffer's capacity as /status counts it (worker-local, read relaxed). */
+static void count_buffer(conn_t *c)
+{
+    worker_stats_t *st = &c->wk->stats;
+    __atomic_store_n(&st->buf_bytes, st->buf_bytes - c->buf_counted + c->in.cap, __ATOMIC_RELAXED);
+    c->buf_counted = c->in.cap;
+}
+
+static bool body_charge(conn_t *c, uint64_t n)
+{
+    if (!server_mem_charge(c->wk->srv, n))
+        return false;
+    c->body_charge += n;
+    return true;
+}
+
+static void body_uncharge(conn_t *c)
+{
+    server_mem_release(c->wk->srv, c->body_charge);
+    c->body_charge = 0;
 }
 
 static void release_body(conn_t *c)
@@ -47,7 +84,9 @@ static void conn_free(conn_t *c)
 {
     worker_t *wk = c->wk;
     release_body(c);
+    body_uncharge(c);
     buf_free(&c->in);
+    count_buffer(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -55,25 +94,34 @@ static void conn_free(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     wk->nconns--;
-    wk->closed++;
     __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&wk->srv->conns_now, 1, __ATOMIC_RELAXED);
     free(c);
 }
 
-/* Closes the socket. A held connection's memory waits for its handler's answer. */
+/* Closes the socket now; the memory goes at the end of the iteration, or, while a handler
+ * holds the connection, once its answer arrives (the handler is told to give up). */
 static void conn_close(conn_t *c)
 {
+    if (c->state == CONN_CLOSED)
+        return;
     loop_timer_cancel(c->wk->loop, &c->timer);
     /* close() takes the fd out of epoll (the fd is never duplicated): no EPOLL_CTL_DEL. */
     c->io.ops->close(&c->io);
     c->w.fd = -1;
-    if (c->state == CONN_HELD) {
-        c->state = CONN_CLOSED;
-        return;
-    }
     c->state = CONN_CLOSED;
-    conn_free(c);
+    if (c->held && c->hold_cancel)
+        c->hold_cancel(c->hold_arg);
+    schedule(c);
+}
+
+static void on_deferred(loop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    if (c->state != CONN_CLOSED)
+        conn_run(c, false);
+    else if (!c->held)
+        conn_free(c);
 }
 
 static void on_timeout(loop_t *loop, loop_timer_t *t)
@@ -82,7 +130,6 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
     switch (c->state) {
     case CONN_HEAD:
     case CONN_BODY:
-        c->keep_alive = false;
         conn_respond_error(c, 408, "request timeout");
         break;
     default: /* idle keep-alive, or a client that stopped reading its answer */
@@ -118,12 +165,11 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
     /* Listeners use TCP_DEFER_ACCEPT, so the request is usually here already: read it now
      * rather than after another trip through epoll. If the connection is still open and
      * registered nowhere afterwards, it waits for more of its request. */
-    uint64_t closed = wk->closed;
-    on_io(wk->loop, &c->w, EPOLLIN);
-    if (wk->closed != closed)
+    conn_run(c, true);
+    if (c->state == CONN_CLOSED)
         return;
     if (!c->w.cb)
-        set_interest(c, EPOLLIN);
+        set_interest(c, EV_READ);
     /* A client that connects and sends nothing (or stalls its TLS handshake, whatever the
      * direction it waits in) gets the head timeout too. */
     if (c->state == CONN_IDLE && !loop_timer_armed(&c->timer))
@@ -131,36 +177,6 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
-
-/* Called when the answer is fully written: log, then the next request or close. */
-static void finish_response(conn_t *c)
-{
-    worker_t *wk = c->wk;
-    release_body(c);
-    __atomic_store_n(&wk->stats.requests, wk->stats.requests + 1, __ATOMIC_RELAXED);
-    if (!c->keep_alive || wk->draining) {
-        /* Unread bytes at close turn our FIN into a RST that can destroy the answer in
-         * flight: half-close first when the request was not read to its end. */
-        if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len)
-            c->io.ops->shutdown(&c->io);
-        conn_close(c);
-        return;
-    }
-    if (!c->nodelay) {
-        /* Kept alive: later answers must not wait for an ACK of this one (Nagle). A
-         * connection closed after one answer never needs it, as nginx reasons too. */
-        int one = 1;
-        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->nodelay = true;
-    }
-    buf_consume(&c->in, c->head_len + c->raw_len);
-    c->head_len = c->body_len = c->raw_len = 0;
-    c->state = CONN_IDLE;
-    set_interest(c, EPOLLIN);
-    if (!buf_size(&c->in))
-        loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
-    resume(c); /* a pipelined request already buffered, here or in the transport */
-}
 
 /* Accounts a write's result. False when the connection must wait for room (the stall clock
  * then runs) or is gone. */
@@ -179,32 +195,65 @@ static bool wrote(conn_t *c, ssize_t n)
     return true;
 }
 
-static void flush(conn_t *c)
+/* Writes what is staged. True when all of it went out. */
+static bool flush(conn_t *c)
 {
     /* With a file to follow, the head waits for it (MSG_MORE): one segment, not two. */
     c->io.more = c->file_left > 0;
     while (c->iovcnt) {
         ssize_t n = c->io.ops->writev(&c->io, c->iov, c->iovcnt);
         if (!wrote(c, n))
-            return;
+            return false;
         unsigned i = io_iov_advance(c->iov, 0, (unsigned)c->iovcnt, (size_t)n);
         memmove(c->iov, c->iov + i, (size_t)(c->iovcnt - (int)i) * sizeof c->iov[0]);
         c->iovcnt -= (int)i;
     }
     c->io.more = 0;
-    if (c->state == CONN_CONTINUE) { /* "100 Continue" is out: now the body */
-        c->state = CONN_BODY;
-        set_interest(c, EPOLLIN);
-        resume(c);
-        return;
-    }
     while (c->file_left) {
         ssize_t n = c->io.ops->sendfile(&c->io, c->file_fd, &c->file_off, c->file_left);
         if (!wrote(c, n))
-            return;
+            return false;
         c->file_left -= (size_t)n;
     }
-    finish_response(c);
+    return true;
+}
+
+/* The answer is out: log it, then get ready for the next request, or close. False when the
+ * connection closed. */
+static bool next_request(conn_t *c)
+{
+    worker_t *wk = c->wk;
+    release_body(c);
+    body_uncharge(c);
+    __atomic_store_n(&wk->stats.requests, wk->stats.requests + 1, __ATOMIC_RELAXED);
+    if (!c->keep_alive || wk->draining) {
+        /* Unread bytes at close turn our FIN into a RST that can destroy the answer in
+         * flight: half-close first when the request was not read to its end. */
+        if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len)
+            c->io.ops->shutdown(&c->io);
+        conn_close(c);
+        return false;
+    }
+    if (!c->nodelay) {
+        /* Kept alive: later answers must not wait for an ACK of this one (Nagle). A
+         * connection closed after one answer never needs it, as nginx reasons too. */
+        int one = 1;
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->nodelay = true;
+    }
+    buf_consume(&c->in, c->head_len + c->raw_len);
+    /* What a large body grew is not kept for the life of the connection. */
+    if (buf_shrink(&c->in, IN_KEEP) != 0) {
+        conn_close(c);
+        return false;
+    }
+    count_buffer(c);
+    c->head_len = c->body_len = c->raw_len = 0;
+    c->state = CONN_IDLE;
+    set_interest(c, EV_READ);
+    if (!buf_size(&c->in))
+        loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
+    return true;
 }
 
 static size_t put(char *dst, const char *s, size_t n)
@@ -238,10 +287,11 @@ void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, 
                        int fd, void (*release)(void *), void *arg)
 {
     worker_t *wk = c->wk;
+    c->held = false;
     if (c->state == CONN_CLOSED) { /* the client left while a handler held it */
         if (release)
             release(arg);
-        conn_free(c);
+        schedule(c); /* its memory now */
         return;
     }
     loop_timer_cancel(wk->loop, &c->timer);
@@ -303,7 +353,8 @@ void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, 
     if (wk->srv->log_fd >= 0)
         conn_log(c, head_only ? 0 : blen);
     c->state = CONN_WRITING;
-    flush(c);
+    if (!c->running) /* answered from a completion or a timer: written by the loop, later */
+        schedule(c);
 }
 
 void conn_respond_error(conn_t *c, int status, const char *reason)
@@ -312,57 +363,109 @@ void conn_respond_error(conn_t *c, int status, const char *reason)
     int n = snprintf(body, sizeof body, "{\"error\": \"%s\"}\n", reason);
     if (n < 0 || n >= (int)sizeof body)
         n = snprintf(body, sizeof body, "{\"error\": \"error\"}\n");
+    /* A 503 is a moment's overload (memory, queue, shutdown): say when to come back. */
     static const char h[] = "Content-Type: application/json\r\n";
+    static const char h503[] = "Content-Type: application/json\r\nRetry-After: 1\r\n";
     /* The body is copied into `out` after the head so it outlives this frame. */
     size_t room = sizeof c->out / 2;
     char *copy = c->out + room;
     memcpy(copy, body, (size_t)n);
-    conn_respond(c, status, h, sizeof h - 1, copy, (size_t)n, NULL, NULL);
+    if (status == 503)
+        conn_respond(c, status, h503, sizeof h503 - 1, copy, (size_t)n, NULL, NULL);
+    else
+        conn_respond(c, status, h, sizeof h - 1, copy, (size_t)n, NULL, NULL);
 }
 
 void conn_respond_405(conn_t *c, const char *allow)
 {
-    char h[128];
-    int n = snprintf(h, sizeof h, "Allow: %s\r\n", allow);
+    char h[160];
+    int n = snprintf(h, sizeof h, "Content-Type: application/json\r\nAllow: %s\r\n", allow);
+    if (n < 0 || n >= (int)sizeof h)
+        n = 0; /* allow lists are short literals: never cut a header line */
     char *body = c->out + sizeof c->out / 2;
     static const char msg[] = "{\"error\": \"method not allowed\"}\n";
     memcpy(body, msg, sizeof msg - 1);
-    char hdrs[192];
-    int m = snprintf(hdrs, sizeof hdrs, "Content-Type: application/json\r\n%.*s", n, h);
-    conn_respond(c, 405, hdrs, (size_t)m, body, sizeof msg - 1, NULL, NULL);
+    conn_respond(c, 405, h, (size_t)n, body, sizeof msg - 1, NULL, NULL);
 }
 
-void conn_hold(conn_t *c)
+void conn_hold(conn_t *c, void (*cancel)(void *arg), void *arg)
 {
-    /* The interest stays: clearing it here would cost one epoll_ctl now and one to restore
-     * it after the answer. An event that does come while held clears it then (on_io). */
+    /* The read interest stays (an epoll_ctl saved now and one after the answer): an event
+     * that comes while held narrows it to EPOLLRDHUP then (on_io). */
     c->state = CONN_HELD;
+    c->held = true;
+    c->hold_cancel = cancel;
+    c->hold_arg = arg;
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-/* Reads what the socket has (one read: level-triggered epoll calls again if more is
- * waiting). Returns false when the connection was closed. */
-static bool fill(conn_t *c, size_t limit)
+/* One read of at most max bytes (level-triggered epoll calls again if more is waiting).
+ * 1: bytes came; 0: nothing now; -1: the connection closed. */
+static int fill(conn_t *c, size_t max, size_t limit)
 {
     long room = buf_reserve(&c->in, READ_CHUNK, limit);
+    count_buffer(c);
     if (room < 0) {
         conn_close(c);
-        return false;
+        return -1;
     }
     if (room == 0)
-        return true; /* at the limit: process() answers 431/413 */
-    ssize_t n = c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room);
+        return 0; /* at the limit: advance() has answered 431/413 already */
+    ssize_t n = c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room < max ? (size_t)room : max);
     if (n == IO_AGAIN) {
         if (c->io.want == EPOLLOUT) /* TLS: the handshake has to send before it reads on */
             set_interest(c, EPOLLOUT);
-        return true;
+        return 0;
     }
     if (n <= 0) {
         conn_close(c);
-        return false;
+        return -1;
     }
     c->in.len += (size_t)n;
+    return 1;
+}
+
+/* Re-arms the body clock: it fires after a stall of --body-timeout, and also once the body
+ * is slower than --body-min-rate after a grace of --body-timeout (as Apache's mod_reqtimeout
+ * MinRate): a body trickled a byte at a time cannot hold the connection forever. */
+static void arm_body_clock(conn_t *c)
+{
+    const server_config_t *cfg = &c->wk->srv->cfg;
+    uint64_t now = loop_now_ms(c->wk->loop), after = cfg->body_timeout_ms;
+    if (cfg->body_min_rate) {
+        uint64_t got = buf_size(&c->in) - c->head_len;
+        uint64_t deadline = c->body_started_ms + cfg->body_timeout_ms + got * 1000 / cfg->body_min_rate;
+        after = deadline <= now ? 0 : deadline - now < after ? deadline - now : after;
+    }
+    loop_timer_arm(c->wk->loop, &c->timer, after, on_timeout);
+}
+
+/* A head just parsed: its limits, and memory for its body. False when it was answered. */
+static bool start_request(conn_t *c, size_t head_len)
+{
+    const server_config_t *cfg = &c->wk->srv->cfg;
+    c->head_len = head_len;
+    c->head_at = buf_start(&c->in);
+    c->keep_alive = c->req.h.keep_alive;
+    c->body_len = c->raw_len = 0;
+    memset(&c->chunked, 0, sizeof c->chunked);
+    c->sent_continue = false;
+    c->state = CONN_BODY;
+    c->body_started_ms = loop_now_ms(c->wk->loop);
+    if (head_len > HEAD_MAX) { /* read whole in one go, but over the limit all the same */
+        conn_respond_error(c, 431, "request head too large");
+        return false;
+    }
+    if (c->req.h.content_length > (int64_t)cfg->max_body) {
+        conn_respond_error(c, 413, "request body too large");
+        return false;
+    }
+    uint64_t want = c->req.h.chunked ? CHUNKED_CHARGE : c->req.h.content_length > 0 ? (uint64_t)c->req.h.content_length : 0;
+    if (want && !body_charge(c, want)) {
+        conn_respond_error(c, 503, "too many request bodies in memory");
+        return false;
+    }
     return true;
 }
 
@@ -371,8 +474,9 @@ static size_t body_limit(const conn_t *c)
     return HEAD_MAX + c->wk->srv->cfg.max_body + 64; /* +64: chunk framing slack */
 }
 
-/* Advances through head and body as far as the buffered bytes allow. */
-static void process(conn_t *c)
+/* Advances through head and body as far as the buffered bytes allow. True when the state
+ * changed (answered, dispatched, or sending "100 Continue"); false when it needs input. */
+static bool advance(conn_t *c)
 {
     worker_t *wk = c->wk;
     const server_config_t *cfg = &wk->srv->cfg;
@@ -380,39 +484,28 @@ static void process(conn_t *c)
         int r = http_parse_request(buf_start(&c->in), buf_size(&c->in), &c->req);
         if (r == HTTP_PARSE_INCOMPLETE) {
             if (buf_size(&c->in) >= HEAD_MAX) {
+                c->state = CONN_HEAD;
                 conn_respond_error(c, 431, "request head too large");
-                return;
+                return true;
             }
             if (c->state == CONN_IDLE && buf_size(&c->in)) {
                 c->state = CONN_HEAD; /* the head clock starts at its first byte */
                 c->started_ms = loop_now_ms(wk->loop);
                 loop_timer_arm(wk->loop, &c->timer, cfg->header_timeout_ms, on_timeout);
             }
-            return;
+            return false;
         }
         if (r == HTTP_PARSE_ERROR) {
             c->state = CONN_HEAD;
             conn_respond_error(c, http_err_status(c->req.h.error), http_err_reason(c->req.h.error));
-            return;
+            return true;
         }
         if (c->state == CONN_IDLE)
             c->started_ms = loop_now_ms(wk->loop);
-        c->head_len = (size_t)r;
-        c->head_at = buf_start(&c->in);
-        c->keep_alive = c->req.h.keep_alive;
-        c->body_len = c->raw_len = 0;
-        memset(&c->chunked, 0, sizeof c->chunked);
-        c->sent_continue = false;
-        if (c->req.h.content_length > (int64_t)cfg->max_body) {
-            c->state = CONN_BODY;
-            conn_respond_error(c, 413, "request body too large");
-            return;
-        }
-        c->state = CONN_BODY;
+        if (!start_request(c, (size_t)r))
+            return true;
     }
 
-    if (c->state != CONN_BODY)
-        return;
     if (c->req.h.chunked) {
         /* Layout after the head: the decoded body, then raw bytes not decoded yet. Decoding
          * in place keeps that true; pipelined bytes after the body are moved up behind it. */
@@ -420,15 +513,18 @@ static void process(conn_t *c)
         size_t n = buf_size(&c->in) - c->head_len - c->body_len;
         ssize_t rest = http_chunked_decode(&c->chunked, raw, &n);
         if (rest == HTTP_PARSE_ERROR) {
-            c->keep_alive = false;
             conn_respond_error(c, 400, "malformed chunked body");
-            return;
+            return true;
         }
         c->body_len += n;
         c->in.len = (size_t)(raw + n - c->in.data) + (size_t)(rest > 0 ? rest : 0);
         if (c->body_len > cfg->max_body || (rest < 0 && buf_size(&c->in) >= body_limit(c))) {
             conn_respond_error(c, 413, "request body too large");
-            return;
+            return true;
+        }
+        if (c->body_len + BODY_READ_MAX > c->body_charge && !body_charge(c, CHUNKED_CHARGE)) {
+            conn_respond_error(c, 503, "too many request bodies in memory");
+            return true;
         }
         if (rest >= 0) {
             c->raw_len = c->body_len;
@@ -441,9 +537,8 @@ static void process(conn_t *c)
             goto complete;
         }
     }
-    /* The body is incomplete: (re)start its stall clock. Bodiless requests never get here,
-     * which spares the timer heap two operations per request. */
-    loop_timer_arm(wk->loop, &c->timer, cfg->body_timeout_ms, on_timeout);
+    /* Bodiless requests never get here, which spares the timer heap two operations each. */
+    arm_body_clock(c);
     if (c->req.expect_continue && !c->sent_continue && c->req.h.minor_version == 1) {
         /* Sent like an answer, so a blocked write is finished before anything else goes
          * out (a transport must never be left with half a write: io.h). */
@@ -453,9 +548,9 @@ static void process(conn_t *c)
         c->iov[0].iov_len = sizeof cont - 1;
         c->iovcnt = 1;
         c->state = CONN_CONTINUE;
-        flush(c);
+        return true;
     }
-    return;
+    return false;
 complete:
     loop_timer_cancel(wk->loop, &c->timer);
     /* Reading the body may have moved the buffer: the head's pointers must follow it. */
@@ -463,72 +558,93 @@ complete:
         http_parse_request(buf_start(&c->in), c->head_len, &c->req);
     c->state = CONN_DISPATCH;
     router_dispatch(c);
+    if (c->state == CONN_DISPATCH) /* a handler must answer or hold: never leave a client hanging */
+        conn_respond_error(c, 500, "no answer");
+    return true;
 }
 
-static bool wants_input(const conn_t *c)
+/* How much one read may take: the rest of a body of known length (a large upload in few
+ * reads), a bounded step otherwise, so bytes read ahead past a request stay few. */
+static size_t read_max(const conn_t *c)
 {
-    return c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY;
+    if (c->state != CONN_BODY)
+        return READ_CHUNK;
+    if (c->req.h.chunked)
+        return BODY_READ_MAX;
+    size_t have = buf_size(&c->in) - c->head_len, want = (size_t)c->req.h.content_length;
+    return want > have + READ_CHUNK ? want - have : READ_CHUNK;
 }
 
-/* Reads and processes until the request needs bytes that only epoll can announce: input the
- * transport holds (TLS, io->pending) gets no event. A loop, not recursion: a call made from
- * inside it (an answer finished synchronously) returns and leaves the reading to it. */
-static void input(conn_t *c)
+/* The lifecycle. readable: epoll said the socket has input (one read is due). */
+static void conn_run(conn_t *c, bool readable)
 {
-    worker_t *wk = c->wk;
-    if (c->reading)
+    if (c->running)
         return;
-    uint64_t closed = wk->closed;
-    c->reading = true;
-    do {
-        if (!fill(c, c->state == CONN_BODY ? body_limit(c) : HEAD_MAX))
-            return; /* closed and freed */
-        process(c);
-    } while (wk->closed == closed && c->io.pending && wants_input(c));
-    if (wk->closed == closed)
-        c->reading = false;
-}
-
-/* Goes on with a connection that waits for input again after writing: what is buffered
- * first, then what the transport holds. */
-static void resume(conn_t *c)
-{
-    worker_t *wk = c->wk;
-    uint64_t closed = wk->closed;
-    if (buf_size(&c->in))
-        process(c);
-    if (wk->closed == closed && c->io.pending && wants_input(c))
-        input(c);
+    c->running = true;
+    unsigned turns = REQUESTS_PER_TURN;
+    for (;;) {
+        enum conn_state st = c->state;
+        if (st == CONN_WRITING || st == CONN_CONTINUE) {
+            if (!flush(c))
+                break; /* blocked (epoll tells when to go on), or closed */
+            if (st == CONN_CONTINUE) { /* "100 Continue" is out: now the body */
+                c->state = CONN_BODY;
+                set_interest(c, EV_READ);
+                continue;
+            }
+            if (!next_request(c))
+                break;
+            if (--turns == 0) { /* fair to the other connections: go on at the next turn */
+                if (buf_size(&c->in) || c->io.pending)
+                    schedule(c);
+                break;
+            }
+            continue;
+        }
+        if (st != CONN_IDLE && st != CONN_HEAD && st != CONN_BODY)
+            break; /* HELD: the handler answers later; CLOSED */
+        if (advance(c))
+            continue;
+        /* Input the transport holds (TLS, io->pending) gets no epoll event: read it now. */
+        if (!readable && !c->io.pending)
+            break;
+        readable = false;
+        if (fill(c, read_max(c), c->state == CONN_BODY ? body_limit(c) : HEAD_MAX + READ_CHUNK) <= 0)
+            break;
+    }
+    c->running = false;
 }
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
     conn_t *c = (conn_t *)w;
-    if (c->state == CONN_WRITING || c->state == CONN_CONTINUE) {
-        flush(c);
+    switch (c->state) {
+    case CONN_CLOSED: /* closed earlier in this batch; its memory lasts the iteration */
         return;
-    }
-    if (c->state == CONN_HELD) {
-        if (events & (EPOLLERR | EPOLLHUP))
+    case CONN_HELD:
+        /* A client that leaves (even half-closes, as nginx counts it) no longer wants the
+         * answer: its job is dropped. Pipelined input waits for the answer. */
+        if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
             conn_close(c);
-        else /* more input (a pipelined request, a FIN) waits for the answer */
-            set_interest(c, 0);
+        else
+            set_interest(c, EPOLLRDHUP);
         return;
+    case CONN_WRITING:
+    case CONN_CONTINUE:
+        conn_run(c, false);
+        return;
+    default:
+        if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */
+            set_interest(c, EV_READ);
+        conn_run(c, true);
     }
-    if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */
-        set_interest(c, EPOLLIN);
-    input(c);
 }
 
 void conn_drain_all(worker_t *wk)
 {
-    conn_t *c = wk->conns;
-    while (c) {
-        conn_t *next = c->next;
-        /* Idle ones close now; the rest close after their answer (finish_response). A head
+    for (conn_t *c = wk->conns; c; c = c->next)
+        /* Idle ones close now; the rest close after their answer (next_request). A head
          * half-received is a request in flight: it gets its answer. */
         if (c->state == CONN_IDLE)
             conn_close(c);
-        c = next;
-    }
 }

@@ -1,6 +1,6 @@
 #include "server/magic.h"
 
-#include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "server/fetch.h"
 #include "server/magic_json.h"
 #include "server/page.h"
+#include "server/pool.h"
 
 #define MAX_PARTS 16
 #define DEFAULT_NAME "bw.jpeg"
@@ -20,11 +21,10 @@
 typedef enum { JOB_BASE64, JOB_MULTIPART, JOB_URL } job_kind_t;
 
 typedef struct job {
-    struct job *next;
+    pool_job_t pj;      /* first: the pool hands it back */
     job_kind_t kind;
     bool want_jpeg;     /* imageurl with Accept: image/jpeg */
     conn_t *c;
-    loop_t *loop;       /* the connection's loop, where the answer is sent */
     magic_t *m;
     char *body;         /* request body (in the held connection's buffer) */
     size_t body_len;
@@ -44,12 +44,7 @@ typedef struct job {
 struct magic {
     img_limits_t limits;
     const server_config_t *cfg;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    job_t *head, *tail;
-    bool stop;
-    int nthreads;
-    pthread_t *threads;
+    pool_t *pool;
 };
 
 static void job_free(void *arg)
@@ -181,6 +176,8 @@ static void run_url(job_t *j)
 static void job_done(loop_t *loop, void *arg)
 {
     job_t *j = arg;
+    if (j->pj.outcome != POOL_RAN) /* dropped: the client has gone, the answer goes nowhere */
+        fail(j, 503, "server is shutting down");
     if (j->status == 200) {
         conn_respond(j->c, 200, j->hdrs, j->hdrs_len, j->out, j->out_len, job_free, j);
     } else {
@@ -189,8 +186,9 @@ static void job_done(loop_t *loop, void *arg)
     }
 }
 
-static void job_run(job_t *j)
+static void job_run(pool_job_t *pj)
 {
+    job_t *j = (job_t *)pj;
     switch (j->kind) {
     case JOB_BASE64:
         run_base64(j);
@@ -204,44 +202,20 @@ static void job_run(job_t *j)
     }
 }
 
-static void *pool_main(void *arg)
-{
-    magic_t *m = arg;
-    for (;;) {
-        pthread_mutex_lock(&m->lock);
-        while (!m->head && !m->stop)
-            pthread_cond_wait(&m->cond, &m->lock);
-        job_t *j = m->head;
-        if (!j) {
-            pthread_mutex_unlock(&m->lock);
-            return NULL;
-        }
-        m->head = j->next;
-        if (!m->head)
-            m->tail = NULL;
-        pthread_mutex_unlock(&m->lock);
-        job_run(j);
-        if (loop_post(j->loop, job_done, j) != 0)
-            abort(); /* a dozen bytes: treated like any small fixed allocation */
-    }
-}
-
+/* Queues the held job; a full queue or a stopping pool answers 503 at once. */
 static void submit(job_t *j)
 {
-    magic_t *m = j->m;
-    if (m->nthreads == 0) {
-        job_run(j);
-        job_done(j->loop, j);
+    int r = pool_submit(j->m->pool, &j->pj);
+    if (r == 0)
         return;
-    }
-    pthread_mutex_lock(&m->lock);
-    if (m->tail)
-        m->tail->next = j;
-    else
-        m->head = j;
-    m->tail = j;
-    pthread_cond_signal(&m->cond);
-    pthread_mutex_unlock(&m->lock);
+    j->pj.outcome = POOL_RAN;
+    fail(j, 503, r == -EBUSY ? "too many image jobs waiting" : "server is shutting down");
+    job_done(j->pj.loop, j);
+}
+
+static void cancel(void *arg)
+{
+    pool_cancel(&((job_t *)arg)->pj);
 }
 
 /* ---- the handlers (loop threads) ----------------------------------------------------- */
@@ -255,7 +229,9 @@ static job_t *job_new(conn_t *c, job_kind_t kind)
     }
     j->kind = kind;
     j->c = c;
-    j->loop = c->wk->loop;
+    j->pj.run = job_run;
+    j->pj.done = job_done;
+    j->pj.loop = c->wk->loop;
     j->m = c->wk->srv->magic;
     j->body = conn_body(c);
     j->body_len = c->body_len;
@@ -264,21 +240,25 @@ static job_t *job_new(conn_t *c, job_kind_t kind)
         j->ctype = ct->value;
         j->ctype_len = ct->value_len;
     }
-    conn_hold(c);
+    conn_hold(c, cancel, j);
     return j;
 }
 
 static void on_fetched(void *arg, int status, const char *reason, uint8_t *data, size_t len)
 {
     job_t *j = arg;
-    if (status) {
-        fail(j, status, reason);
-        job_done(j->loop, j);
-        return;
-    }
     j->fetched = data;
     j->fetched_len = len;
-    submit(j);
+    j->pj.outcome = POOL_RAN;
+    if (__atomic_load_n(&j->pj.cancelled, __ATOMIC_ACQUIRE)) {
+        j->pj.outcome = POOL_DROPPED; /* the client left during the download */
+        job_done(j->pj.loop, j);
+    } else if (status) {
+        fail(j, status, reason);
+        job_done(j->pj.loop, j);
+    } else {
+        submit(j);
+    }
 }
 
 static void start_fetch(conn_t *c, job_t *j, const char *url)
@@ -287,7 +267,8 @@ static void start_fetch(conn_t *c, job_t *j, const char *url)
     if (r == 0)
         return;
     fail(j, r, r == 403 ? "image_url scheme not allowed" : r == 400 ? "invalid image_url" : "cannot fetch now");
-    job_done(j->loop, j);
+    j->pj.outcome = POOL_RAN;
+    job_done(j->pj.loop, j);
 }
 
 static bool wants_jpeg(const conn_t *c)
@@ -448,31 +429,28 @@ magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen)
     }
     m->cfg = cfg;
     m->limits.max_pixels = cfg->max_pixels;
-    pthread_mutex_init(&m->lock, NULL);
-    pthread_cond_init(&m->cond, NULL);
-    m->threads = calloc((size_t)cfg->image_workers + 1, sizeof *m->threads);
-    for (int i = 0; i < cfg->image_workers; i++) {
-        if (pthread_create(&m->threads[i], NULL, pool_main, m) != 0) {
-            snprintf(err, errlen, "cannot start image threads");
-            break;
-        }
-        m->nthreads++;
+    m->pool = pool_new(cfg->image_workers, cfg->max_queue, err, errlen);
+    if (!m->pool) {
+        free(m);
+        return NULL;
     }
     return m;
+}
+
+void magic_drain(magic_t *m)
+{
+    pool_drain(m->pool);
+}
+
+void magic_stats(magic_t *m, pool_stats_t *out)
+{
+    pool_stats(m->pool, out);
 }
 
 void magic_free(magic_t *m)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&m->lock);
-    m->stop = true;
-    pthread_cond_broadcast(&m->cond);
-    pthread_mutex_unlock(&m->lock);
-    for (int i = 0; i < m->nthreads; i++)
-        pthread_join(m->threads[i], NULL);
-    free(m->threads);
-    pthread_mutex_destroy(&m->lock);
-    pthread_cond_destroy(&m->cond);
+    pool_free(m->pool);
     free(m);
 }

@@ -11,13 +11,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/pool.h"
 #include "server/server.h"
 
 typedef struct magic magic_t;
 
-/* Starts the image threads (cfg.image_workers; 0 runs jobs inline on the loop). */
+/* Starts the image threads (cfg.image_workers; 0 runs jobs inline on the loop). NULL with a
+ * message when they cannot start. */
 magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen);
-/* Stops the threads after the jobs already queued. */
+/* Stopping: jobs not started yet are answered 503 (pool_drain); running ones finish. */
+void magic_drain(magic_t *m);
+void magic_stats(magic_t *m, pool_stats_t *out);
+/* Joins the threads (after magic_drain, with the loops still there to take the answers). */
 void magic_free(magic_t *m);
 
 /* Answers "/" and "/magic/..." requests; false when the path is not one of those. */

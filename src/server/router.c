@@ -10,6 +10,7 @@
 #include "server/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -35,26 +36,46 @@ static bool get_or_head(conn_t *c)
 static void status_json(conn_t *c)
 {
     server_t *srv = c->wk->srv;
-    uint64_t total = 0, open = 0, reqs = 0;
+    uint64_t total = 0, open = 0, reqs = 0, bufs = 0;
     for (int i = 0; i < srv->nworkers; i++) {
         worker_stats_t *st = &srv->workers[i].stats;
         total += __atomic_load_n(&st->conns_total, __ATOMIC_RELAXED);
         open += __atomic_load_n(&st->conns_open, __ATOMIC_RELAXED);
         reqs += __atomic_load_n(&st->requests, __ATOMIC_RELAXED);
+        bufs += __atomic_load_n(&st->buf_bytes, __ATOMIC_RELAXED);
     }
     avatar_stats_t as;
     avatar_store_stats(srv->avatars, &as);
-    char *body = c->out + sizeof c->out / 2; /* outlives this frame, like error bodies */
-    int n = snprintf(body, sizeof c->out / 2,
+    pool_stats_t ps;
+    magic_stats(srv->magic, &ps);
+    enum { STATUS_MAX = 1024 };
+    char *body = malloc(STATUS_MAX); /* outlives this frame: freed once sent */
+    if (!body) {
+        conn_respond_error(c, 503, "out of memory");
+        return;
+    }
+    int n = snprintf(body, STATUS_MAX,
                      "{\"version\": \"%s\", \"uptime_s\": %lld, \"threads\": %d, "
                      "\"connections\": {\"open\": %llu, \"total\": %llu}, \"requests\": %llu, "
-                     "\"cache\": {\"hits\": %llu, \"misses\": %llu, \"entries\": %llu, \"bytes\": %llu}}\n",
+                     "\"cache\": {\"hits\": %llu, \"misses\": %llu, \"entries\": %llu, \"bytes\": %llu}, "
+                     "\"memory\": {\"read_buffers\": %llu, \"bodies\": %llu, \"bodies_max\": %llu}, "
+                     "\"jobs\": {\"queued\": %llu, \"running\": %llu, \"done\": %llu, \"dropped\": %llu, "
+                     "\"refused\": %llu}}\n",
                      PIXD_VERSION, (long long)(time(NULL) - srv->started_s), srv->nworkers,
                      (unsigned long long)open, (unsigned long long)total, (unsigned long long)reqs,
                      (unsigned long long)as.hits, (unsigned long long)as.misses,
-                     (unsigned long long)as.entries, (unsigned long long)as.bytes);
+                     (unsigned long long)as.entries, (unsigned long long)as.bytes, (unsigned long long)bufs,
+                     (unsigned long long)__atomic_load_n(&srv->mem_used, __ATOMIC_RELAXED),
+                     (unsigned long long)srv->cfg.max_body_memory, (unsigned long long)ps.queued,
+                     (unsigned long long)ps.running, (unsigned long long)ps.ran, (unsigned long long)ps.dropped,
+                     (unsigned long long)ps.refused);
+    if (n < 0 || n >= STATUS_MAX) {
+        free(body);
+        conn_respond_error(c, 500, "status too long");
+        return;
+    }
     static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
-    conn_respond(c, 200, h, sizeof h - 1, body, (size_t)n, NULL, NULL);
+    conn_respond(c, 200, h, sizeof h - 1, body, (size_t)n, free, body);
 }
 
 /* RFC 9110 §13.1.2: weak comparison, a list of entity-tags or "*". */
@@ -168,8 +189,13 @@ void router_dispatch(conn_t *c)
     if (dot && avatar_uid_valid(seg, ulen) && image_ext(dot + 1, slen - ulen - 1)) {
         if (!get_or_head(c))
             return;
-        char h[96];
+        /* Sized for the longest uid; a cut header would be worse than none, so check. */
+        char h[sizeof "Location: /\r\nContent-Type: application/json\r\n" + AVATAR_UID_MAX];
         int hl = snprintf(h, sizeof h, "Location: /%.*s\r\nContent-Type: application/json\r\n", (int)ulen, seg);
+        if (hl < 0 || (size_t)hl >= sizeof h) {
+            conn_respond_error(c, 500, "location too long");
+            return;
+        }
         static const char msg[] = "{\"error\": \"moved permanently\"}\n";
         conn_respond(c, 301, h, (size_t)hl, msg, sizeof msg - 1, NULL, NULL);
         return;

@@ -214,6 +214,9 @@ void server_stop(server_t *srv, uint32_t drain_ms)
 {
     for (int i = 0; i < srv->nworkers; i++)
         loop_post(srv->workers[i].loop, start_drain, &srv->workers[i]);
+    /* Queued image jobs get 503 now, the drain waits for no backlog; their answers are posted
+     * after start_drain, so they say "Connection: close". */
+    magic_drain(srv->magic);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += drain_ms / 1000;

@@ -41,6 +41,10 @@ typedef struct {
     int max_age;                  /* Cache-Control max-age of avatars */
     uint64_t cache_bytes;
     uint64_t max_body;            /* request body limit */
+    uint64_t max_body_memory;     /* request bodies and downloads in memory, all at once: 503 beyond */
+    uint64_t max_image_memory;    /* a decoder's estimated peak: 422 beyond (0: no limit) */
+    uint32_t max_queue;           /* image jobs waiting for a thread: 503 beyond */
+    uint32_t body_min_rate;       /* bytes/s a body must average after its grace (0: off) */
     uint64_t max_pixels;
     int image_workers;            /* threads for image jobs, 0 = inline on the loop */
     uint32_t header_timeout_ms;   /* a request head must complete in this time: 408 */
@@ -63,6 +67,7 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv);
 /* Per-worker counters: written by their thread only, read by /status (relaxed). */
 typedef struct {
     uint64_t conns_total, conns_open, requests;
+    uint64_t buf_bytes; /* capacity of the connections' read buffers */
 } worker_stats_t;
 
 /* One listening socket of a worker; tls says which transport its connections get. */
@@ -80,7 +85,6 @@ struct worker {
     listener_t listeners[2]; /* plain, then TLS when configured */
     int nlisteners;
     int nconns;
-    uint64_t closed;   /* connections freed so far: tells a caller its conn is gone */
     conn_t *conns;     /* open connections, for draining on shutdown */
     bool draining;
     http_date_cache_t date;
@@ -102,7 +106,24 @@ struct server {
     int log_fd;
     int64_t started_s;
     int conns_now;     /* atomic: open connections across workers */
+    uint64_t mem_used; /* atomic: bytes charged against cfg.max_body_memory */
 };
+
+/* The process-wide budget for request bodies and downloads in memory (any thread). A charge
+ * that would pass cfg.max_body_memory fails and charges nothing. */
+static inline bool server_mem_charge(server_t *srv, uint64_t n)
+{
+    uint64_t used = __atomic_fetch_add(&srv->mem_used, n, __ATOMIC_RELAXED);
+    if (used + n <= srv->cfg.max_body_memory)
+        return true;
+    __atomic_fetch_sub(&srv->mem_used, n, __ATOMIC_RELAXED);
+    return false;
+}
+
+static inline void server_mem_release(server_t *srv, uint64_t n)
+{
+    __atomic_fetch_sub(&srv->mem_used, n, __ATOMIC_RELAXED);
+}
 
 /* Binds, starts the workers and returns; the caller then waits for a signal. 0 or -1. */
 int server_start(server_t *srv, const server_config_t *cfg);
@@ -114,7 +135,8 @@ void server_free(server_t *srv);
 
 /* IDLE: no byte of a request yet; HEAD, BODY: reading; CONTINUE: sending "100 Continue"
  * before the body; DISPATCH: complete, a handler runs; HELD: a handler answers later;
- * WRITING: sending; CLOSED: socket gone, memory held. */
+ * WRITING: sending; CLOSED: socket gone, memory freed at the end of the loop iteration (or
+ * when the handler holding it answers). */
 enum conn_state {
     CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_CONTINUE, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED
 };
@@ -130,7 +152,14 @@ struct conn {
     bool sent_continue;
     bool unread;       /* answered before the request was read to its end */
     bool nodelay;      /* TCP_NODELAY set (once kept alive) */
-    bool reading;      /* inside input(): a nested call leaves the work to it */
+    bool running;      /* inside conn_run(): an answer is written by it, not scheduled */
+    bool held;         /* a handler will answer (conn_hold), even if the client has left */
+    loop_defer_t defer; /* a run, or the free, at the end of the loop iteration */
+    void (*hold_cancel)(void *arg);
+    void *hold_arg;
+    uint64_t body_charge; /* bytes of the memory budget this request holds */
+    uint64_t body_started_ms;
+    size_t buf_counted;   /* in.cap as last counted in worker_stats_t.buf_bytes */
     sock_addr_t peer;
     buf_t in;
     size_t head_len;   /* bytes of `in` the current head takes */
@@ -176,9 +205,11 @@ void conn_respond_error(conn_t *c, int status, const char *reason);
 /* 405 with an Allow header. */
 void conn_respond_405(conn_t *c, const char *allow);
 
-/* A handler that will answer later calls conn_hold(); conn_respond*() then completes it. If the
- * client goes away meanwhile the connection stays allocated until that answer arrives. */
-void conn_hold(conn_t *c);
+/* A handler that will answer later calls conn_hold(); conn_respond*() then completes it, from
+ * any callback of the connection's loop thread (the answer is written at the end of the loop
+ * iteration). If the client goes away meanwhile, cancel(arg) runs once (the work may be
+ * dropped) and the connection stays allocated until that answer arrives all the same. */
+void conn_hold(conn_t *c, void (*cancel)(void *arg), void *arg);
 
 const char *http_status_text(int status);
 

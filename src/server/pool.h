@@ -1,0 +1,49 @@
+/*
+ * pool: the image threads, taking jobs from one bounded FIFO (docs/decisions/005).
+ *
+ * A job is embedded in its owner's object. run() computes on a pool thread; done() then runs
+ * on the loop that submitted the job (through loop_post), also when run() did not: a job
+ * cancelled before it started, or still queued when the pool drains, is never run, and done()
+ * finds why in `outcome`. With no threads, jobs run inline on the loop, done() included.
+ */
+#ifndef PIXD_SERVER_POOL_H
+#define PIXD_SERVER_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+
+typedef enum { POOL_RAN, POOL_DROPPED, POOL_SHUTDOWN } pool_outcome_t;
+
+typedef struct pool_job {
+    struct pool_job *next;
+    void (*run)(struct pool_job *j);
+    loop_call_cb done; /* done(loop, job) */
+    loop_t *loop;
+    int cancelled;     /* atomic */
+    pool_outcome_t outcome;
+} pool_job_t;
+
+typedef struct pool pool_t;
+
+typedef struct {
+    uint64_t queued, running, ran, dropped, refused;
+} pool_stats_t;
+
+/* nthreads 0: inline. NULL with a message in err when a thread or memory is missing. */
+pool_t *pool_new(int nthreads, unsigned max_queue, char *err, size_t errlen);
+/* Joins the threads; the pool must be drained first (pool_drain). */
+void pool_free(pool_t *p);
+
+/* Queues j (run, done and loop set by the caller). 0; -EBUSY when max_queue jobs wait (the
+ * caller answers 503); -ESHUTDOWN once draining. On error nothing runs and done() is not called. */
+int pool_submit(pool_t *p, pool_job_t *j);
+/* Any thread: the job's client is gone; if it has not started it is dropped (done still runs). */
+void pool_cancel(pool_job_t *j);
+/* Refuses new jobs, and ends those still queued with POOL_SHUTDOWN: a stop does not wait for
+ * a backlog. Jobs already running finish. */
+void pool_drain(pool_t *p);
+void pool_stats(pool_t *p, pool_stats_t *out);
+
+#endif
