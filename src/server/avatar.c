@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/siphash.h"
 #include "http/date.h"
 #include "image/image.h"
 
@@ -19,6 +20,11 @@
 #define ENTRY_OVERHEAD 160          /* what an entry costs beyond its file, for the byte bound */
 #define UNWATCHED_TTL_MS 1000       /* without inotify, re-read files this often */
 #define SENDFILE_MIN 16384          /* from this size the kernel copy is worth avoiding (lwan's cut) */
+#define SHARDS_MAX 16               /* independent locks: lookups of different uids rarely meet */
+/* Each shard caches files up to a quarter of its budget: 64 MiB keeps the 16 MiB cut-off of the
+ * default cache (one shard); larger caches, on larger machines, spread the lock. */
+#define SHARD_MIN_BYTES (64u << 20)
+#define NEG_SHARE 8                 /* negative entries may use 1/NEG_SHARE of a shard's budget */
 
 static const char *const exts[] = {".png", ".jpg", ".jpeg", ".gif", ".webp"};
 
@@ -28,26 +34,39 @@ typedef struct entry {
     avatar_file_t *file;            /* NULL: the user has no file, serve the default */
     uint64_t cost;
     uint64_t loaded_ms;
-    uint32_t hash;
+    uint64_t hash;
     uint8_t klen;
     char key[AVATAR_UID_MAX];
 } entry_t;
 
-struct avatar_store {
+/* The byte bound is honest only if ENTRY_OVERHEAD covers the entry, its malloc header and its
+ * share of the bucket array (fewer than 2 pointers per entry, see grow()). */
+_Static_assert(sizeof(entry_t) + 16 + 2 * sizeof(entry_t *) <= ENTRY_OVERHEAD, "ENTRY_OVERHEAD too small");
+
+/* One independent cache: the old single-lock store, on 1/nshards of the uids and the budget. */
+typedef struct {
     pthread_mutex_t lock;
+    uint64_t cap, neg_cap;          /* byte budget; negative entries' share of it */
+    uint64_t bytes, neg_bytes;
+    uint64_t gen;                   /* bumped by every invalidation: stale loads are not cached */
+    entry_t **buckets;
+    uint32_t nbuckets, nentries, nneg;
+    entry_t lru, neg;               /* sentinels of files and of negatives; .lru_next is the most recent */
+    uint64_t hits, misses;
+} __attribute__((aligned(64))) shard_t; /* no false sharing between neighbouring locks */
+
+struct avatar_store {
+    shard_t *shards;
+    uint32_t nshards;
+    siphash_key_t key;
     int dirfd;
     char dir[4096];
     char default_name[256];
     int max_age;
-    uint64_t cap, bytes;
-    uint64_t gen;                   /* bumped by every invalidation: stale loads are not cached */
-    entry_t **buckets;
-    uint32_t nbuckets, nentries;
-    entry_t lru;                    /* sentinel: lru.lru_next is the most recent */
+    /* Written under every shard lock (lock_all), so read under any one. */
     avatar_file_t *deflt;
     bool watching;
     loop_watch_t inotify_w;
-    uint64_t hits, misses;
 };
 
 static uint64_t now_ms(void)
@@ -57,12 +76,27 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint32_t hash_key(const char *k, size_t n)
+static uint64_t hash_key(const avatar_store_t *s, const char *k, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)k[i]) * 16777619u;
-    return h;
+    return siphash24(&s->key, k, n);
+}
+
+/* The shard takes high bits, the bucket low ones: independent within a shard. */
+static shard_t *shard_of(avatar_store_t *s, uint64_t h)
+{
+    return &s->shards[(h >> 40) & (s->nshards - 1)];
+}
+
+static void lock_all(avatar_store_t *s)
+{
+    for (uint32_t i = 0; i < s->nshards; i++) /* always in index order: no deadlock */
+        pthread_mutex_lock(&s->shards[i].lock);
+}
+
+static void unlock_all(avatar_store_t *s)
+{
+    for (uint32_t i = s->nshards; i-- > 0;)
+        pthread_mutex_unlock(&s->shards[i].lock);
 }
 
 int avatar_uid_valid(const char *uid, size_t n)
@@ -127,10 +161,12 @@ fail:
     close(fd);
 }
 
-/* Reads name from the folder. Returns NULL when it does not exist or cannot be served. */
+/* Reads name from the folder. Returns NULL when it does not exist or cannot be served: a
+ * symlink fails with ELOOP (O_NOFOLLOW), which counts as no file; names never hold a '/'.
+ * O_NONBLOCK: a FIFO planted in the folder must not hang the thread. */
 static avatar_file_t *load_file(avatar_store_t *s, const char *name)
 {
-    int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
         return NULL;
     struct stat st;
@@ -197,7 +233,7 @@ static avatar_file_t *load_uid(avatar_store_t *s, const char *uid, size_t n)
     return NULL;
 }
 
-/* ---- the cache (callers hold s->lock) -------------------------------------------------- */
+/* ---- the cache (callers hold the shard's lock) ---------------------------------------- */
 
 static void lru_unlink(entry_t *e)
 {
@@ -205,41 +241,45 @@ static void lru_unlink(entry_t *e)
     e->lru_next->lru_prev = e->lru_prev;
 }
 
-static void lru_push(avatar_store_t *s, entry_t *e)
+static void lru_push(entry_t *head, entry_t *e)
 {
-    e->lru_next = s->lru.lru_next;
-    e->lru_prev = &s->lru;
-    s->lru.lru_next->lru_prev = e;
-    s->lru.lru_next = e;
+    e->lru_next = head->lru_next;
+    e->lru_prev = head;
+    head->lru_next->lru_prev = e;
+    head->lru_next = e;
 }
 
-static entry_t **find_slot(avatar_store_t *s, const char *k, size_t n, uint32_t h)
+static entry_t **find_slot(shard_t *sh, const char *k, size_t n, uint64_t h)
 {
-    entry_t **pp = &s->buckets[h & (s->nbuckets - 1)];
+    entry_t **pp = &sh->buckets[h & (sh->nbuckets - 1)];
     while (*pp && !((*pp)->hash == h && (*pp)->klen == n && memcmp((*pp)->key, k, n) == 0))
         pp = &(*pp)->chain;
     return pp;
 }
 
-static void entry_remove(avatar_store_t *s, entry_t *e)
+static void entry_remove(shard_t *sh, entry_t *e)
 {
-    entry_t **pp = find_slot(s, e->key, e->klen, e->hash);
+    entry_t **pp = find_slot(sh, e->key, e->klen, e->hash);
     *pp = e->chain;
     lru_unlink(e);
-    s->bytes -= e->cost;
-    s->nentries--;
+    sh->bytes -= e->cost;
+    if (!e->file) {
+        sh->neg_bytes -= e->cost;
+        sh->nneg--;
+    }
+    sh->nentries--;
     avatar_put(e->file);
     free(e);
 }
 
-static void grow(avatar_store_t *s)
+static void grow(shard_t *sh)
 {
-    uint32_t n = s->nbuckets * 2;
+    uint32_t n = sh->nbuckets * 2;
     entry_t **b = calloc(n, sizeof *b);
     if (!b)
         return; /* longer chains, still correct */
-    for (uint32_t i = 0; i < s->nbuckets; i++) {
-        entry_t *e = s->buckets[i];
+    for (uint32_t i = 0; i < sh->nbuckets; i++) {
+        entry_t *e = sh->buckets[i];
         while (e) {
             entry_t *next = e->chain;
             e->chain = b[e->hash & (n - 1)];
@@ -247,19 +287,28 @@ static void grow(avatar_store_t *s)
             e = next;
         }
     }
-    free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = n;
+    free(sh->buckets);
+    sh->buckets = b;
+    sh->nbuckets = n;
 }
 
-static void insert(avatar_store_t *s, const char *k, size_t n, uint32_t h, avatar_file_t *f)
+static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file_t *f)
 {
-    uint64_t cost = ENTRY_OVERHEAD + (f ? f->len : 0);
-    if (cost > s->cap / 4) /* one huge file must not flush the whole cache */
+    uint64_t cost = ENTRY_OVERHEAD + (f ? 16 + sizeof *f + f->len : 0);
+    if (cost > (f ? sh->cap / 4 : sh->neg_cap)) /* one huge file must not flush the whole shard */
         return;
-    entry_t **slot = find_slot(s, k, n, h);
-    if (*slot)
+    if (*find_slot(sh, k, n, h))
         return; /* another thread loaded it meanwhile */
+    /* Make room first. A negative entry only ever displaces older negatives, so uids without a
+     * file cannot push out files; a file displaces negatives first (a few failed openat()s
+     * rebuild one), then the least recent files. */
+    while (!f && (sh->neg_bytes + cost > sh->neg_cap || sh->bytes + cost > sh->cap)) {
+        if (sh->neg.lru_prev == &sh->neg)
+            return; /* files fill the budget */
+        entry_remove(sh, sh->neg.lru_prev);
+    }
+    while (f && sh->bytes + cost > sh->cap) /* cost <= cap/4: something is there to evict */
+        entry_remove(sh, sh->neg.lru_prev != &sh->neg ? sh->neg.lru_prev : sh->lru.lru_prev);
     entry_t *e = calloc(1, sizeof *e);
     if (!e)
         return;
@@ -269,64 +318,76 @@ static void insert(avatar_store_t *s, const char *k, size_t n, uint32_t h, avata
     e->file = file_ref(f);
     e->cost = cost;
     e->loaded_ms = now_ms();
+    entry_t **slot = find_slot(sh, k, n, h); /* evictions may have moved the chain's end */
     *slot = e;
-    lru_push(s, e);
-    s->bytes += cost;
-    s->nentries++;
-    while (s->bytes > s->cap && s->lru.lru_prev != e)
-        entry_remove(s, s->lru.lru_prev);
-    if (s->nentries > s->nbuckets)
-        grow(s);
+    lru_push(f ? &sh->lru : &sh->neg, e);
+    sh->bytes += cost;
+    sh->nentries++;
+    if (!f) {
+        sh->neg_bytes += cost;
+        sh->nneg++;
+    }
+    if (sh->nentries > sh->nbuckets)
+        grow(sh);
 }
 
 avatar_file_t *avatar_get(avatar_store_t *s, const char *uid, size_t n)
 {
-    uint32_t h = hash_key(uid, n);
-    pthread_mutex_lock(&s->lock);
-    entry_t *e = *find_slot(s, uid, n, h);
+    uint64_t h = hash_key(s, uid, n);
+    shard_t *sh = shard_of(s, h);
+    pthread_mutex_lock(&sh->lock);
+    entry_t *e = *find_slot(sh, uid, n, h);
     if (e && !s->watching && now_ms() - e->loaded_ms > UNWATCHED_TTL_MS) {
-        entry_remove(s, e);
+        entry_remove(sh, e);
         e = NULL;
     }
     if (e) {
-        s->hits++;
+        sh->hits++;
         lru_unlink(e);
-        lru_push(s, e);
+        lru_push(e->file ? &sh->lru : &sh->neg, e);
         avatar_file_t *f = file_ref(e->file ? e->file : s->deflt);
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&sh->lock);
         return f;
     }
-    s->misses++;
-    uint64_t gen = s->gen;
-    pthread_mutex_unlock(&s->lock);
+    sh->misses++;
+    uint64_t gen = sh->gen;
+    pthread_mutex_unlock(&sh->lock);
 
     /* Disk reads happen outside the lock; a change seen meanwhile (gen moved) means what
      * was read may be stale, so it is served once but not cached. */
     avatar_file_t *f = load_uid(s, uid, n);
-    pthread_mutex_lock(&s->lock);
-    if (gen == s->gen && s->cap)
-        insert(s, uid, n, h, f);
+    pthread_mutex_lock(&sh->lock);
+    if (gen == sh->gen && sh->cap)
+        insert(sh, uid, n, h, f);
     avatar_file_t *out = f ? f : file_ref(s->deflt);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&sh->lock);
     return out;
 }
 
 /* ---- invalidation -------------------------------------------------------------------- */
 
+/* Empties every shard; loads in flight are not cached either (gen). Callers hold lock_all. */
 static void drop_all(avatar_store_t *s)
 {
-    while (s->lru.lru_next != &s->lru)
-        entry_remove(s, s->lru.lru_next);
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        shard_t *sh = &s->shards[i];
+        while (sh->lru.lru_next != &sh->lru)
+            entry_remove(sh, sh->lru.lru_next);
+        while (sh->neg.lru_next != &sh->neg)
+            entry_remove(sh, sh->neg.lru_next);
+        sh->gen++;
+    }
 }
 
 static void reload_default(avatar_store_t *s)
 {
     avatar_file_t *f = load_file(s, s->default_name);
-    pthread_mutex_lock(&s->lock);
+    lock_all(s);
     avatar_file_t *old = s->deflt;
     s->deflt = f;
-    s->gen++;
-    pthread_mutex_unlock(&s->lock);
+    for (uint32_t i = 0; i < s->nshards; i++)
+        s->shards[i].gen++;
+    unlock_all(s);
     avatar_put(old);
 }
 
@@ -341,12 +402,14 @@ static void invalidate_name(avatar_store_t *s, const char *name)
     size_t n = (size_t)(dot - name);
     if (!avatar_uid_valid(name, n))
         return;
-    pthread_mutex_lock(&s->lock);
-    s->gen++;
-    entry_t *e = *find_slot(s, name, n, hash_key(name, n));
+    uint64_t h = hash_key(s, name, n);
+    shard_t *sh = shard_of(s, h);
+    pthread_mutex_lock(&sh->lock);
+    sh->gen++;
+    entry_t *e = *find_slot(sh, name, n, h);
     if (e)
-        entry_remove(s, e);
-    pthread_mutex_unlock(&s->lock);
+        entry_remove(sh, e);
+    pthread_mutex_unlock(&sh->lock);
 }
 
 static void on_inotify(loop_t *loop, loop_watch_t *w, uint32_t events)
@@ -360,9 +423,9 @@ static void on_inotify(loop_t *loop, loop_watch_t *w, uint32_t events)
             p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: trust nothing cached */
                 reload_default(s);
-                pthread_mutex_lock(&s->lock);
+                lock_all(s);
                 drop_all(s);
-                pthread_mutex_unlock(&s->lock);
+                unlock_all(s);
             } else if (ev->len) {
                 invalidate_name(s, ev->name);
             }
@@ -381,63 +444,120 @@ int avatar_store_watch(avatar_store_t *s, loop_t *loop)
         close(fd);
         return -1;
     }
-    pthread_mutex_lock(&s->lock);
+    lock_all(s);
     s->watching = true;
     drop_all(s); /* anything read before the watch started could already be stale */
-    pthread_mutex_unlock(&s->lock);
+    unlock_all(s);
     reload_default(s);
     return 0;
+}
+
+/* Shards for a cache of cap bytes: a power of two, each shard at least SHARD_MIN_BYTES. */
+static uint32_t shard_count(uint64_t cap)
+{
+    uint32_t n = 1;
+    while (n < SHARDS_MAX && cap / (n * 2) >= SHARD_MIN_BYTES)
+        n *= 2;
+    return n;
 }
 
 avatar_store_t *avatar_store_new(const server_config_t *cfg, char *err, size_t errlen)
 {
     avatar_store_t *s = calloc(1, sizeof *s);
-    if (!s) {
+    uint32_t nshards = shard_count(cfg->cache_bytes);
+    shard_t *shards = aligned_alloc(_Alignof(shard_t), nshards * sizeof *shards);
+    if (!s || !shards) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        goto fail;
+    }
+    memset(shards, 0, nshards * sizeof *shards);
+    s->shards = shards;
+    s->dirfd = s->inotify_w.fd = -1; /* for avatar_store_free on the way out */
+    int r = siphash_key_random(&s->key);
+    if (r != 0) {
+        snprintf(err, errlen, "getrandom: %s", strerror(-r));
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nshards; i++) {
+        shard_t *sh = &shards[i];
+        sh->cap = cfg->cache_bytes / nshards;
+        sh->neg_cap = sh->cap / NEG_SHARE;
+        sh->nbuckets = 16;
+        sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets);
+        sh->lru.lru_next = sh->lru.lru_prev = &sh->lru;
+        sh->neg.lru_next = sh->neg.lru_prev = &sh->neg;
+        if (!sh->buckets) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        pthread_mutex_init(&sh->lock, NULL);
+        s->nshards = i + 1; /* what avatar_store_free must undo */
     }
     s->dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0) {
         snprintf(err, errlen, "cannot open avatar folder %s: %s", cfg->avatars, strerror(errno));
-        free(s);
-        return NULL;
+        goto fail;
     }
-    pthread_mutex_init(&s->lock, NULL);
     snprintf(s->dir, sizeof s->dir, "%s", cfg->avatars);
     snprintf(s->default_name, sizeof s->default_name, "%s", cfg->default_avatar);
     s->max_age = cfg->max_age;
-    s->cap = cfg->cache_bytes;
-    s->nbuckets = 256;
-    s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
-    s->lru.lru_next = s->lru.lru_prev = &s->lru;
-    s->inotify_w.fd = -1;
     s->deflt = load_file(s, s->default_name);
-    if (!s->deflt)
+    struct stat st;
+    if (!s->deflt && fstatat(s->dirfd, s->default_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        fprintf(stderr, "pixd: warning: default avatar %s/%s is a symlink, refused: unknown users get 404\n",
+                s->dir, s->default_name);
+    else if (!s->deflt)
         fprintf(stderr, "pixd: warning: default avatar %s/%s not found: unknown users get 404\n", s->dir,
                 s->default_name);
     return s;
+fail:
+    if (s && s->shards)
+        avatar_store_free(s);
+    else {
+        free(s);
+        free(shards);
+    }
+    return NULL;
 }
 
 void avatar_store_free(avatar_store_t *s)
 {
     if (!s)
         return;
-    drop_all(s);
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        shard_t *sh = &s->shards[i];
+        while (sh->lru.lru_next != &sh->lru)
+            entry_remove(sh, sh->lru.lru_next);
+        while (sh->neg.lru_next != &sh->neg)
+            entry_remove(sh, sh->neg.lru_next);
+        free(sh->buckets);
+        pthread_mutex_destroy(&sh->lock);
+    }
     avatar_put(s->deflt);
     if (s->inotify_w.fd >= 0)
         close(s->inotify_w.fd);
-    close(s->dirfd);
-    free(s->buckets);
-    pthread_mutex_destroy(&s->lock);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    free(s->shards);
     free(s);
 }
 
 void avatar_store_stats(avatar_store_t *s, avatar_stats_t *out)
 {
-    pthread_mutex_lock(&s->lock);
-    out->hits = s->hits;
-    out->misses = s->misses;
-    out->entries = s->nentries;
-    out->bytes = s->bytes;
-    pthread_mutex_unlock(&s->lock);
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        shard_t *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        out->hits += sh->hits;
+        out->misses += sh->misses;
+        out->entries += sh->nentries;
+        out->negative += sh->nneg;
+        out->bytes += sh->bytes;
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+uint64_t avatar_store_max_fds(const server_config_t *cfg)
+{
+    return 2 + cfg->cache_bytes / (ENTRY_OVERHEAD + 16 + sizeof(avatar_file_t) + SENDFILE_MIN);
 }

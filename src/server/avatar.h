@@ -5,6 +5,20 @@
  * Files are held in memory with their response headers ready; the cache is an LRU bounded in
  * bytes. inotify on the folder drops an entry as soon as its file is created, replaced or
  * deleted. All functions are thread-safe.
+ *
+ * Symlinks are never followed, the default avatar's included: whoever can put a name in the
+ * folder could otherwise make pixd serve any file it can read (/etc/passwd, the TLS key). A
+ * user's symlink counts as no file (the default is served); a default that is a symlink counts
+ * as no default (unknown users get 404, with a warning at startup). Hard links cannot be told
+ * apart from files; fs.protected_hardlinks keeps others from making them.
+ *
+ * Bounds against hostile uids: the table hashes with SipHash-2-4 under a random key drawn at
+ * store creation, so nobody can choose uids that collide. A user without a file leaves a
+ * negative entry; those cost 160 bytes each against the cache budget, live on their
+ * own LRU list and may take at most 1/8 of the budget, so random uids only ever push out other
+ * negative entries, never a cached file. A cache of 128 MiB or more is split into up to 16
+ * shards of at least 64 MiB, one lock each; a file larger than a quarter of its shard is
+ * served but not cached.
  */
 #ifndef PIXD_SERVER_AVATAR_H
 #define PIXD_SERVER_AVATAR_H
@@ -47,7 +61,14 @@ void avatar_put(void *file);
 
 typedef struct {
     uint64_t hits, misses, entries, bytes;
+    uint64_t negative; /* entries for users without a file (included in entries) */
 } avatar_stats_t;
+/* Sums over the shards, one lock at a time: each shard is exact, the total a near snapshot. */
 void avatar_store_stats(avatar_store_t *s, avatar_stats_t *out);
+
+/* How many descriptors a store with this config may hold open at most: the folder, inotify,
+ * and the memfd of every cached file of SENDFILE_MIN bytes or more. Requests in flight may
+ * each hold one more (an uncached large file being sent). */
+uint64_t avatar_store_max_fds(const server_config_t *cfg);
 
 #endif

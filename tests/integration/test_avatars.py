@@ -337,6 +337,47 @@ class CacheBoundTest(unittest.TestCase):
             srv.stop()
 
 
+class SymlinkTest(unittest.TestCase):
+    """A symlink in the avatar folder must not make pixd serve a file from outside it."""
+
+    def test_symlink_to_outside_file_not_served(self):
+        srv = Pixd()
+        try:
+            secret = make_image("PNG", color=(66, 6, 6))  # an image, so only the bytes can tell
+            outside = os.path.join(srv.tmp.name, "secret.png")
+            with open(outside, "wb") as f:
+                f.write(secret)
+            os.symlink(outside, os.path.join(srv.dir, "evil.png"))
+            os.symlink("../secret.png", os.path.join(srv.dir, "rel.jpg"))
+            with open(os.path.join(srv.dir, "-1.png"), "rb") as f:
+                default = f.read()
+            c = srv.connect()
+            for uid in ("evil", "rel"):
+                r = c.request("GET", "/" + uid)
+                self.assertEqual(r.status, 200, uid)
+                self.assertFalse(r.body == secret, f"/{uid} served the file outside the folder")
+                self.assertTrue(r.body == default, f"/{uid} did not serve the default avatar")
+            c.close()
+        finally:
+            srv.stop()
+
+    def test_default_avatar_symlink_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            avatars = os.path.join(d, "avatars")
+            os.makedirs(avatars)
+            with open(os.path.join(d, "secret.png"), "wb") as f:
+                f.write(make_image("PNG"))
+            os.symlink("../secret.png", os.path.join(avatars, "-1.png"))
+            srv = Pixd(avatars=avatars, default=False)
+            try:
+                c = srv.connect()
+                self.assertEqual(c.request("GET", "/nobody").status, 404)
+                c.close()
+                self.assertIn("symlink", srv.output())
+            finally:
+                srv.stop()
+
+
 class LifecycleTest(unittest.TestCase):
     def test_graceful_shutdown_finishes_request_in_flight(self):
         srv = Pixd()
