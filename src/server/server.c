@@ -53,6 +53,17 @@ void conn_log(conn_t *c, uint64_t body_bytes)
         flush_log(wk);
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events);
+
+static void resume_accept(loop_t *loop, loop_timer_t *t)
+{
+    listener_t *l = (listener_t *)((char *)t - offsetof(listener_t, pause));
+    if (l->w.fd >= 0)
+        loop_watch_mod(loop, &l->w, EPOLLIN);
+}
+
 static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
     listener_t *l = (listener_t *)w;
@@ -62,8 +73,15 @@ static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
         sock_addr_t peer;
         peer.len = sizeof peer.addr;
         int fd = accept4(w->fd, (struct sockaddr *)&peer.addr, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED): retry on next event */
+        if (fd < 0) {
+            /* Out of descriptors, the pending connection stays queued and the level-triggered
+             * listener would fire at once again: a spinning loop. Pause, as nginx does. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                loop_watch_mod(loop, w, 0);
+                loop_timer_arm(loop, &l->pause, ACCEPT_PAUSE_MS, resume_accept);
+            }
+            return; /* EAGAIN, or a transient error (ECONNABORTED): retry on the next event */
+        }
         if (__atomic_fetch_add(&srv->conns_now, 1, __ATOMIC_RELAXED) >= srv->cfg.max_conns) {
             /* Plain text would be a protocol error to a TLS client: it just gets the close. */
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: pixd\r\n"
@@ -95,6 +113,7 @@ static void start_drain(loop_t *loop, void *arg)
     worker_t *wk = arg;
     wk->draining = true;
     for (int i = 0; i < wk->nlisteners; i++) {
+        loop_timer_cancel(loop, &wk->listeners[i].pause);
         loop_watch_del(loop, &wk->listeners[i].w);
         close(wk->listeners[i].w.fd);
         wk->listeners[i].w.fd = -1;

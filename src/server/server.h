@@ -75,6 +75,7 @@ typedef struct {
     loop_watch_t w;
     worker_t *wk;
     struct tls_ctx *tls;
+    loop_timer_t pause; /* out of descriptors: accepting resumes when it fires */
 } listener_t;
 
 struct worker {
