@@ -178,8 +178,14 @@ static int64_t parse_length(const char *v, size_t n)
     return x;
 }
 
-/* Transfer-Encoding: only a single final "chunked" is decoded. Returns 1 chunked, 0 other
- * codings present, -1 malformed (chunked twice or not last). */
+/* The shape of a Transfer-Encoding value, which decides the framing (RFC 9112 §6.3). */
+enum {
+    TE_BAD = -1,      /* chunked twice: no sender may do that (§6.1) */
+    TE_NOT_CHUNKED,   /* chunked absent or not final */
+    TE_CHUNKED,       /* chunked alone */
+    TE_CODED_CHUNKED, /* other codings, then chunked: chunked framing around e.g. gzip */
+};
+
 static int parse_te(const char *v, size_t n)
 {
     const char *p = v, *end = v + n;
@@ -195,17 +201,24 @@ static int parse_te(const char *v, size_t n)
         const char *e = p;
         while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        while (p < end && *p != ',') /* skip coding parameters */
-            p++;
+        /* Skip the coding's parameters; a quoted-string value may hold a comma. */
+        for (bool quoted = false; p < end && (quoted || *p != ','); p++) {
+            if (quoted && *p == '\\' && p + 1 < end)
+                p++;
+            else if (*p == '"')
+                quoted = !quoted;
+        }
         last_chunked = (e - s == 7 && strncasecmp(s, "chunked", 7) == 0);
         if (last_chunked)
             chunked_seen++;
         else
             others++;
     }
-    if (chunked_seen > 1 || (chunked_seen && !last_chunked))
-        return -1;
-    return others ? 0 : chunked_seen;
+    if (chunked_seen > 1)
+        return TE_BAD;
+    if (!last_chunked)
+        return TE_NOT_CHUNKED;
+    return others ? TE_CODED_CHUNKED : TE_CHUNKED;
 }
 
 /* Derives framing and connection facts shared by requests and responses. */
@@ -250,12 +263,16 @@ static int derive(http_head_t *h, bool request, http_request_t *req)
                 if (te_seen) /* split across headers: refuse rather than guess */
                     FAIL(h, HTTP_ERR_TE_CHUNKED);
                 te_seen = true;
-                int r = parse_te(hd->value, hd->value_len);
-                if (r < 0) /* RFC 9112 §6.3: chunked not final is a 400 */
+                int te = parse_te(hd->value, hd->value_len);
+                if (te == TE_BAD)
                     FAIL(h, request ? HTTP_ERR_TE_CHUNKED : HTTP_ERR_HEADER_VALUE);
-                if (request && r == 0)
+                if (request && te == TE_NOT_CHUNKED) /* RFC 9112 §6.3: length unknown: 400 */
+                    FAIL(h, HTTP_ERR_TE_CHUNKED);
+                if (request && te == TE_CODED_CHUNKED) /* framed, but not decodable: 501 (§6.1) */
                     FAIL(h, HTTP_ERR_TE_UNSUPPORTED);
-                h->chunked = r == 1;
+                /* A response's body is chunked whenever chunked is the final coding; otherwise it
+                 * runs until close (§6.3). pixload counts the bytes, it never decodes gzip. */
+                h->chunked = te == TE_CHUNKED || te == TE_CODED_CHUNKED;
             }
             break;
         }
@@ -471,8 +488,8 @@ const char *http_err_reason(http_err_t err)
 
 /* ---- chunked bodies ------------------------------------------------------------------ */
 
-enum { CH_SIZE, CH_SIZE_WS, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LINE,
-       CH_END_LF };
+enum { CH_SIZE, CH_SIZE_WS, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_NAME,
+       CH_TRAILER_VALUE, CH_TRAILER_LF, CH_END_LF };
 
 #define CHUNK_LINE_MAX 4096 /* bound on a chunk-size line with extensions, and on trailers */
 
@@ -563,22 +580,42 @@ ssize_t http_chunked_decode(http_chunked_t *d, char *buf, size_t *len)
             d->_state = CH_SIZE;
             d->_digits = 0;
             break;
+        /* Trailer lines are field lines under the head's rules (token ':' field-vchars, no
+         * obs-fold) but CRLF only, and _line bounds the whole trailer section. They are
+         * checked, not kept. */
         case CH_TRAILER: /* at the start of a trailer line, or the final empty line */
             if (c == '\r') {
                 d->_state = CH_END_LF;
                 i++;
-            } else if (c == '\n') {
-                return HTTP_PARSE_ERROR;
+            } else if (cls[(unsigned char)c] & C_TOKEN) {
+                d->_state = CH_TRAILER_NAME;
             } else {
-                d->_state = CH_TRAILER_LINE;
+                return HTTP_PARSE_ERROR; /* bare LF, obs-fold, empty name, a control byte */
             }
             break;
-        case CH_TRAILER_LINE:
+        case CH_TRAILER_NAME:
             if (++d->_line > CHUNK_LINE_MAX)
                 return HTTP_PARSE_ERROR;
+            if (c == ':')
+                d->_state = CH_TRAILER_VALUE;
+            else if (!(cls[(unsigned char)c] & C_TOKEN))
+                return HTTP_PARSE_ERROR;
             i++;
-            if (c == '\n')
-                d->_state = CH_TRAILER;
+            break;
+        case CH_TRAILER_VALUE:
+            if (++d->_line > CHUNK_LINE_MAX)
+                return HTTP_PARSE_ERROR;
+            if (c == '\r')
+                d->_state = CH_TRAILER_LF;
+            else if (!(cls[(unsigned char)c] & C_VALUE))
+                return HTTP_PARSE_ERROR;
+            i++;
+            break;
+        case CH_TRAILER_LF:
+            if (c != '\n')
+                return HTTP_PARSE_ERROR;
+            i++;
+            d->_state = CH_TRAILER;
             break;
         case CH_END_LF:
             if (c != '\n')

@@ -36,8 +36,9 @@ typedef enum {
     HTTP_ERR_TOO_MANY_HEADERS,  /* > HTTP_MAX_HEADERS: 431 */
     HTTP_ERR_CONTENT_LENGTH,    /* not digits, too large, or conflicting copies */
     HTTP_ERR_CL_AND_TE,         /* both framings: a smuggling vector */
-    HTTP_ERR_TE_UNSUPPORTED,    /* a transfer coding we do not decode (gzip ...): 501 */
-    HTTP_ERR_TE_CHUNKED,        /* chunked not last, twice, or split over two headers: 400 */
+    HTTP_ERR_TE_UNSUPPORTED,    /* codings we do not decode before the final chunked: 501 */
+    HTTP_ERR_TE_CHUNKED,        /* chunked absent, not last, twice, or split over two headers:
+                                   400, as RFC 9112 §6.3 requires (the length is unknown) */
     HTTP_ERR_TE_HTTP10,         /* Transfer-Encoding in an HTTP/1.0 request */
     HTTP_ERR_HOST,              /* HTTP/1.1 without exactly one Host */
     HTTP_ERR_EXPECT,            /* an expectation other than 100-continue: 417 */
@@ -94,8 +95,10 @@ typedef struct {
 } http_response_t;
 
 int http_parse_request(const char *buf, size_t len, http_request_t *req);
-/* Parses a response head. Framing facts follow RFC 9112 §6.3 for the caller to apply:
- * content_length == -1 and !chunked means "until close" unless the status has no body. */
+/* Parses a response head. Framing facts follow RFC 9112 §6.3 for the caller to apply: chunked
+ * when chunked is the final transfer coding ("gzip, chunked" too: the decoded body is then
+ * gzip data); content_length == -1 and !chunked means "until close" unless the status has no
+ * body (Transfer-Encoding without a final chunked, or no framing header). */
 int http_parse_response(const char *buf, size_t len, http_response_t *resp);
 
 /* The status to answer for a parse error (400, 417, 431, 501, 505). */
@@ -115,9 +118,12 @@ bool http_list_has(const char *list, size_t len, const char *token, size_t token
  *                          body's end (the next message), left at buf[*len ...];
  *   HTTP_PARSE_INCOMPLETE  need more bytes;
  *   HTTP_PARSE_ERROR       malformed (bad size, overflow, a line not ended by CRLF, an
- *                          extension not introduced by ';', trailers over 4 KiB in all).
- * Framing is strict (CRLF only): a lenient chunk decoder is a request-smuggling vector. Zero the
- * struct again before decoding another body; the caller bounds the decoded size.
+ *                          extension not introduced by ';', a trailer line that is not a
+ *                          field line as a head's header would be, trailers over 4 KiB in all).
+ * Framing is strict (CRLF only, trailers included: no bare CR, bare LF or NUL anywhere in the
+ * framing): a lenient chunk decoder is a request-smuggling vector. Trailers are checked and
+ * dropped, never returned. Zero the struct again before decoding another body; the caller
+ * bounds the decoded size.
  */
 typedef struct {
     uint64_t _left; /* bytes left in the current chunk's data */
