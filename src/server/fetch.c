@@ -44,10 +44,18 @@ static const char *const blocked[] = {
     "0.0.0.0/8",       "10.0.0.0/8",     "100.64.0.0/10",   "127.0.0.0/8",   "169.254.0.0/16",
     "172.16.0.0/12",   "192.0.0.0/24",   "192.0.2.0/24",    "192.168.0.0/16", "198.18.0.0/15",
     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",     "240.0.0.0/4",
-    /* IPv6, and the forms that embed an IPv4 address (v4-mapped ones are checked as IPv4) */
-    "::/96",           "::1/128",        "64:ff9b::/96",    "2002::/16",      "2001::/32",
-    "2001:db8::/32",   "fc00::/7",       "fe80::/10",       "ff00::/8",
+    /* IPv6, and the forms that embed an IPv4 address (v4-mapped and 64:ff9b::/96 ones are
+     * judged by their IPv4 address, see fetch_addr_allowed). fec0::/10 is site-local:
+     * deprecated (RFC 3879) but still routed inside some sites. */
+    "::/96",           "::1/128",        "2002::/16",       "2001::/32",      "2001:db8::/32",
+    "fc00::/7",        "fe80::/10",      "fec0::/10",       "ff00::/8",
+    /* Local-use NAT64 (RFC 8215): the operator's own translator, and where the IPv4 address
+     * sits depends on a prefix length we cannot know (RFC 6052 §2.2): all of it. */
+    "64:ff9b:1::/48",
 };
+
+/* The well-known NAT64 prefix (RFC 6052): 64:ff9b::a.b.c.d reaches a.b.c.d. */
+static const uint8_t nat64_wkp[12] = {0x00, 0x64, 0xff, 0x9b};
 
 /* Parses "ADDR/BITS" into a 16-byte address (IPv4 as v4-mapped) and a prefix on that scale. */
 static bool parse_cidr(const char *s, uint8_t net[16], int *bits)
@@ -123,6 +131,14 @@ bool fetch_addr_allowed(const struct sockaddr *sa, const char (*allow)[64], int 
     for (int i = 0; i < nallow; i++)
         if (covered(a, allow[i]))
             return true;
+    if (memcmp(a, nat64_wkp, sizeof nat64_wkp) == 0) {
+        /* A NAT64 gateway connects to the embedded IPv4 address: judge that one by the IPv4
+         * rules and allowed ranges. RFC 6052 §3.1 forbids non-global IPv4 behind this
+         * prefix, but nothing makes a gateway enforce it. */
+        struct sockaddr_in v4 = {.sin_family = AF_INET};
+        memcpy(&v4.sin_addr, a + 12, 4);
+        return fetch_addr_allowed((const struct sockaddr *)&v4, allow, nallow);
+    }
     for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++)
         if (covered(a, blocked[i]))
             return false;

@@ -3,9 +3,11 @@
  * event loop (never blocking it).
  *
  * The SSRF guard runs on every address curl is about to connect to, after name resolution
- * and again after each redirect: loopback, private, link-local, CGNAT, multicast, reserved
- * and unspecified addresses are refused unless an --fetch-allow range covers them. Only
- * http and https, at most 3 redirects, no proxies from the environment.
+ * and again after each redirect: loopback, private, link-local, site-local, CGNAT,
+ * multicast, reserved and unspecified addresses are refused unless an --fetch-allow range
+ * covers them. Addresses that embed an IPv4 one are judged by it (v4-mapped, NAT64
+ * 64:ff9b::/96) or refused (IPv4-compatible, 6to4, Teredo, local-use NAT64 64:ff9b:1::/48).
+ * Only http and https, at most 3 redirects, no proxies from the environment.
  */
 #ifndef PIXD_SERVER_FETCH_H
 #define PIXD_SERVER_FETCH_H

@@ -85,7 +85,7 @@ static void test_v6_public_allowed(void **state)
 {
     set_allow(0);
     ASSERT_ALL(true, "2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001:82b::200e",
-               "fbff:ffff::1", "fe00::1", "fec0::1", "2001:db9::1", "64:ff9a::1");
+               "fbff:ffff::1", "fe00::1", "2001:db9::1", "64:ff9a::1");
 }
 
 static void test_v6_blocked(void **state)
@@ -95,11 +95,58 @@ static void test_v6_blocked(void **state)
                "fc00::1", "fd12:3456:789a::1", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", /* ULA */
                "fe80::1", "febf:ffff::1",                                                 /* link-local */
                "ff02::1", "ff05::2", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",           /* multicast */
-               "64:ff9b::7f00:1", "64:ff9b::808:808", /* NAT64 (may reach v4 internals) */
-               "2001:db8::1", "2001:db8:ffff::1",     /* documentation */
-               "::2", "::7f00:1",                     /* IPv4-compatible */
-               "2002:7f00:1::1", "2002:a00:1::1",     /* 6to4 of 127.0.0.1, 10.0.0.1 */
-               "2001::1", "2001:0:4136:e378::1");     /* Teredo */
+               "fec0::1", "fec0:1234::1", "feff:ffff::1",                                 /* site-local */
+               "2001:db8::1", "2001:db8:ffff::1",                                         /* documentation */
+               "::2", "::7f00:1",                 /* IPv4-compatible */
+               "2002:7f00:1::1", "2002:a00:1::1", /* 6to4 of 127.0.0.1, 10.0.0.1 */
+               "2001::1", "2001:0:4136:e378::1"); /* Teredo */
+}
+
+/* NAT64 (RFC 6052): a gateway connects to the IPv4 address in the last 32 bits of
+ * 64:ff9b::/96, so that address decides, as for v4-mapped ones. */
+static void test_nat64_well_known_prefix(void **state)
+{
+    set_allow(0);
+    ASSERT_ALL(false, "64:ff9b::", "64:ff9b::127.0.0.1", "64:ff9b::7f00:2", "64:ff9b::10.0.0.1",
+               "64:ff9b::169.254.169.254", "64:ff9b::172.16.0.1", "64:ff9b::192.168.1.1",
+               "64:ff9b::100.64.0.1", "64:ff9b::192.0.0.1", "64:ff9b::192.0.2.1", "64:ff9b::198.18.0.1",
+               "64:ff9b::224.0.0.1", "64:ff9b::240.0.0.1", "64:ff9b::255.255.255.255", "64:ff9b::0.1.2.3");
+    ASSERT_ALL(true, "64:ff9b::8.8.8.8", "64:ff9b::808:808", "64:ff9b::93.184.216.34", "64:ff9b::1.1.1.1",
+               "64:ff9b::9.255.255.255", "64:ff9b::11.0.0.0", "64:ff9b::172.32.0.0",
+               "64:ff9b::223.255.255.255");
+    /* outside the /96: not NAT64, nothing special */
+    ASSERT_ALL(true, "64:ff9b:0:0:1::7f00:1", "64:ff9b:2::808:808", "64:ff9a:ffff:ffff:ffff:ffff:7f00:1");
+
+    /* The allowed ranges apply to the embedded address as they do to the address itself. */
+    set_allow(1, "10.0.0.0/8");
+    ASSERT_ALL(true, "64:ff9b::10.1.2.3", "10.1.2.3");
+    ASSERT_ALL(false, "64:ff9b::127.0.0.1", "64:ff9b:1::10.1.2.3");
+    set_allow(1, "64:ff9b::/96");
+    ASSERT_ALL(true, "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1");
+    ASSERT_ALL(false, "127.0.0.1", "::ffff:127.0.0.1", "64:ff9b:1::1");
+}
+
+/* Local-use NAT64 (RFC 8215): the operator's own translator, with the IPv4 address at a
+ * position that depends on its prefix length: all of it is refused. */
+static void test_nat64_local_use_prefix(void **state)
+{
+    set_allow(0);
+    ASSERT_ALL(false, "64:ff9b:1::", "64:ff9b:1::808:808", "64:ff9b:1::7f00:1",
+               "64:ff9b:1:808:800::", /* 8.8.8.8 at the /48 position */
+               "64:ff9b:1:ffff:ffff:ffff:ffff:ffff");
+    ASSERT_ALL(true, "64:ff9b:2::", "64:ff9b:0:ffff::808:808");
+    set_allow(1, "64:ff9b:1::/48");
+    ASSERT_ALL(true, "64:ff9b:1::7f00:1");
+}
+
+static void test_site_local(void **state)
+{
+    set_allow(0);
+    ASSERT_ALL(false, "fec0::", "fec0::1", "fed0:1::2", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    ASSERT_ALL(true, "fe7f:ffff::1", "fe00::1"); /* between fc00::/7 and fe80::/10 */
+    set_allow(1, "fec0::/10");
+    ASSERT_ALL(true, "fec0::1", "feff::1");
+    ASSERT_ALL(false, "fe80::1", "::1");
 }
 
 static void test_v4_test_nets_blocked(void **state)
@@ -298,6 +345,9 @@ int main(void)
         cmocka_unit_test(test_v6_public_allowed),
         cmocka_unit_test(test_v6_blocked),
         cmocka_unit_test(test_v4_mapped),
+        cmocka_unit_test(test_nat64_well_known_prefix),
+        cmocka_unit_test(test_nat64_local_use_prefix),
+        cmocka_unit_test(test_site_local),
         cmocka_unit_test(test_v4_test_nets_blocked),
         cmocka_unit_test(test_cidr_valid),
         cmocka_unit_test(test_allow_opens_only_its_range),
