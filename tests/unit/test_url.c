@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "http/url.h"
 
@@ -185,19 +187,55 @@ static void test_too_long(void **state)
 
 /* The input is not NUL-terminated: a copy ending exactly at the end of a heap block lets
  * ASan catch any read past len. */
+/* A copy of s[0..n) that ends at a PROT_NONE page, so reading s[n] faults: a malloc'd copy
+ * would not catch a short overread (the allocator rounds sizes up), and a prefix of a longer
+ * copy has the rest of the input right after it. Each copy gets its own mapping. */
+typedef struct {
+    char *map;
+    size_t map_len;
+    char *s;
+} guarded_t;
+
+static guarded_t guarded(const char *s, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data = n ? (n + page - 1) / page * page : page;
+    guarded_t g = {.map_len = data + page};
+    g.map = mmap(NULL, g.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g.map != MAP_FAILED);
+    assert_int_equal(mprotect(g.map + data, page, PROT_NONE), 0);
+    g.s = g.map + data - n;
+    memcpy(g.s, s, n);
+    return g;
+}
+
 static void test_no_overread(void **state)
 {
-    static const char *const inputs[] = {"http://h",      "http://h:8", "http://[::1]", "http://u@h",
-                                         "https://h/p?q", "http://h%4", "http:",        "h"};
+    static const char *const inputs[] = {"http://h",
+                                         "http://h:8",
+                                         "http://[::1]",
+                                         "http://u@h",
+                                         "https://h/p?q",
+                                         "http://h%4",
+                                         "http:",
+                                         "h",
+                                         "http://u:p%4",
+                                         "http://[::1",
+                                         "http://[::1]:",
+                                         "HTTPS://",
+                                         "http://h/a#f",
+                                         "http://a@b@c",
+                                         "http://h:65535/x",
+                                         "http://h?"};
     for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
         size_t n = strlen(inputs[i]);
-        char *s = malloc(n);
-        memcpy(s, inputs[i], n);
-        url_t u;
-        (void)url_parse(s, n, &u);
-        for (size_t k = 0; k < n; k++)
-            (void)url_parse(s, k, &u);
-        free(s);
+        for (size_t k = 0; k <= n; k++) { /* every prefix, and the whole input */
+            guarded_t g = guarded(inputs[i], k);
+            url_t u;
+            if (url_parse(g.s, k, &u) == URL_OK)
+                free(target(&u)); /* reads path and query, which point into g.s */
+            munmap(g.map, g.map_len);
+        }
     }
 }
 
