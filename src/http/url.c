@@ -35,7 +35,8 @@ static bool valid_ipv6(const char *s, size_t n)
 {
     char tmp[INET6_ADDRSTRLEN];
     struct in6_addr a;
-    if (n == 0 || n >= sizeof tmp) return false;
+    /* inet_pton stops at a NUL: "[::1\0<anything>]" would pass with the rest unchecked */
+    if (n == 0 || n >= sizeof tmp || memchr(s, '\0', n)) return false;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     return inet_pton(AF_INET6, tmp, &a) == 1;
