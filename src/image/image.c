@@ -1,37 +1,11 @@
-/* The public face of the image pipeline: sniffing, and the strip loop that carries rows
- * from a decoder through the dither into the JPEG encoder or a bitmap. */
+/* The public face of the image pipeline: opening a decoder, and the strip loop that carries
+ * rows from it through the dither into the JPEG encoder or a bitmap. */
 #include "image/image.h"
 
 #include "image/img_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-img_format_t img_sniff(const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return IMG_FMT_JPEG;
-    if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return IMG_FMT_PNG;
-    if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0)) return IMG_FMT_GIF;
-    if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0) return IMG_FMT_WEBP;
-    return IMG_FMT_UNKNOWN;
-}
-
-const char *img_format_mime(img_format_t fmt)
-{
-    switch (fmt) {
-    case IMG_FMT_JPEG:
-        return "image/jpeg";
-    case IMG_FMT_PNG:
-        return "image/png";
-    case IMG_FMT_GIF:
-        return "image/gif";
-    case IMG_FMT_WEBP:
-        return "image/webp";
-    default:
-        return "application/octet-stream";
-    }
-}
 
 const char *img_status_str(img_status_t st)
 {
@@ -46,31 +20,29 @@ const char *img_status_str(img_status_t st)
         return "image too large";
     case IMG_ERR_NOMEM:
         return "out of memory";
+    case IMG_ERR_MEMORY:
+        return "image needs too much memory";
+    case IMG_ERR_TOO_MANY_SCANS:
+        return "too many JPEG scans";
     }
     return "unknown error";
 }
 
-img_status_t img_check_size(uint64_t width, uint64_t height, uint64_t max_pixels)
-{
-    if (width == 0 || height == 0) return IMG_ERR_CORRUPT;
-    /* both are at most 32 bits wide, so the product cannot overflow */
-    return width * height > max_pixels ? IMG_ERR_TOO_LARGE : IMG_OK;
-}
-
 img_status_t img_source_open(const void *in, size_t len, const img_limits_t *lim, img_source_t **src)
 {
-    uint64_t max = lim && lim->max_pixels ? lim->max_pixels : IMG_DEFAULT_MAX_PIXELS;
+    img_limits_t l = lim ? *lim : (img_limits_t){0};
+    if (!l.max_pixels) l.max_pixels = IMG_DEFAULT_MAX_PIXELS;
     *src = NULL;
     if (!in) return IMG_ERR_UNSUPPORTED;
     switch (img_sniff(in, len)) {
     case IMG_FMT_JPEG:
-        return img_jpeg_source(in, len, max, src);
+        return img_jpeg_source(in, len, &l, src);
     case IMG_FMT_PNG:
-        return img_png_source(in, len, max, src);
+        return img_png_source(in, len, &l, src);
     case IMG_FMT_GIF:
-        return img_gif_source(in, len, max, src);
+        return img_gif_source(in, len, &l, src);
     case IMG_FMT_WEBP:
-        return img_webp_source(in, len, max, src);
+        return img_webp_source(in, len, &l, src);
     default:
         return IMG_ERR_UNSUPPORTED;
     }

@@ -5,24 +5,19 @@
  *  - the 1-bit bitmap equals Pillow's convert('1') pixel for pixel for every JPEG, PNG, GIF
  *    (first frame) and still WebP that Pillow opens (animated WebP: IMG_ERR_UNSUPPORTED);
  *  - the output file is byte-identical to Pillow's save(format='JPEG') (JFIF 1.01 with 1:1
- *    density, quality 75, baseline, standard Huffman tables; a JPEG's or GIF's comment is
- *    carried over as Pillow does). Known differences: docs/decisions/003-image-pipeline.md.
- * Decoding is refused before any pixel is allocated when the declared width*height exceeds
- * the limit. Every function here is thread-safe and keeps no global state. No HTTP here. */
+ *    density, quality 75, baseline, standard Huffman tables; a JPEG's, GIF's or PNG's
+ *    comment is carried over as Pillow does). Known differences:
+ *    docs/decisions/003-image-pipeline.md.
+ * Decoding is refused before any pixel is allocated when the declared width*height, the
+ * decoder's estimated memory or a JPEG's number of scans exceeds its limit. Every function
+ * here is thread-safe and keeps no global state. No HTTP here. */
 #ifndef PIXD_IMAGE_H
 #define PIXD_IMAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { IMG_FMT_UNKNOWN = 0, IMG_FMT_JPEG, IMG_FMT_PNG, IMG_FMT_GIF, IMG_FMT_WEBP } img_format_t;
-
-/* Identifies the container by its magic bytes only (nothing is decoded). */
-img_format_t img_sniff(const void *data, size_t len);
-
-/* "image/jpeg", "image/png", "image/gif", "image/webp"; "application/octet-stream" for
- * IMG_FMT_UNKNOWN. Static strings. */
-const char *img_format_mime(img_format_t fmt);
+#include "image/img_sniff.h" /* img_format_t, img_sniff(), img_format_mime() */
 
 typedef enum {
     IMG_OK = 0,
@@ -30,6 +25,9 @@ typedef enum {
     IMG_ERR_CORRUPT,     /* truncated/corrupt data -> 422 */
     IMG_ERR_TOO_LARGE,   /* declared width*height > limit, refused before decoding -> 422 */
     IMG_ERR_NOMEM,       /* -> 500/503 */
+    /* The two below are refused before decoding too -> 422. */
+    IMG_ERR_MEMORY,         /* the decoder would need more than max_memory */
+    IMG_ERR_TOO_MANY_SCANS, /* a JPEG with more than IMG_JPEG_MAX_SCANS scans */
 } img_status_t;
 
 /* Short reason for a JSON error body, e.g. "corrupt image". Static string. */
@@ -38,12 +36,22 @@ const char *img_status_str(img_status_t st);
 #define IMG_DEFAULT_MAX_PIXELS 40000000u
 typedef struct {
     uint64_t max_pixels; /* 0 means IMG_DEFAULT_MAX_PIXELS */
+    /* Bytes the decoder may need at its peak, 0 = unlimited. Each decoder estimates this
+     * from the header (e.g. a progressive JPEG holds every DCT coefficient, 2 bytes a sample;
+     * an interlaced 16-bit RGBA PNG the whole image, 8 bytes a pixel) and refuses with
+     * IMG_ERR_MEMORY before allocating. The rest of the pipeline (a strip of rows, the output
+     * JPEG, the bitmap of img_bw_bitmap) is bounded by max_pixels and not counted. */
+    uint64_t max_memory;
 } img_limits_t;
+
+/* Scans a JPEG may have: common encoders write about 10 (see img_jpeg.c). */
+#define IMG_JPEG_MAX_SCANS 100
 
 /* decode -> convert('1') (Pillow-exact) -> grayscale JPEG quality 75 (Pillow's defaults).
  * `lim` may be NULL (defaults). On IMG_OK *out is malloc'd (caller frees) and *out_len set;
- * on any error *out is NULL. Memory use is a few rows for JPEG and non-interlaced PNG
- * (streamed); other inputs hold one decoded frame. */
+ * on any error *out is NULL. Memory use is a few rows for single-scan JPEG and
+ * non-interlaced PNG (streamed); other inputs hold one decoded frame (or, for a multi-scan
+ * JPEG, its DCT coefficients). */
 img_status_t img_bw_jpeg(const void *in, size_t in_len, const img_limits_t *lim, uint8_t **out,
                          size_t *out_len);
 

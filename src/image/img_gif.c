@@ -81,13 +81,9 @@ static int palette_needed(const ColorMapObject *map)
 static void build_lut(gif_src_t *s, const ColorMapObject *map)
 {
     for (int i = 0; i < 256; i++) {
-        uint8_t rgb[3] = {(uint8_t)i, (uint8_t)i, (uint8_t)i};
-        if (i < map->ColorCount) {
-            rgb[0] = map->Colors[i].Red;
-            rgb[1] = map->Colors[i].Green;
-            rgb[2] = map->Colors[i].Blue;
-        }
-        s->lut[i] = 299u * rgb[0] + 587u * rgb[1] + 114u * rgb[2] >= 128000u ? 255 : 0;
+        GifColorType c = {(GifByteType)i, (GifByteType)i, (GifByteType)i};
+        if (i < map->ColorCount) c = map->Colors[i];
+        s->lut[i] = img_palette_bit(c.Red, c.Green, c.Blue);
     }
 }
 
@@ -140,7 +136,11 @@ static img_status_t read_to_image(gif_src_t *s, GifFileType *gif, int *transpare
     }
 }
 
-static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, uint64_t max_pixels)
+/* What decoding holds: the canvas (one byte a pixel) plus giflib's LZW tables and line
+ * state, a few tens of KiB (GifFilePrivateType). */
+#define GIF_FIXED_BYTES (64u << 10)
+
+static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, const img_limits_t *lim)
 {
     int transparency = -1;
     img_status_t st = read_to_image(s, gif, &transparency);
@@ -149,7 +149,8 @@ static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, uint64_t max_pi
     uint64_t x1 = (uint64_t)im->Left + im->Width, y1 = (uint64_t)im->Top + im->Height;
     uint64_t w = x1 > (uint64_t)gif->SWidth ? x1 : (uint64_t)gif->SWidth;
     uint64_t h = y1 > (uint64_t)gif->SHeight ? y1 : (uint64_t)gif->SHeight;
-    if ((st = img_check_size(w, h, max_pixels)) != IMG_OK) return st;
+    if ((st = img_check_size(w, h, lim->max_pixels)) != IMG_OK) return st;
+    if ((st = img_check_memory(w * h + GIF_FIXED_BYTES, lim)) != IMG_OK) return st;
     s->base.width = (uint32_t)w;
     s->base.height = (uint32_t)h;
 
@@ -179,7 +180,7 @@ static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, uint64_t max_pi
     return IMG_OK;
 }
 
-img_status_t img_gif_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+img_status_t img_gif_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
 {
     gif_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
@@ -190,7 +191,7 @@ img_status_t img_gif_source(const uint8_t *in, size_t len, uint64_t max_pixels, 
     GifFileType *gif = DGifOpen(&mem, gif_read, &err);
     img_status_t st = err == D_GIF_ERR_NOT_ENOUGH_MEM ? IMG_ERR_NOMEM : IMG_ERR_CORRUPT;
     if (gif) {
-        st = decode_frame(s, gif, max_pixels);
+        st = decode_frame(s, gif, lim);
         DGifCloseFile(gif, &err);
     }
     if (st != IMG_OK) {

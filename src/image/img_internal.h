@@ -42,18 +42,50 @@ struct img_source {
     void (*destroy)(img_source_t *src);
 };
 
-/* Source constructors: parse the header, check the limit, and prepare to decode. On
- * error nothing is left allocated. */
-img_status_t img_jpeg_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out);
-img_status_t img_png_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out);
-img_status_t img_gif_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out);
-img_status_t img_webp_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out);
+/* Source constructors: parse the header, check the limits (`lim->max_pixels` is never 0
+ * here), and prepare to decode. On error nothing is left allocated. */
+img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out);
+img_status_t img_png_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out);
+img_status_t img_gif_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out);
+img_status_t img_webp_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out);
+
+/* A PNG's comment as Pillow carries it into its JPEG (the last text chunk named "comment",
+ * see img_png_comment.c): *out is malloc'd UTF-8, NULL when there is none or it is empty.
+ * IMG_ERR_CORRUPT where a text chunk makes Pillow fail. `in` is a whole PNG file. */
+img_status_t img_png_comment(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 
 /* Picks the decoder by magic bytes and opens it (IMG_ERR_UNSUPPORTED for other data). */
 img_status_t img_source_open(const void *in, size_t len, const img_limits_t *lim, img_source_t **src);
 
 /* IMG_ERR_CORRUPT for an empty image, IMG_ERR_TOO_LARGE past the limit, else IMG_OK. */
-img_status_t img_check_size(uint64_t width, uint64_t height, uint64_t max_pixels);
+static inline img_status_t img_check_size(uint64_t width, uint64_t height, uint64_t max_pixels)
+{
+    if (width == 0 || height == 0) return IMG_ERR_CORRUPT;
+    /* both are at most 32 bits wide, so the product cannot overflow */
+    return width * height > max_pixels ? IMG_ERR_TOO_LARGE : IMG_OK;
+}
+
+/* IMG_ERR_MEMORY when a decoder's estimated peak `need` exceeds the limit (0 = none). */
+static inline img_status_t img_check_memory(uint64_t need, const img_limits_t *lim)
+{
+    return lim->max_memory && need > lim->max_memory ? IMG_ERR_MEMORY : IMG_OK;
+}
+
+/* A big-endian 32-bit number (PNG chunk lengths). */
+static inline uint32_t img_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Pillow's palette to 1 bit (p2bit in Convert.c, used for modes P and PA): an entry is white
+ * when its luminance 299R + 587G + 114B, kept scaled by 1000, reaches this; no dithering. */
+#define IMG_PALETTE_WHITE_FROM 128000u
+
+/* 0 or 255 for a palette entry, as Pillow's p2bit. */
+static inline uint8_t img_palette_bit(uint8_t r, uint8_t g, uint8_t b)
+{
+    return 299u * r + 587u * g + 114u * b >= IMG_PALETTE_WHITE_FROM ? 255 : 0;
+}
 
 /* Pillow's L() macro divided as tobilevel does: (299R + 587G + 114B) / 1000, truncated. */
 static inline uint8_t img_luma(const uint8_t *rgb)

@@ -14,6 +14,7 @@
  * a COM marker right after the JFIF header. */
 #include "image/img_internal.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 #include <stdlib.h>
@@ -22,15 +23,20 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
-/* A hostile progressive file can ask for thousands of scans, each a pass over the whole
- * image; real ones use about ten. libjpeg-turbo's own tools stop at 500 (-maxscans,
- * TJFLAG_LIMITSCANS). Pillow has no limit: the one deliberate difference, and it can only
- * refuse a file. */
-#define MAX_SCANS 500
+/* IMG_JPEG_MAX_SCANS: a hostile file can declare hundreds of scans in a few bytes each, and
+ * every scan is a pass over the whole coefficient buffer, so the time is scans x pixels (490
+ * scans took 2.5 s). Encoders write about ten: jpeg_simple_progression 10 (6 for gray), a
+ * sequential file one per component. libjpeg-turbo's tools stop at 500 (-maxscans), which
+ * still costs seconds; 100 is ten times what encoders write and bounds the work to about a
+ * fifth of that. The scans are counted in the data before anything is decoded (count_scans),
+ * and the progress monitor checks the same bound as a backstop. Pillow has no limit: a
+ * deliberate difference, and it can only refuse a file. */
+_Static_assert(IMG_JPEG_MAX_SCANS >= 10, "real progressive files must pass");
 
 typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jmp;
+    img_status_t status; /* what a longjmp means when it is not a libjpeg error */
 } jerr_t;
 
 static void jerr_exit(j_common_ptr cinfo)
@@ -48,14 +54,18 @@ static void jerr_init(jerr_t *e)
     jpeg_std_error(&e->pub);
     e->pub.error_exit = jerr_exit;
     e->pub.output_message = jerr_silent;
+    e->status = IMG_OK;
 }
 
 /* What a libjpeg error means for the caller. */
 static img_status_t jerr_status(const jerr_t *e)
 {
+    if (e->status != IMG_OK) return e->status;
     switch (e->pub.msg_code) {
     case JERR_OUT_OF_MEMORY:
         return IMG_ERR_NOMEM;
+    case JERR_NO_BACKING_STORE: /* its virtual arrays would pass max_memory_to_use */
+        return IMG_ERR_MEMORY;
     case JERR_BAD_PRECISION: /* 12-bit: Pillow refuses "cannot handle 12-bit layers" */
         return IMG_ERR_UNSUPPORTED;
     default:
@@ -96,9 +106,62 @@ static void src_noop(j_decompress_ptr cinfo)
     (void)cinfo;
 }
 
+/* Called before each step of input, so before a scan past the bound is decoded. */
 static void progress_scans(j_common_ptr cinfo)
 {
-    if (((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) ERREXIT(cinfo, JERR_BAD_SCAN_SCRIPT);
+    if (((j_decompress_ptr)cinfo)->input_scan_number > IMG_JPEG_MAX_SCANS) {
+        ((jerr_t *)cinfo->err)->status = IMG_ERR_TOO_MANY_SCANS;
+        ERREXIT(cinfo, JERR_BAD_SCAN_SCRIPT);
+    }
+}
+
+/* Scans from `p` (just past the first SOS segment) to EOI: 1 + the SOS markers found the
+ * way libjpeg's reader finds markers (next_marker, and the entropy decoder's view of 0xFF):
+ * 0xFF, any further 0xFF fill, then a byte that is not 0 (0xFF00 is a stuffed data byte).
+ * RSTn, TEM and SOI stand alone; every other marker has a 16-bit length, skipped whole.
+ * Stops at EOI, at the end of the data, or once past IMG_JPEG_MAX_SCANS. */
+static unsigned count_scans(const uint8_t *p, const uint8_t *end)
+{
+    unsigned scans = 1;
+    while (scans <= IMG_JPEG_MAX_SCANS) {
+        const uint8_t *ff = memchr(p, 0xFF, (size_t)(end - p));
+        if (!ff) break;
+        for (p = ff + 1; p < end && *p == 0xFF; p++)
+            ;
+        if (p == end) break;
+        uint8_t m = *p++;
+        if (m == 0 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) continue; /* data, RSTn, SOI, TEM */
+        if (m == 0xD9 || end - p < 2) break;                           /* EOI */
+        size_t seg = (size_t)p[0] << 8 | p[1];                         /* with its own 2 bytes */
+        if (m == 0xDA) scans++;
+        p += seg < (size_t)(end - p) ? seg : (size_t)(end - p);
+    }
+    return scans;
+}
+
+/* Fixed allowance for libjpeg's tables and state (Huffman, IDCT, range limit, structs). */
+#define JPEG_FIXED_BYTES (128u << 10)
+/* MCU rows of output-width samples libjpeg keeps: its main buffer with the context rows of
+ * fancy upsampling, the upsampler's rows (measured: under half of this for 4:2:0). */
+#define JPEG_ROW_BUFFERS 2
+
+/* libjpeg's peak from the header: a multi-scan file (progressive, or a scan per component)
+ * keeps every DCT coefficient of the image (one 128-byte JBLOCK per 8x8 block, each
+ * component padded to whole MCUs, jdcoefct.c) before the first row comes out; every file
+ * also streams through a few MCU rows of samples. */
+static uint64_t jpeg_memory(j_decompress_ptr c)
+{
+    uint64_t need = JPEG_FIXED_BYTES, row = (uint64_t)c->image_width * 4; /* RGBX/CMYK out */
+    need += row * (uint64_t)c->max_v_samp_factor * DCTSIZE * JPEG_ROW_BUFFERS;
+    if (jpeg_has_multiple_scans(c)) {
+        for (int i = 0; i < c->num_components; i++) {
+            const jpeg_component_info *ci = &c->comp_info[i];
+            uint64_t h = ci->h_samp_factor, v = ci->v_samp_factor;
+            uint64_t w = (ci->width_in_blocks + h - 1) / h * h, hb = (ci->height_in_blocks + v - 1) / v * v;
+            need += w * hb * sizeof(JBLOCK);
+        }
+    }
+    return need;
 }
 
 static void jpeg_src_destroy(img_source_t *base)
@@ -151,7 +214,7 @@ static void find_comment(jpeg_src_t *s)
     }
 }
 
-img_status_t img_jpeg_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
 {
     jpeg_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
@@ -183,8 +246,19 @@ img_status_t img_jpeg_source(const uint8_t *in, size_t len, uint64_t max_pixels,
     while (ret == JPEG_HEADER_TABLES_ONLY);
     img_status_t st = IMG_ERR_CORRUPT;
     if (ret != JPEG_HEADER_OK) goto fail;
-    st = img_check_size(s->cinfo.image_width, s->cinfo.image_height, max_pixels);
+    st = img_check_size(s->cinfo.image_width, s->cinfo.image_height, lim->max_pixels);
     if (st != IMG_OK) goto fail;
+    /* both before jpeg_start_decompress, which allocates the coefficient buffer and reads
+     * every scan of a multi-scan file */
+    st = IMG_ERR_TOO_MANY_SCANS;
+    if (count_scans(s->src.next_input_byte, s->src.next_input_byte + s->src.bytes_in_buffer) >
+        IMG_JPEG_MAX_SCANS)
+        goto fail;
+    if ((st = img_check_memory(jpeg_memory(&s->cinfo), lim)) != IMG_OK) goto fail;
+    /* libjpeg's own count as a backstop: past it its virtual arrays would need a backing
+     * store, which this build does not have (JERR_NO_BACKING_STORE) */
+    if (lim->max_memory)
+        s->cinfo.mem->max_memory_to_use = (long)(lim->max_memory > LONG_MAX ? LONG_MAX : lim->max_memory);
     switch (s->cinfo.num_components) {
     case 1:
         s->cinfo.out_color_space = JCS_GRAYSCALE;

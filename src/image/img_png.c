@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ancillary chunks (text, ICC, EXIF) libspng keeps: none of them matter here. */
+/* Ancillary chunks (text, ICC, EXIF) libspng keeps: none of them matter here (the comment is
+ * read by img_png_comment). */
 #define CHUNK_CACHE_LIMIT (4u << 20)
+/* libspng's and zlib's fixed state: the context, the inflate window (32 KiB) and tables. */
+#define PNG_FIXED_BYTES (64u << 10)
 
 typedef struct {
     img_source_t base;
@@ -29,6 +32,7 @@ typedef struct {
     uint32_t y;       /* next row */
     int use_lut;      /* packed samples through lut[] (palette, 1-bit gray) */
     int direct;       /* decoded rows are already in the pipeline's layout */
+    uint8_t *comment; /* img_png_comment's */
 } png_src_t;
 
 static void png_src_destroy(img_source_t *base)
@@ -36,6 +40,7 @@ static void png_src_destroy(img_source_t *base)
     png_src_t *s = (png_src_t *)base;
     spng_ctx_free(s->ctx);
     free(s->raw);
+    free(s->comment);
     free(s);
 }
 
@@ -116,18 +121,42 @@ static img_status_t build_lut(png_src_t *s)
     int err = spng_get_plte(s->ctx, &plte);
     if (err) return IMG_ERR_CORRUPT;
     for (unsigned i = 0; i < 256; i++) {
-        uint8_t rgb[3] = {(uint8_t)i, (uint8_t)i, (uint8_t)i};
-        if (i < plte.n_entries) {
-            rgb[0] = plte.entries[i].red;
-            rgb[1] = plte.entries[i].green;
-            rgb[2] = plte.entries[i].blue;
-        }
-        s->lut[i] = 299u * rgb[0] + 587u * rgb[1] + 114u * rgb[2] >= 128000u ? 255 : 0;
+        struct spng_plte_entry e = {(uint8_t)i, (uint8_t)i, (uint8_t)i, 255};
+        if (i < plte.n_entries) e = plte.entries[i];
+        s->lut[i] = img_palette_bit(e.red, e.green, e.blue);
     }
     return IMG_OK;
 }
 
-img_status_t img_png_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+/* What libspng may cache of the chunks before IDAT (it reads none after): their data, with
+ * compressed text counted inflated at deflate's largest ratio, 1032:1; CHUNK_CACHE_LIMIT at
+ * most. */
+static uint64_t png_cache_bound(const uint8_t *in, size_t len)
+{
+    uint64_t sum = 0;
+    for (size_t pos = 8; len - pos >= 12 && sum < CHUNK_CACHE_LIMIT;) {
+        const uint8_t *type = in + pos + 4;
+        uint64_t n = img_be32(in + pos);
+        if (memcmp(type, "IDAT", 4) == 0) break;
+        sum += memcmp(type, "zTXt", 4) == 0 || memcmp(type, "iTXt", 4) == 0 ? n * 1032 : n;
+        if (n > len - pos - 12) break;
+        pos += 12 + n;
+    }
+    return sum < CHUNK_CACHE_LIMIT ? sum : CHUNK_CACHE_LIMIT;
+}
+
+/* libspng's peak from IHDR: an interlaced image is decoded whole (SPNG_FMT_RAW: up to 8
+ * bytes a pixel for 16-bit RGBA) before its first row comes out; any image also needs a few
+ * rows (libspng's scanline and previous scanline, its deinterlacing row, ours), the chunks
+ * it caches and zlib's state. (The comment, img_png_comment's, is bounded by the input and
+ * by 1 MiB a chunk inflated.) */
+static uint64_t png_memory(const png_src_t *s, const uint8_t *in, size_t len, size_t image_size)
+{
+    uint64_t need = PNG_FIXED_BYTES + png_cache_bound(in, len) + 4 * ((uint64_t)s->raw_row + 32);
+    return need + (s->ihdr.interlace_method ? image_size : 0);
+}
+
+img_status_t img_png_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
 {
     png_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
@@ -137,13 +166,17 @@ img_status_t img_png_source(const uint8_t *in, size_t len, uint64_t max_pixels, 
     img_status_t st = IMG_ERR_NOMEM;
     if (!s->ctx) goto fail;
     spng_set_chunk_limits(s->ctx, CHUNK_CACHE_LIMIT, CHUNK_CACHE_LIMIT);
+    /* Pillow checks every chunk's CRC before the image data and fails on a bad one, where
+     * libspng would drop an ancillary chunk (after the data Pillow checks none, and libspng
+     * reads nothing there unless asked) */
+    spng_set_crc_action(s->ctx, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
     spng_set_png_buffer(s->ctx, in, len);
     int err = spng_get_ihdr(s->ctx, &s->ihdr);
     if (err) {
         st = spng_status(err);
         goto fail;
     }
-    st = img_check_size(s->ihdr.width, s->ihdr.height, max_pixels);
+    st = img_check_size(s->ihdr.width, s->ihdr.height, lim->max_pixels);
     if (st != IMG_OK) goto fail;
     s->base.width = s->ihdr.width;
     s->base.height = s->ihdr.height;
@@ -179,6 +212,9 @@ img_status_t img_png_source(const uint8_t *in, size_t len, uint64_t max_pixels, 
         goto fail;
     }
     s->raw_row = image_size / s->ihdr.height;
+    if ((st = img_check_memory(png_memory(s, in, len, image_size), lim)) != IMG_OK) goto fail;
+    if ((st = img_png_comment(in, len, &s->comment, &s->base.comment_len)) != IMG_OK) goto fail;
+    s->base.comment = s->comment;
     if (s->ihdr.interlace_method) {
         /* zeroed: libspng ORs sub-byte samples into place when deinterlacing */
         s->raw = calloc(1, image_size);

@@ -30,16 +30,32 @@ static img_status_t webp_src_read(img_source_t *base, uint8_t *const *rows, unsi
     return IMG_OK;
 }
 
-img_status_t img_webp_source(const uint8_t *in, size_t len, uint64_t max_pixels, img_source_t **out)
+/* libwebp's peak besides our RGBA output (4 bytes a pixel), from its decoders: lossless
+ * (VP8L) decodes the whole image into 32-bit ARGB first (4 bytes a pixel, plus a cache of
+ * 16 rows); lossy (VP8) works a macroblock row at a time, but an alpha channel is a whole
+ * plane (1 byte a pixel), with another plane for its own VP8L filtering. Mixed or unknown
+ * formats are counted as lossless. Plus a fixed allowance for tables and per-row state. */
+#define WEBP_FIXED_BYTES (1u << 20)
+
+static uint64_t webp_memory(const WebPBitstreamFeatures *f)
+{
+    uint64_t w = (uint64_t)f->width, h = (uint64_t)f->height;
+    uint64_t internal = f->format == 1 ? (f->has_alpha ? 2 * w * h : 0) + 48 * w : 4 * w * h + 64 * w;
+    return 4 * w * h + internal + WEBP_FIXED_BYTES;
+}
+
+img_status_t img_webp_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
 {
     WebPDecoderConfig config;
     if (!WebPInitDecoderConfig(&config)) return IMG_ERR_UNSUPPORTED; /* libwebp ABI mismatch */
     VP8StatusCode vst = WebPGetFeatures(in, len, &config.input);
     if (vst == VP8_STATUS_NOT_ENOUGH_DATA || vst == VP8_STATUS_BITSTREAM_ERROR) return IMG_ERR_CORRUPT;
     if (vst != VP8_STATUS_OK) return IMG_ERR_UNSUPPORTED;
-    img_status_t st = img_check_size((uint64_t)config.input.width, (uint64_t)config.input.height, max_pixels);
+    img_status_t st =
+        img_check_size((uint64_t)config.input.width, (uint64_t)config.input.height, lim->max_pixels);
     if (st != IMG_OK) return st;
     if (config.input.has_animation) return IMG_ERR_UNSUPPORTED;
+    if ((st = img_check_memory(webp_memory(&config.input), lim)) != IMG_OK) return st;
     webp_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
     s->base.width = (uint32_t)config.input.width;

@@ -12,6 +12,7 @@
 
 #include "http/base64.h"
 #include "http/json.h"
+#include "image/img_sniff.h"
 #include "load/errmsg.h"
 
 static const char *basename_of(const char *path)
@@ -84,14 +85,7 @@ static int read_file(const char *dir, const char *path, char **out, size_t *len,
 
 const char *body_guess_type(const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return "image/jpeg";
-    if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return "image/png";
-    if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0)) return "image/gif";
-    if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0) return "image/webp";
-    if (len >= 2 && p[0] == 'B' && p[1] == 'M') return "image/bmp";
-    if (len >= 4 && (memcmp(p, "II*\0", 4) == 0 || memcmp(p, "MM\0*", 4) == 0)) return "image/tiff";
-    return "application/octet-stream";
+    return img_format_mime(img_sniff_any(data, len));
 }
 
 /* Appends s as a JSON string (with its quotes) at *d. */

@@ -65,7 +65,8 @@ int body_multipart(body_t *b, const char *dir, const body_part_t *parts, size_t 
 void body_free(body_t *b);
 
 /* The MIME type of data from its magic bytes: image/jpeg, image/png, image/gif,
- * image/webp, image/bmp, image/tiff, else application/octet-stream. */
+ * image/webp, image/bmp, image/tiff, else application/octet-stream (image/img_sniff.h's
+ * table, shared with pixd). */
 const char *body_guess_type(const void *data, size_t len);
 
 #endif

@@ -17,7 +17,7 @@ import sys
 import zlib
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, PngImagePlugin
 
 
 def noise(w, h, seed, amp=48):
@@ -109,6 +109,56 @@ def _gif_blocks(data):
     return pos
 
 
+def png_insert(data, chunks, after_idat=False):
+    """Inserts (type, body) chunks into a PNG just before its first IDAT, or just after
+    its last one."""
+    pos, idats = 8, []
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        if data[pos + 4:pos + 8] == b"IDAT":
+            idats.append((pos, pos + 12 + length))
+        pos += 12 + length
+    at = idats[-1][1] if after_idat else idats[0][0]
+    return data[:at] + b"".join(_chunk(kind, body) for kind, body in chunks) + data[at:]
+
+
+def png_comment_cases(base):
+    """Text chunks around a PNG (`base`, bytes) as Pillow reads them into info["comment"]
+    (which its JPEG writer copies): name -> file. Some of these Pillow refuses."""
+    def itxt(key, text, flag=0, method=0, lang=b"en", tkey=b""):
+        value = zlib.compress(text) if flag else text
+        return b"iTXt", key + b"\0" + bytes([flag, method]) + lang + b"\0" + tkey + b"\0" + value
+
+    def ztxt(key, text, method=0):
+        return b"zTXt", key + b"\0" + bytes([method]) + zlib.compress(text)
+
+    def text(key, value):
+        return b"tEXt", key + b"\0" + value
+
+    broken = _chunk(b"tEXt", b"comment\0broken")
+    broken = broken[:-1] + bytes([broken[-1] ^ 1])  # bad CRC
+    pre = base.index(b"IDAT") - 4
+    return {
+        "latin1": png_insert(base, [text(b"comment", b"caf\xe9 \x00 nul")]),
+        "other_keys": png_insert(base, [text(b"Comment", b"no"), text(b"comments", b"no"), text(b"Title", b"t")]),
+        "no_nul": png_insert(base, [text(b"comment", b"x"), (b"tEXt", b"comment")]),  # key only: ""
+        "last_wins": png_insert(png_insert(base, [text(b"comment", b"one"), ztxt(b"comment", b"two")]),
+                                [itxt(b"comment", "dr\u00ee".encode())], after_idat=True),
+        "empty_replaces": png_insert(png_insert(base, [text(b"comment", b"one")]), [text(b"comment", b"")], True),
+        "ztxt_cut": png_insert(base, [(b"zTXt", ztxt(b"comment", b"hello world")[1][:-5])]),
+        "ztxt_bad_zlib": png_insert(base, [text(b"comment", b"kept?"), (b"zTXt", b"comment\0\0\x78\x9c\xff\xff")]),
+        "ztxt_method": png_insert(base, [ztxt(b"other", b"x", method=1)]),
+        "ztxt_huge": png_insert(base, [ztxt(b"comment", b"a" * (1 << 20 | 1))]),
+        "itxt_zip": png_insert(base, [itxt(b"comment", "z\u00fcp".encode(), flag=1, tkey="K\u00fc".encode())]),
+        "itxt_bad_utf8": png_insert(base, [text(b"comment", b"kept"), itxt(b"comment", b"\xc0\xaf")]),
+        "itxt_bad_lang": png_insert(base, [text(b"comment", b"kept"), itxt(b"comment", b"ok", lang=b"\xff")]),
+        "itxt_bad_method": png_insert(base, [text(b"comment", b"kept"), itxt(b"comment", b"ok", flag=1, method=1)]),
+        "after_iend": base + _chunk(b"tEXt", b"comment\0late"),
+        "bad_crc_before": base[:pre] + broken + base[pre:],
+        "bad_crc_after": base[:-12] + broken + base[-12:],  # base ends IDAT, IEND
+    }
+
+
 def gif_reframe(data, screen, offset):
     """Rewrites a one-frame GIF's screen size and frame position."""
     data = bytearray(data)
@@ -183,6 +233,23 @@ def conformance_set(out):
     write_png(out / "gray16_61x37.png", 61, 37, lambda x, y: ((g[x, y] * 3) ** 2 % 65536,), 0, 16, interlace=True)
     write_png(out / "short_plte_61x37.png", 61, 37, lambda x, y: ((x + y) % 16,), 3, 4,
               plte=[0, 0, 0, 255, 255, 255, 90, 200, 30])  # indices 3..15 past the PLTE
+    # PNG text chunks named "comment" (ImageMagick writes them) become the JPEG's COM, as in Pillow
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "made by genimages \u00e9")  # tEXt, Latin-1
+    save(q, out / "comment_text_200x150.png", pnginfo=info)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "zipped " * 20, zip=True)  # zTXt
+    save(q.quantize(64), out / "comment_ztxt_200x150.png", pnginfo=info)
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("comment", "UTF-8 \u2713 \u6f22\u5b57", lang="en", tkey="Kommentar")  # iTXt
+    save(q.convert("L"), out / "comment_itxt_200x150.png", pnginfo=info)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "not Pillow's key")
+    save(q, out / "comment_key_case_200x150.png", pnginfo=info)
+    plain = io.BytesIO()
+    q.save(plain, format="PNG")
+    (out / "comment_after_idat_200x150.png").write_bytes(
+        png_insert(plain.getvalue(), [(b"tEXt", b"comment\0written after the pixels")], after_idat=True))
     # GIF: global palette, gray (opens as "L"), transparency, comment, animation, frame tricks
     save(q.quantize(256), out / "palette_200x150.gif")
     save(q.convert("L"), out / "gray_200x150.gif")
@@ -232,6 +299,11 @@ def seed_set(out):
     save(p, out / "rgb.png")
     save(p.quantize(4), out / "palette.png", bits=2)
     save(p.convert("1"), out / "bilevel.png")
+    plain = io.BytesIO()
+    p.save(plain, format="PNG")
+    with_text = png_insert(plain.getvalue(), [(b"tEXt", b"comment\0c"),
+                                              (b"iTXt", b"comment\0\1\0en\0\0" + zlib.compress(b"i"))])
+    (out / "comment.png").write_bytes(png_insert(with_text, [(b"zTXt", b"comment\0\0" + zlib.compress(b"z"))], True))
     g = p.convert("L").load()
     write_png(out / "interlaced16.png", 8, 6, lambda x, y: (g[x, y] * 257,), 0, 16, interlace=True)
     save(p.quantize(8), out / "palette.gif", transparency=1, comment=b"c")

@@ -5,6 +5,7 @@ For every generated image (genimages.py: JPEG, PNG, GIF, WebP in many modes and 
   - the JPEG pixd makes equals Pillow's .save(buf, format='JPEG') byte for byte (the same
     bitmap through the same encoder settings gives the same file, whatever the input format).
 Truncated files: pixd fails exactly where Pillow raises, and agrees where Pillow does not.
+PNG text chunks named "comment": the same COM segment as Pillow, or the same refusal.
 
 pixd is driven through its CLI, $PIXD_BUILD/img_bw IN OUT.jpg --bitmap OUT.pgm.
 """
@@ -94,11 +95,21 @@ class PillowConformance(unittest.TestCase):
     def test_shared_photo(self):
         self.assert_same(SHARED_PHOTO.read_bytes(), SHARED_PHOTO.name)
 
+    def test_png_comment_like_pillow(self):
+        """Text chunks named "comment": carried into the JPEG's COM exactly as Pillow does it,
+        and where one makes Pillow fail, pixd fails too."""
+        base = io.BytesIO()
+        genimages.photo(40, 30, 22).save(base, format="PNG")
+        for name, data in genimages.png_comment_cases(base.getvalue()).items():
+            with self.subTest(case=name):
+                self.assert_same(data, name)
+
     def test_truncated_like_pillow(self):
         """Cut files short: near the end (JPEG EOI, PNG IEND, GIF trailer are optional to
         Pillow), and through the middle."""
         for name in ("photo_299x168.jpg", "photo_640x480_prog.jpg", "odd_17x13.jpg", "gray_333x77.jpg",
-                     "rgb_200x150.png", "interlaced_rgb_61x37.png", "palette_200x150.gif", "lossy_200x150.webp"):
+                     "rgb_200x150.png", "interlaced_rgb_61x37.png", "comment_after_idat_200x150.png",
+                     "palette_200x150.gif", "lossy_200x150.webp"):
             data = (self.dir / "images" / name).read_bytes()
             cuts = sorted({len(data) - k for k in range(1, 24)} | {len(data) * k // 9 for k in range(1, 9)})
             # Known difference: a PNG cut inside the last bytes of its zlib stream (the end of the

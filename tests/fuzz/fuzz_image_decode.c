@@ -9,13 +9,16 @@
 
 #define MAX_INPUT (2u << 20)
 #define MAX_PIXELS (512u * 512u)
+/* Below what the largest such images need in some formats (a 4:4:4 progressive JPEG, an
+ * interlaced 16-bit PNG), so the memory refusal is exercised too. */
+#define MAX_MEMORY (1u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > MAX_INPUT) return 0;
-    img_limits_t lim = {MAX_PIXELS};
+    img_limits_t lim = {MAX_PIXELS, MAX_MEMORY};
     uint8_t *jpeg, *bitmap, *again;
     size_t len, again_len;
     uint32_t w, h;
