@@ -13,6 +13,7 @@
 #include "server/conn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/tls.h"
-#include "server/router.h"
+#include "http/status.h"
 
 #define HEAD_MAX 8192           /* a request head, every request: 431 beyond */
 #define READ_CHUNK 16384        /* one read while no body is expected */
@@ -34,6 +35,11 @@
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
 static void on_deferred(loop_t *loop, void *arg);
 static void conn_run(conn_t *c, bool readable);
+static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, const void *body, size_t blen,
+                       int fd, void (*release)(void *), void *arg);
+static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg);
+
+static const req_ops_t h1_ops = {h1_respond, h1_hold};
 
 /* A connection joins epoll only when it first has to wait: a request answered straight
  * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
@@ -95,7 +101,6 @@ static void conn_free(conn_t *c)
         c->next->prev = c->prev;
     wk->nconns--;
     __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&wk->srv->conns_now, 1, __ATOMIC_RELAXED);
     free(c);
 }
 
@@ -110,6 +115,8 @@ static void conn_close(conn_t *c)
     c->io.ops->close(&c->io);
     c->w.fd = -1;
     c->state = CONN_CLOSED;
+    /* --max-conns counts sockets: this one is free for the next accept now, on any worker. */
+    __atomic_fetch_sub(&c->wk->srv->conns_now, 1, __ATOMIC_RELAXED);
     if (c->held && c->hold_cancel)
         c->hold_cancel(c->hold_arg);
     schedule(c);
@@ -130,7 +137,7 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
     switch (c->state) {
     case CONN_HEAD:
     case CONN_BODY:
-        conn_respond_error(c, 408, "request timeout");
+        req_respond_error(&c->r, 408, "request timeout");
         break;
     default: /* idle keep-alive, or a client that stopped reading its answer */
         conn_close(c);
@@ -162,6 +169,7 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
     __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
     c->state = CONN_IDLE;
     c->w.fd = fd;
+    c->r = (req_t){.ops = &h1_ops, .wk = wk, .http = &c->req, .peer = &c->peer};
     /* Listeners use TCP_DEFER_ACCEPT, so the request is usually here already: read it now
      * rather than after another trip through epoll. If the connection is still open and
      * registered nowhere afterwards, it waits for more of its request. */
@@ -256,6 +264,35 @@ static bool next_request(conn_t *c)
     return true;
 }
 
+/* The access-log line of the answer being sent: common log format plus duration. */
+static void log_answer(conn_t *c, uint64_t body_bytes)
+{
+    worker_t *wk = c->wk;
+    char peer[64], line[512];
+    sock_format(&c->peer, peer, sizeof peer);
+    char *colon = strrchr(peer, ':');
+    if (colon)
+        *colon = 0;
+    const char *date = http_date_cached(&wk->date, loop_wall_s(wk->loop));
+    int n;
+    if (c->state == CONN_HEAD) /* no parsed request line to log */
+        n = snprintf(line, sizeof line, "%s - - [%s] \"-\" %d %llu\n", peer, date, c->status,
+                     (unsigned long long)body_bytes);
+    else
+        n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu %llums\n", peer, date,
+                     (int)c->req.method_len, c->req.method_str,
+                     c->req.target_len > 256 ? 256 : (int)c->req.target_len, c->req.target,
+                     c->req.h.minor_version, c->status, (unsigned long long)body_bytes,
+                     (unsigned long long)(loop_now_ms(wk->loop) - c->started_ms));
+    if (n <= 0)
+        return;
+    if ((size_t)n >= sizeof line) { /* a cut line keeps its newline */
+        n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    server_log(wk, line, (size_t)n);
+}
+
 static size_t put(char *dst, const char *s, size_t n)
 {
     memcpy(dst, s, n);
@@ -277,15 +314,15 @@ static size_t put_u64(char *dst, uint64_t v)
 
 #define PUT(lit) (p += put(p, lit, sizeof(lit) - 1))
 
-void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
-                  void (*release)(void *), void *arg)
+static conn_t *conn_of(req_t *r)
 {
-    conn_respond_file(c, status, headers, hlen, body, blen, -1, release, arg);
+    return (conn_t *)((char *)r - offsetof(conn_t, r));
 }
 
-void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
+static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, const void *body, size_t blen,
                        int fd, void (*release)(void *), void *arg)
 {
+    conn_t *c = conn_of(r);
     worker_t *wk = c->wk;
     c->held = false;
     if (c->state == CONN_CLOSED) { /* the client left while a handler held it */
@@ -307,13 +344,9 @@ void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, 
         c->keep_alive = false;
 
     const char *text = http_status_text(status);
-    /* The head is built in c->out; a short body may be staged in its upper half (error and
-     * status bodies), so the head must stop before it. Handlers pass short header sets: a
-     * set that would not fit is dropped rather than overflow on a bug. */
-    size_t room = sizeof c->out;
-    if ((const char *)body >= c->out && (const char *)body < c->out + sizeof c->out)
-        room = (size_t)((const char *)body - c->out);
-    if (hlen + 256 > room)
+    /* The head is built in c->out. Handlers pass short header sets: a set that would not fit
+     * is dropped rather than overflow on a bug. */
+    if (hlen + 256 > sizeof c->out)
         hlen = 0;
     char *p = c->out;
     PUT("HTTP/1.1 ");
@@ -351,45 +384,15 @@ void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, 
         }
     }
     if (wk->srv->log_fd >= 0)
-        conn_log(c, head_only ? 0 : blen);
+        log_answer(c, head_only ? 0 : blen);
     c->state = CONN_WRITING;
     if (!c->running) /* answered from a completion or a timer: written by the loop, later */
         schedule(c);
 }
 
-void conn_respond_error(conn_t *c, int status, const char *reason)
+static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg)
 {
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\": \"%s\"}\n", reason);
-    if (n < 0 || n >= (int)sizeof body)
-        n = snprintf(body, sizeof body, "{\"error\": \"error\"}\n");
-    /* A 503 is a moment's overload (memory, queue, shutdown): say when to come back. */
-    static const char h[] = "Content-Type: application/json\r\n";
-    static const char h503[] = "Content-Type: application/json\r\nRetry-After: 1\r\n";
-    /* The body is copied into `out` after the head so it outlives this frame. */
-    size_t room = sizeof c->out / 2;
-    char *copy = c->out + room;
-    memcpy(copy, body, (size_t)n);
-    if (status == 503)
-        conn_respond(c, status, h503, sizeof h503 - 1, copy, (size_t)n, NULL, NULL);
-    else
-        conn_respond(c, status, h, sizeof h - 1, copy, (size_t)n, NULL, NULL);
-}
-
-void conn_respond_405(conn_t *c, const char *allow)
-{
-    char h[160];
-    int n = snprintf(h, sizeof h, "Content-Type: application/json\r\nAllow: %s\r\n", allow);
-    if (n < 0 || n >= (int)sizeof h)
-        n = 0; /* allow lists are short literals: never cut a header line */
-    char *body = c->out + sizeof c->out / 2;
-    static const char msg[] = "{\"error\": \"method not allowed\"}\n";
-    memcpy(body, msg, sizeof msg - 1);
-    conn_respond(c, 405, h, (size_t)n, body, sizeof msg - 1, NULL, NULL);
-}
-
-void conn_hold(conn_t *c, void (*cancel)(void *arg), void *arg)
-{
+    conn_t *c = conn_of(r);
     /* The read interest stays (an epoll_ctl saved now and one after the answer): an event
      * that comes while held narrows it to EPOLLRDHUP then (on_io). */
     c->state = CONN_HELD;
@@ -454,16 +457,16 @@ static bool start_request(conn_t *c, size_t head_len)
     c->state = CONN_BODY;
     c->body_started_ms = loop_now_ms(c->wk->loop);
     if (head_len > HEAD_MAX) { /* read whole in one go, but over the limit all the same */
-        conn_respond_error(c, 431, "request head too large");
+        req_respond_error(&c->r, 431, "request head too large");
         return false;
     }
     if (c->req.h.content_length > (int64_t)cfg->max_body) {
-        conn_respond_error(c, 413, "request body too large");
+        req_respond_error(&c->r, 413, "request body too large");
         return false;
     }
     uint64_t want = c->req.h.chunked ? CHUNKED_CHARGE : c->req.h.content_length > 0 ? (uint64_t)c->req.h.content_length : 0;
     if (want && !body_charge(c, want)) {
-        conn_respond_error(c, 503, "too many request bodies in memory");
+        req_respond_error(&c->r, 503, "too many request bodies in memory");
         return false;
     }
     return true;
@@ -485,7 +488,7 @@ static bool advance(conn_t *c)
         if (r == HTTP_PARSE_INCOMPLETE) {
             if (buf_size(&c->in) >= HEAD_MAX) {
                 c->state = CONN_HEAD;
-                conn_respond_error(c, 431, "request head too large");
+                req_respond_error(&c->r, 431, "request head too large");
                 return true;
             }
             if (c->state == CONN_IDLE && buf_size(&c->in)) {
@@ -497,7 +500,7 @@ static bool advance(conn_t *c)
         }
         if (r == HTTP_PARSE_ERROR) {
             c->state = CONN_HEAD;
-            conn_respond_error(c, http_err_status(c->req.h.error), http_err_reason(c->req.h.error));
+            req_respond_error(&c->r, http_err_status(c->req.h.error), http_err_reason(c->req.h.error));
             return true;
         }
         if (c->state == CONN_IDLE)
@@ -513,17 +516,17 @@ static bool advance(conn_t *c)
         size_t n = buf_size(&c->in) - c->head_len - c->body_len;
         ssize_t rest = http_chunked_decode(&c->chunked, raw, &n);
         if (rest == HTTP_PARSE_ERROR) {
-            conn_respond_error(c, 400, "malformed chunked body");
+            req_respond_error(&c->r, 400, "malformed chunked body");
             return true;
         }
         c->body_len += n;
         c->in.len = (size_t)(raw + n - c->in.data) + (size_t)(rest > 0 ? rest : 0);
         if (c->body_len > cfg->max_body || (rest < 0 && buf_size(&c->in) >= body_limit(c))) {
-            conn_respond_error(c, 413, "request body too large");
+            req_respond_error(&c->r, 413, "request body too large");
             return true;
         }
         if (c->body_len + BODY_READ_MAX > c->body_charge && !body_charge(c, CHUNKED_CHARGE)) {
-            conn_respond_error(c, 503, "too many request bodies in memory");
+            req_respond_error(&c->r, 503, "too many request bodies in memory");
             return true;
         }
         if (rest >= 0) {
@@ -557,9 +560,11 @@ complete:
     if (buf_start(&c->in) != c->head_at)
         http_parse_request(buf_start(&c->in), c->head_len, &c->req);
     c->state = CONN_DISPATCH;
-    router_dispatch(c);
+    c->r.body = conn_body(c);
+    c->r.body_len = c->body_len;
+    req_dispatch(&c->r, wk->srv->handlers, wk->srv->nhandlers);
     if (c->state == CONN_DISPATCH) /* a handler must answer or hold: never leave a client hanging */
-        conn_respond_error(c, 500, "no answer");
+        req_respond_error(&c->r, 500, "no answer");
     return true;
 }
 

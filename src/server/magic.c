@@ -12,7 +12,6 @@
 #include "image/image.h"
 #include "server/fetch.h"
 #include "server/magic_json.h"
-#include "server/page.h"
 #include "server/pool.h"
 
 #define MAX_PARTS 16
@@ -24,7 +23,7 @@ typedef struct job {
     pool_job_t pj;      /* first: the pool hands it back */
     job_kind_t kind;
     bool want_jpeg;     /* imageurl with Accept: image/jpeg */
-    conn_t *c;
+    req_t *r;
     magic_t *m;
     char *body;         /* request body (in the held connection's buffer) */
     size_t body_len;
@@ -179,9 +178,9 @@ static void job_done(loop_t *loop, void *arg)
     if (j->pj.outcome != POOL_RAN) /* dropped: the client has gone, the answer goes nowhere */
         fail(j, 503, "server is shutting down");
     if (j->status == 200) {
-        conn_respond(j->c, 200, j->hdrs, j->hdrs_len, j->out, j->out_len, job_free, j);
+        req_respond(j->r, 200, j->hdrs, j->hdrs_len, j->out, j->out_len, job_free, j);
     } else {
-        conn_respond_error(j->c, j->status, j->reason);
+        req_respond_error(j->r, j->status, j->reason);
         job_free(j);
     }
 }
@@ -220,27 +219,27 @@ static void cancel(void *arg)
 
 /* ---- the handlers (loop threads) ----------------------------------------------------- */
 
-static job_t *job_new(conn_t *c, job_kind_t kind)
+static job_t *job_new(req_t *r, job_kind_t kind)
 {
     job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        conn_respond_error(c, 503, "out of memory");
+        req_respond_error(r, 503, "out of memory");
         return NULL;
     }
     j->kind = kind;
-    j->c = c;
+    j->r = r;
     j->pj.run = job_run;
     j->pj.done = job_done;
-    j->pj.loop = c->wk->loop;
-    j->m = c->wk->srv->magic;
-    j->body = conn_body(c);
-    j->body_len = c->body_len;
-    const http_header_t *ct = http_find_header(&c->req.h, "content-type", 12);
+    j->pj.loop = r->wk->loop;
+    j->m = r->wk->srv->magic;
+    j->body = (char *)r->body; /* the request's own bytes until answered: decoded in place */
+    j->body_len = r->body_len;
+    const http_header_t *ct = req_header(r, "content-type", 12);
     if (ct) {
         j->ctype = ct->value;
         j->ctype_len = ct->value_len;
     }
-    conn_hold(c, cancel, j);
+    req_hold(r, cancel, j);
     return j;
 }
 
@@ -261,9 +260,9 @@ static void on_fetched(void *arg, int status, const char *reason, uint8_t *data,
     }
 }
 
-static void start_fetch(conn_t *c, job_t *j, const char *url)
+static void start_fetch(job_t *j, const char *url)
 {
-    int r = fetch_start(c->wk->fetch, url, on_fetched, j);
+    int r = fetch_start(j->r->wk->fetch, url, on_fetched, j);
     if (r == 0)
         return;
     fail(j, r, r == 403 ? "image_url scheme not allowed" : r == 400 ? "invalid image_url" : "cannot fetch now");
@@ -271,91 +270,76 @@ static void start_fetch(conn_t *c, job_t *j, const char *url)
     job_done(j->pj.loop, j);
 }
 
-static bool wants_jpeg(const conn_t *c)
+static bool wants_jpeg(const req_t *r)
 {
-    const http_header_t *a = http_find_header(&c->req.h, "accept", 6);
+    const http_header_t *a = req_header(r, "accept", 6);
     return a && memmem(a->value, a->value_len, "image/jpeg", 10);
 }
 
-static void imageurl(conn_t *c)
+static void imageurl(req_t *r)
 {
     char url[URL_MAX_LEN + 1];
-    if (c->req.method != HTTP_METHOD_POST) { /* GET or HEAD (method_ok let only these in) */
-        const char *def = c->wk->srv->cfg.default_image_url;
+    if (r->http->method != HTTP_METHOD_POST) { /* GET or HEAD (method_ok let only these in) */
+        const char *def = r->wk->srv->cfg.default_image_url;
         if (!def[0]) {
-            conn_respond_error(c, 404, "no default image_url configured");
+            req_respond_error(r, 404, "no default image_url configured");
             return;
         }
         snprintf(url, sizeof url, "%s", def);
     } else {
         /* Parse here, on the loop: the JSON is small and the URL is needed to start the download. */
         magic_json_req_t req;
-        magic_json_status_t st = magic_json_parse(conn_body(c), c->body_len, &req);
+        magic_json_status_t st = magic_json_parse((char *)r->body, r->body_len, &req);
         if (st != MAGIC_JSON_OK) {
-            conn_respond_error(c, 400, magic_json_strerror(st));
+            req_respond_error(r, 400, magic_json_strerror(st));
             return;
         }
         if (!req.image_url) {
-            conn_respond_error(c, 400, "missing field image_url");
+            req_respond_error(r, 400, "missing field image_url");
             return;
         }
         if (req.image_url_len >= sizeof url || memchr(req.image_url, 0, req.image_url_len)) {
-            conn_respond_error(c, 400, "invalid image_url");
+            req_respond_error(r, 400, "invalid image_url");
             return;
         }
         memcpy(url, req.image_url, req.image_url_len);
         url[req.image_url_len] = 0;
     }
-    job_t *j = job_new(c, JOB_URL);
+    job_t *j = job_new(r, JOB_URL);
     if (!j)
         return;
-    j->want_jpeg = wants_jpeg(c);
-    start_fetch(c, j, url);
+    j->want_jpeg = wants_jpeg(r);
+    start_fetch(j, url);
 }
 
-static bool path_is(const conn_t *c, const char *lit)
+static bool method_ok(req_t *r, bool get, bool post)
 {
-    size_t n = strlen(lit);
-    return c->req.path_len == n && memcmp(c->req.path, lit, n) == 0;
-}
-
-static bool method_ok(conn_t *c, bool get, bool post)
-{
-    http_method_t m = c->req.method;
+    http_method_t m = r->http->method;
     if ((get && (m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD)) || (post && m == HTTP_METHOD_POST))
         return true;
-    conn_respond_405(c, get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST");
+    req_respond_405(r, get && post ? "GET, HEAD, POST" : get ? "GET, HEAD" : "POST");
     return false;
 }
 
-bool magic_dispatch(conn_t *c)
+bool magic_handle(req_t *r)
 {
-    if (path_is(c, "/")) {
-        if (method_ok(c, true, false)) {
-            static const char h[] = "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n";
-            conn_respond(c, 200, h, sizeof h - 1, page_index_html, page_index_html_len, NULL, NULL);
-        }
-        return true;
-    }
-    if (c->req.path_len < 7 || memcmp(c->req.path, "/magic/", 7) != 0)
-        return false;
-    if (path_is(c, "/magic/base64")) {
-        if (method_ok(c, false, true)) {
-            job_t *j = job_new(c, JOB_BASE64);
+    if (req_path_is(r, "/magic/base64")) {
+        if (method_ok(r, false, true)) {
+            job_t *j = job_new(r, JOB_BASE64);
             if (j)
                 submit(j);
         }
-    } else if (path_is(c, "/magic/multipart")) {
-        if (method_ok(c, false, true)) {
-            job_t *j = job_new(c, JOB_MULTIPART);
+    } else if (req_path_is(r, "/magic/multipart")) {
+        if (method_ok(r, false, true)) {
+            job_t *j = job_new(r, JOB_MULTIPART);
             if (j)
                 submit(j);
         }
-    } else if (path_is(c, "/magic/imageurl")) {
-        if (method_ok(c, true, true))
-            imageurl(c);
+    } else if (req_path_is(r, "/magic/imageurl")) {
+        if (method_ok(r, true, true))
+            imageurl(r);
     } else {
-        conn_respond_error(c, 404, "not found");
+        req_respond_error(r, 404, "not found");
     }
     return true;
 }
@@ -429,6 +413,7 @@ magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen)
     }
     m->cfg = cfg;
     m->limits.max_pixels = cfg->max_pixels;
+    m->limits.max_memory = cfg->max_image_memory;
     m->pool = pool_new(cfg->image_workers, cfg->max_queue, err, errlen);
     if (!m->pool) {
         free(m);

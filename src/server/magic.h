@@ -1,5 +1,5 @@
 /*
- * magic: the image API (/magic/base64, /magic/multipart, /magic/imageurl) and the page at /.
+ * magic: the image API (/magic/base64, /magic/multipart, /magic/imageurl).
  *
  * Request bodies are parsed, decoded and converted on a pool of image threads, never on an
  * event loop (docs/decisions/005-image-work-off-the-loop.md): the loop holds the connection,
@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "server/pool.h"
+#include "server/req.h"
 #include "server/server.h"
 
 typedef struct magic magic_t;
@@ -25,8 +26,8 @@ void magic_stats(magic_t *m, pool_stats_t *out);
 /* Joins the threads (after magic_drain, with the loops still there to take the answers). */
 void magic_free(magic_t *m);
 
-/* Answers "/" and "/magic/..." requests; false when the path is not one of those. */
-bool magic_dispatch(conn_t *c);
+/* Answers every "/magic/..." request (the table offers only those). */
+bool magic_handle(req_t *r);
 
 /* The header value naming the file: bare when it is an HTTP token (as Flask writes it), quoted
  * otherwise, with control bytes, quotes, backslashes and directories removed, plus an RFC 8187

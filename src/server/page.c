@@ -42,3 +42,14 @@ const char page_index_html[] =
     "</body></html>\n";
 
 const size_t page_index_html_len = sizeof page_index_html - 1;
+
+bool page_handle(req_t *r)
+{
+    if (!req_path_is(r, "/"))
+        return false;
+    if (req_get_or_head(r)) {
+        static const char h[] = "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n";
+        req_respond(r, 200, h, sizeof h - 1, page_index_html, page_index_html_len, NULL, NULL);
+    }
+    return true;
+}

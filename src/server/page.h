@@ -4,7 +4,12 @@
 
 #include <stddef.h>
 
+#include "server/req.h"
+
 extern const char page_index_html[];
 extern const size_t page_index_html_len;
+
+/* GET/HEAD / (declines any other path). */
+bool page_handle(req_t *r);
 
 #endif

@@ -17,6 +17,9 @@
 #include "server/conn.h"
 #include "server/fetch.h"
 #include "server/magic.h"
+#include "server/avatar_handler.h"
+#include "server/page.h"
+#include "server/stats.h"
 
 #define LOG_FLUSH_BYTES 32768
 
@@ -29,26 +32,9 @@ static void flush_log(worker_t *wk)
     buf_reset(&wk->log);
 }
 
-void conn_log(conn_t *c, uint64_t body_bytes)
+void server_log(worker_t *wk, const char *line, size_t n)
 {
-    worker_t *wk = c->wk;
-    char peer[64], line[512];
-    sock_format(&c->peer, peer, sizeof peer);
-    char *colon = strrchr(peer, ':');
-    if (colon)
-        *colon = 0;
-    int tlen = c->req.target_len > 256 ? 256 : (int)c->req.target_len;
-    int n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu %llums\n", peer,
-                     http_date_cached(&wk->date, loop_wall_s(wk->loop)), (int)c->req.method_len,
-                     c->req.method_str, tlen, c->req.target, c->req.h.minor_version, c->status,
-                     (unsigned long long)body_bytes,
-                     (unsigned long long)(loop_now_ms(wk->loop) - c->started_ms));
-    if (c->state == CONN_HEAD) /* no parsed request line to log */
-        n = snprintf(line, sizeof line, "%s - - [%s] \"-\" %d %llu\n", peer,
-                     http_date_cached(&wk->date, loop_wall_s(wk->loop)), c->status,
-                     (unsigned long long)body_bytes);
-    if (n > 0)
-        buf_append(&wk->log, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    buf_append(&wk->log, line, n);
     if (buf_size(&wk->log) >= LOG_FLUSH_BYTES)
         flush_log(wk);
 }
@@ -205,6 +191,12 @@ int server_start(server_t *srv, const server_config_t *cfg)
         fprintf(stderr, "pixd: %s\n", err);
         return -1;
     }
+    /* The handler table: each is offered the paths under its prefix, in order; then 404. */
+    static const req_handler_t table[] = {
+        {"/status", stats_handle}, {"/magic/", magic_handle}, {"/", page_handle}, {"/", avatar_handle}};
+    _Static_assert(sizeof table <= sizeof srv->handlers, "room for the handler table");
+    memcpy(srv->handlers, table, sizeof table);
+    srv->nhandlers = sizeof table / sizeof table[0];
     srv->nworkers = cfg->threads;
     srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
     for (int i = 0; i < srv->nworkers; i++) {

@@ -2,9 +2,8 @@
  * server: pixd's process-wide state, its worker threads, and the connection API handlers use.
  *
  * Each worker thread runs one loop with its own SO_REUSEPORT listener; a connection lives on
- * the worker that accepted it, and every conn_* function runs on that worker's thread.
- * Handlers answer synchronously with conn_respond*() or take the connection asynchronously
- * (conn_hold()) and answer later from the same thread.
+ * the worker that accepted it. Requests reach the handlers of the table built here
+ * (server/req.h), which never see the connection.
  */
 #ifndef PIXD_SERVER_SERVER_H
 #define PIXD_SERVER_SERVER_H
@@ -20,6 +19,7 @@
 #include "core/sock.h"
 #include "http/date.h"
 #include "http/parser.h"
+#include "server/req.h"
 
 typedef struct server server_t;
 typedef struct worker worker_t;
@@ -107,6 +107,8 @@ struct server {
     int log_fd;
     int64_t started_s;
     int conns_now;     /* atomic: open connections across workers */
+    req_handler_t handlers[4]; /* in the order they are offered a request */
+    size_t nhandlers;
     uint64_t mem_used; /* atomic: bytes charged against cfg.max_body_memory */
 };
 
@@ -132,86 +134,7 @@ int server_start(server_t *srv, const server_config_t *cfg);
 void server_stop(server_t *srv, uint32_t drain_ms);
 void server_free(server_t *srv);
 
-/* ---- the connection, as handlers see it ------------------------------------------------ */
-
-/* IDLE: no byte of a request yet; HEAD, BODY: reading; CONTINUE: sending "100 Continue"
- * before the body; DISPATCH: complete, a handler runs; HELD: a handler answers later;
- * WRITING: sending; CLOSED: socket gone, memory freed at the end of the loop iteration (or
- * when the handler holding it answers). */
-enum conn_state {
-    CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_CONTINUE, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED
-};
-
-struct conn {
-    loop_watch_t w;
-    io_t io;
-    worker_t *wk;
-    conn_t *prev, *next;
-    loop_timer_t timer;
-    enum conn_state state;
-    bool keep_alive;
-    bool sent_continue;
-    bool unread;       /* answered before the request was read to its end */
-    bool nodelay;      /* TCP_NODELAY set (once kept alive) */
-    bool running;      /* inside conn_run(): an answer is written by it, not scheduled */
-    bool held;         /* a handler will answer (conn_hold), even if the client has left */
-    loop_defer_t defer; /* a run, or the free, at the end of the loop iteration */
-    void (*hold_cancel)(void *arg);
-    void *hold_arg;
-    uint64_t body_charge; /* bytes of the memory budget this request holds */
-    uint64_t body_started_ms;
-    size_t buf_counted;   /* in.cap as last counted in worker_stats_t.buf_bytes */
-    sock_addr_t peer;
-    buf_t in;
-    size_t head_len;   /* bytes of `in` the current head takes */
-    const char *head_at; /* where the head was parsed: req's pointers point there */
-    size_t body_len;   /* decoded body bytes, stored right after the head */
-    size_t raw_len;    /* bytes after the head consumed so far (chunked framing included) */
-    http_chunked_t chunked;
-    http_request_t req;
-    /* the response being written: head (copied) + body (referenced until release) */
-    char out[1024];
-    struct iovec iov[2];
-    int iovcnt;
-    int file_fd;       /* the body, when it goes by sendfile */
-    off_t file_off;
-    size_t file_left;
-    void (*release)(void *arg);
-    void *release_arg;
-    int status;
-    uint64_t sent;
-    uint64_t started_ms;
-};
-
-/* The request body, complete when a handler runs. */
-static inline char *conn_body(conn_t *c)
-{
-    return buf_start(&c->in) + c->head_len;
-}
-
-/*
- * Sends a response. `headers` are complete "Name: value\r\n" lines (copied). Content-Length
- * is added from blen unless the status has no body; the body is not sent for HEAD or 304.
- * `body` is referenced until it is sent or the connection dies; then release(arg) runs
- * (release may be NULL for static data).
- */
-void conn_respond(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
-                  void (*release)(void *), void *arg);
-/* The same, but the body is also in file fd (same bytes as `body`, kept open until release):
- * sent with sendfile when the transport allows, from `body` otherwise. */
-void conn_respond_file(conn_t *c, int status, const char *headers, size_t hlen, const void *body, size_t blen,
-                       int fd, void (*release)(void *), void *arg);
-/* {"error": "<reason>"} with the status; reason must be a plain ASCII string without quotes. */
-void conn_respond_error(conn_t *c, int status, const char *reason);
-/* 405 with an Allow header. */
-void conn_respond_405(conn_t *c, const char *allow);
-
-/* A handler that will answer later calls conn_hold(); conn_respond*() then completes it, from
- * any callback of the connection's loop thread (the answer is written at the end of the loop
- * iteration). If the client goes away meanwhile, cancel(arg) runs once (the work may be
- * dropped) and the connection stays allocated until that answer arrives all the same. */
-void conn_hold(conn_t *c, void (*cancel)(void *arg), void *arg);
-
-const char *http_status_text(int status);
+/* Appends an access-log line (the worker's thread; written in batches). */
+void server_log(worker_t *wk, const char *line, size_t n);
 
 #endif

@@ -1,0 +1,61 @@
+/* stats: GET /status, the process's counters as JSON. */
+#include "server/stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "server/avatar.h"
+#include "server/magic.h"
+#include "server/server.h"
+
+bool stats_handle(req_t *r)
+{
+    if (!req_path_is(r, "/status"))
+        return false;
+    if (!req_get_or_head(r))
+        return true;
+    server_t *srv = r->wk->srv;
+    uint64_t total = 0, open = 0, reqs = 0, bufs = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker_stats_t *st = &srv->workers[i].stats;
+        total += __atomic_load_n(&st->conns_total, __ATOMIC_RELAXED);
+        open += __atomic_load_n(&st->conns_open, __ATOMIC_RELAXED);
+        reqs += __atomic_load_n(&st->requests, __ATOMIC_RELAXED);
+        bufs += __atomic_load_n(&st->buf_bytes, __ATOMIC_RELAXED);
+    }
+    avatar_stats_t as;
+    avatar_store_stats(srv->avatars, &as);
+    pool_stats_t ps;
+    magic_stats(srv->magic, &ps);
+    enum { STATUS_MAX = 1024 };
+    char *body = malloc(STATUS_MAX); /* outlives this frame: freed once sent */
+    if (!body) {
+        req_respond_error(r, 503, "out of memory");
+        return true;
+    }
+    int n = snprintf(body, STATUS_MAX,
+                     "{\"version\": \"%s\", \"uptime_s\": %lld, \"threads\": %d, "
+                     "\"connections\": {\"open\": %llu, \"total\": %llu}, \"requests\": %llu, "
+                     "\"cache\": {\"hits\": %llu, \"misses\": %llu, \"entries\": %llu, \"bytes\": %llu}, "
+                     "\"memory\": {\"read_buffers\": %llu, \"bodies\": %llu, \"bodies_max\": %llu}, "
+                     "\"jobs\": {\"queued\": %llu, \"running\": %llu, \"done\": %llu, \"dropped\": %llu, "
+                     "\"refused\": %llu}}\n",
+                     PIXD_VERSION, (long long)(time(NULL) - srv->started_s), srv->nworkers,
+                     (unsigned long long)open, (unsigned long long)total, (unsigned long long)reqs,
+                     (unsigned long long)as.hits, (unsigned long long)as.misses,
+                     (unsigned long long)as.entries, (unsigned long long)as.bytes, (unsigned long long)bufs,
+                     (unsigned long long)__atomic_load_n(&srv->mem_used, __ATOMIC_RELAXED),
+                     (unsigned long long)srv->cfg.max_body_memory, (unsigned long long)ps.queued,
+                     (unsigned long long)ps.running, (unsigned long long)ps.ran, (unsigned long long)ps.dropped,
+                     (unsigned long long)ps.refused);
+    if (n < 0 || n >= STATUS_MAX) {
+        free(body);
+        req_respond_error(r, 500, "status too long");
+        return true;
+    }
+    static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
+    req_respond(r, 200, h, sizeof h - 1, body, (size_t)n, free, body);
+    return true;
+}
+
