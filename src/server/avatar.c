@@ -17,6 +17,7 @@
 #include "image/image.h"
 
 #define AVATAR_FILE_MAX (32u << 20) /* larger files are refused, not served */
+#define SLOW_MIN (1u << 20)         /* from this size a file is read off the loop (avatar_load) */
 #define ENTRY_OVERHEAD 160          /* what an entry costs beyond its file, for the byte bound */
 #define UNWATCHED_TTL_MS 1000       /* without inotify, re-read files this often */
 #define SENDFILE_MIN 16384          /* from this size the kernel copy is worth avoiding (lwan's cut) */
@@ -55,6 +56,19 @@ typedef struct {
     uint64_t hits, misses;
 } __attribute__((aligned(64))) shard_t; /* no false sharing between neighbouring locks */
 
+/* A snapshot of a file too large for the cache (over a quarter of a shard), kept so that it is
+ * read, hashed and copied once per version of the file, not once per request. The version is
+ * the file's identity and times: a rewrite in place changes its mtime and ctime. */
+typedef struct large {
+    struct large *next; /* most recent first */
+    char name[AVATAR_UID_MAX + 8];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+    avatar_file_t *file;
+} large_t;
+
 struct avatar_store {
     shard_t *shards;
     uint32_t nshards;
@@ -67,6 +81,10 @@ struct avatar_store {
     avatar_file_t *deflt;
     bool watching;
     loop_watch_t inotify_w;
+    /* Large files: their own byte bound (the cache's size), their own lock; few entries. */
+    pthread_mutex_t large_lock;
+    large_t *large;
+    uint64_t large_bytes, large_cap, slow_loads;
 };
 
 static uint64_t now_ms(void)
@@ -161,26 +179,34 @@ fail:
     close(fd);
 }
 
-/* Reads name from the folder. Returns NULL when it does not exist or cannot be served: a
+/* Opens name in the folder for reading. -1 when it does not exist or cannot be served: a
  * symlink fails with ELOOP (O_NOFOLLOW), which counts as no file; names never hold a '/'.
  * O_NONBLOCK: a FIFO planted in the folder must not hang the thread. */
-static avatar_file_t *load_file(avatar_store_t *s, const char *name)
+static int open_file(avatar_store_t *s, const char *name, struct stat *st)
 {
     int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_size > AVATAR_FILE_MAX) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads the open file into a snapshot with its headers (fd stays open). NULL when out of memory. */
+static avatar_file_t *snapshot(avatar_store_t *s, int fd, const struct stat *st)
+{
+    uint8_t *body = malloc(st->st_size ? (size_t)st->st_size : 1);
+    avatar_file_t *f = calloc(1, sizeof *f);
+    if (!body || !f) {
+        free(body);
+        free(f);
         return NULL;
-    struct stat st;
-    avatar_file_t *f = NULL;
-    uint8_t *body = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > AVATAR_FILE_MAX)
-        goto out;
-    body = malloc(st.st_size ? (size_t)st.st_size : 1);
-    f = calloc(1, sizeof *f);
-    if (!body || !f)
-        goto fail;
+    }
     size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, body + got, (size_t)st.st_size - got);
+    while (got < (size_t)st->st_size) {
+        ssize_t n = pread(fd, body + got, (size_t)st->st_size - got, (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -191,7 +217,7 @@ static avatar_file_t *load_file(avatar_store_t *s, const char *name)
     f->body = body;
     f->len = got;
     f->fd = -1;
-    f->mtime = st.st_mtim.tv_sec;
+    f->mtime = st->st_mtim.tv_sec;
 
     /* A strong validator from the bytes themselves (FNV-1a 64), not from mtime and size,
      * which a same-second, same-size replacement would not change. */
@@ -211,26 +237,138 @@ static avatar_file_t *load_file(avatar_store_t *s, const char *name)
     f->hdrs_len = (size_t)(ct + rest);
     if (got >= SENDFILE_MIN)
         to_memfd(f);
-    goto out;
-fail:
-    free(body);
-    free(f);
-    f = NULL;
-out:
+    return f;
+}
+
+static avatar_file_t *load_file(avatar_store_t *s, const char *name)
+{
+    struct stat st;
+    int fd = open_file(s, name, &st);
+    if (fd < 0)
+        return NULL;
+    avatar_file_t *f = snapshot(s, fd, &st);
     close(fd);
     return f;
 }
 
-static avatar_file_t *load_uid(avatar_store_t *s, const char *uid, size_t n)
+/* ---- large files --------------------------------------------------------------------- */
+
+static bool too_large_to_cache(const avatar_store_t *s, off_t size)
+{
+    return (uint64_t)size + ENTRY_OVERHEAD + 16 + sizeof(avatar_file_t) > s->shards[0].cap / 4;
+}
+
+static bool same_version(const large_t *l, const struct stat *st)
+{
+    return l->dev == st->st_dev && l->ino == st->st_ino && l->size == st->st_size &&
+           l->mtime.tv_sec == st->st_mtim.tv_sec && l->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           l->ctime.tv_sec == st->st_ctim.tv_sec && l->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static void large_unlink(avatar_store_t *s, large_t **pp)
+{
+    large_t *l = *pp;
+    *pp = l->next;
+    s->large_bytes -= l->file->len;
+    avatar_put(l->file);
+    free(l);
+}
+
+/* The snapshot of this version of name, if one is kept (a reference). */
+static avatar_file_t *large_find(avatar_store_t *s, const char *name, const struct stat *st)
+{
+    avatar_file_t *f = NULL;
+    pthread_mutex_lock(&s->large_lock);
+    for (large_t **pp = &s->large; *pp; pp = &(*pp)->next) {
+        large_t *l = *pp;
+        if (strcmp(l->name, name) != 0)
+            continue;
+        if (same_version(l, st)) {
+            f = file_ref(l->file);
+            *pp = l->next; /* to the front: most recent */
+            l->next = s->large;
+            s->large = l;
+        } else {
+            large_unlink(s, pp);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->large_lock);
+    return f;
+}
+
+static void large_keep(avatar_store_t *s, const char *name, const struct stat *st, avatar_file_t *f)
+{
+    if (f->len > s->large_cap)
+        return; /* served from a snapshot of its own each time, never kept */
+    large_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->dev = st->st_dev;
+    l->ino = st->st_ino;
+    l->size = st->st_size;
+    l->mtime = st->st_mtim;
+    l->ctime = st->st_ctim;
+    l->file = file_ref(f);
+    pthread_mutex_lock(&s->large_lock);
+    for (large_t **pp = &s->large; *pp;) /* an older version, or one loaded twice meanwhile */
+        if (strcmp((*pp)->name, name) == 0)
+            large_unlink(s, pp);
+        else
+            pp = &(*pp)->next;
+    l->next = s->large;
+    s->large = l;
+    s->large_bytes += f->len;
+    while (s->large_bytes > s->large_cap) { /* drop the least recent */
+        large_t **pp = &s->large;
+        while ((*pp)->next)
+            pp = &(*pp)->next;
+        large_unlink(s, pp);
+    }
+    pthread_mutex_unlock(&s->large_lock);
+}
+
+static void large_drop(avatar_store_t *s, const char *name)
+{
+    pthread_mutex_lock(&s->large_lock);
+    for (large_t **pp = &s->large; *pp;)
+        if (!name || strcmp((*pp)->name, name) == 0)
+            large_unlink(s, pp);
+        else
+            pp = &(*pp)->next;
+    pthread_mutex_unlock(&s->large_lock);
+}
+
+/* The uid's file: read here when small, found among the large snapshots, or left open in *slow
+ * for avatar_load() when it must be read off the loop. */
+static avatar_result_t load_uid(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out,
+                                avatar_slow_t *slow)
 {
     char name[AVATAR_UID_MAX + 8];
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         snprintf(name, sizeof name, "%.*s%s", (int)n, uid, exts[i]);
-        avatar_file_t *f = load_file(s, name);
-        if (f)
-            return f;
+        struct stat st;
+        int fd = open_file(s, name, &st);
+        if (fd < 0)
+            continue;
+        if (st.st_size >= SLOW_MIN) {
+            if (too_large_to_cache(s, st.st_size) && (*out = large_find(s, name, &st))) {
+                close(fd);
+                return AVATAR_FOUND;
+            }
+            slow->fd = fd;
+            slow->st = st;
+            snprintf(slow->name, sizeof slow->name, "%s", name);
+            return AVATAR_SLOW;
+        }
+        *out = snapshot(s, fd, &st);
+        close(fd);
+        if (*out)
+            return AVATAR_FOUND;
     }
-    return NULL;
+    *out = NULL;
+    return AVATAR_NONE;
 }
 
 /* ---- the cache (callers hold the shard's lock) ---------------------------------------- */
@@ -331,7 +469,7 @@ static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file
         grow(sh);
 }
 
-avatar_file_t *avatar_get(avatar_store_t *s, const char *uid, size_t n)
+avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out, avatar_slow_t *slow)
 {
     uint64_t h = hash_key(s, uid, n);
     shard_t *sh = shard_of(s, h);
@@ -345,9 +483,9 @@ avatar_file_t *avatar_get(avatar_store_t *s, const char *uid, size_t n)
         sh->hits++;
         lru_unlink(e);
         lru_push(e->file ? &sh->lru : &sh->neg, e);
-        avatar_file_t *f = file_ref(e->file ? e->file : s->deflt);
+        *out = file_ref(e->file ? e->file : s->deflt);
         pthread_mutex_unlock(&sh->lock);
-        return f;
+        return *out ? AVATAR_FOUND : AVATAR_NONE;
     }
     sh->misses++;
     uint64_t gen = sh->gen;
@@ -355,13 +493,48 @@ avatar_file_t *avatar_get(avatar_store_t *s, const char *uid, size_t n)
 
     /* Disk reads happen outside the lock; a change seen meanwhile (gen moved) means what
      * was read may be stale, so it is served once but not cached. */
-    avatar_file_t *f = load_uid(s, uid, n);
+    avatar_file_t *f;
+    avatar_result_t r = load_uid(s, uid, n, &f, slow);
+    if (r == AVATAR_SLOW) {
+        slow->gen = gen;
+        slow->hash = h;
+        slow->ulen = (uint8_t)n;
+        memcpy(slow->uid, uid, n);
+        return r;
+    }
     pthread_mutex_lock(&sh->lock);
-    if (gen == sh->gen && sh->cap)
+    if (gen == sh->gen && sh->cap && !(f && too_large_to_cache(s, (off_t)f->len)))
         insert(sh, uid, n, h, f);
-    avatar_file_t *out = f ? f : file_ref(s->deflt);
+    *out = f ? f : file_ref(s->deflt);
     pthread_mutex_unlock(&sh->lock);
-    return out;
+    return *out ? AVATAR_FOUND : AVATAR_NONE;
+}
+
+avatar_file_t *avatar_load(avatar_store_t *s, avatar_slow_t *slow)
+{
+    avatar_file_t *f = snapshot(s, slow->fd, &slow->st);
+    close(slow->fd);
+    slow->fd = -1;
+    if (!f)
+        return NULL;
+    __atomic_add_fetch(&s->slow_loads, 1, __ATOMIC_RELAXED);
+    if (too_large_to_cache(s, slow->st.st_size)) {
+        large_keep(s, slow->name, &slow->st, f);
+        return f;
+    }
+    shard_t *sh = shard_of(s, slow->hash);
+    pthread_mutex_lock(&sh->lock);
+    if (slow->gen == sh->gen && sh->cap)
+        insert(sh, slow->uid, slow->ulen, slow->hash, f);
+    pthread_mutex_unlock(&sh->lock);
+    return f;
+}
+
+void avatar_slow_release(avatar_slow_t *slow)
+{
+    if (slow->fd >= 0)
+        close(slow->fd);
+    slow->fd = -1;
 }
 
 /* ---- invalidation -------------------------------------------------------------------- */
@@ -396,6 +569,7 @@ static void invalidate_name(avatar_store_t *s, const char *name)
 {
     if (strcmp(name, s->default_name) == 0)
         reload_default(s);
+    large_drop(s, name);
     const char *dot = strrchr(name, '.');
     if (!dot)
         return;
@@ -423,6 +597,7 @@ static void on_inotify(loop_t *loop, loop_watch_t *w, uint32_t events)
             p += sizeof *ev + ev->len;
             if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: trust nothing cached */
                 reload_default(s);
+                large_drop(s, NULL);
                 lock_all(s);
                 drop_all(s);
                 unlock_all(s);
@@ -473,6 +648,8 @@ avatar_store_t *avatar_store_new(const server_config_t *cfg, char *err, size_t e
     memset(shards, 0, nshards * sizeof *shards);
     s->shards = shards;
     s->dirfd = s->inotify_w.fd = -1; /* for avatar_store_free on the way out */
+    pthread_mutex_init(&s->large_lock, NULL);
+    s->large_cap = cfg->cache_bytes;
     int r = siphash_key_random(&s->key);
     if (r != 0) {
         snprintf(err, errlen, "getrandom: %s", strerror(-r));
@@ -534,6 +711,8 @@ void avatar_store_free(avatar_store_t *s)
         pthread_mutex_destroy(&sh->lock);
     }
     avatar_put(s->deflt);
+    large_drop(s, NULL);
+    pthread_mutex_destroy(&s->large_lock);
     if (s->inotify_w.fd >= 0)
         close(s->inotify_w.fd);
     if (s->dirfd >= 0)
@@ -555,6 +734,12 @@ void avatar_store_stats(avatar_store_t *s, avatar_stats_t *out)
         out->bytes += sh->bytes;
         pthread_mutex_unlock(&sh->lock);
     }
+    pthread_mutex_lock(&s->large_lock);
+    for (large_t *l = s->large; l; l = l->next)
+        out->large_entries++;
+    out->large_bytes = s->large_bytes;
+    pthread_mutex_unlock(&s->large_lock);
+    out->slow_loads = __atomic_load_n(&s->slow_loads, __ATOMIC_RELAXED);
 }
 
 uint64_t avatar_store_max_fds(const server_config_t *cfg)

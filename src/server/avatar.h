@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/loop.h"
 #include "server/server.h"
@@ -54,14 +55,37 @@ void avatar_store_free(avatar_store_t *s);
 
 /* True when uid is 1..64 bytes of [A-Za-z0-9_-]: nothing else ever reaches the file system. */
 int avatar_uid_valid(const char *uid, size_t n);
-/* The user's avatar, else the default; NULL when neither exists. The caller holds a
- * reference until avatar_put(). uid must be valid. */
-avatar_file_t *avatar_get(avatar_store_t *s, const char *uid, size_t n);
+typedef enum { AVATAR_FOUND, AVATAR_NONE, AVATAR_SLOW } avatar_result_t;
+
+/* A file found but not read: it must be read off the event loop (see avatar_get). */
+typedef struct {
+    int fd;
+    struct stat st;
+    char name[AVATAR_UID_MAX + 8];
+    char uid[AVATAR_UID_MAX];
+    uint8_t ulen;
+    uint64_t gen, hash;
+} avatar_slow_t;
+
+/* The user's avatar, else the default, from memory or a quick read of a small file:
+ * AVATAR_FOUND (*out holds a reference until avatar_put()) or AVATAR_NONE (neither exists).
+ * A file of 1 MiB or more not in memory yet gives AVATAR_SLOW instead: *slow holds it open, and
+ * avatar_load() reads it on a thread that may block, once per version of the file (a file too
+ * large for the cache is kept as its own snapshot, bounded by the cache's size again). uid
+ * must be valid. */
+avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out, avatar_slow_t *slow);
+/* Reads, hashes and keeps what avatar_get left in *slow, and closes it: a reference, or NULL
+ * when out of memory. Any thread. */
+avatar_file_t *avatar_load(avatar_store_t *s, avatar_slow_t *slow);
+/* Closes *slow unread (its request went away). */
+void avatar_slow_release(avatar_slow_t *slow);
 void avatar_put(void *file);
 
 typedef struct {
     uint64_t hits, misses, entries, bytes;
     uint64_t negative; /* entries for users without a file (included in entries) */
+    uint64_t large_entries, large_bytes; /* snapshots of files too large for the cache */
+    uint64_t slow_loads;                 /* files read off the loop (avatar_load) */
 } avatar_stats_t;
 /* Sums over the shards, one lock at a time: each shard is exact, the total a near snapshot. */
 void avatar_store_stats(avatar_store_t *s, avatar_stats_t *out);

@@ -7,12 +7,15 @@
  */
 #include "server/avatar_handler.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http/date.h"
 #include "server/avatar.h"
+#include "server/pool.h"
 #include "server/server.h"
 
 /* RFC 9110 §13.1.2: weak comparison, a list of entity-tags or "*". */
@@ -53,18 +56,83 @@ static bool not_modified(const req_t *r, const avatar_file_t *f)
     return ims && http_date_parse(ims->value, ims->value_len, &t) == 0 && f->mtime <= t;
 }
 
+static void serve(req_t *r, avatar_file_t *f)
+{
+    if (not_modified(r, f))
+        req_respond(r, 304, f->hdrs + f->ct_len, f->hdrs_len - f->ct_len, NULL, 0, avatar_put, f);
+    else
+        req_respond_file(r, 200, f->hdrs, f->hdrs_len, f->body, f->len, f->fd, avatar_put, f);
+}
+
+/* A large file read on the pool, off the loop: once per version of the file. */
+typedef struct {
+    pool_job_t pj; /* first: the pool hands it back */
+    req_t *r;
+    avatar_store_t *store;
+    avatar_slow_t slow;
+    avatar_file_t *f;
+} load_job_t;
+
+static void load_run(pool_job_t *pj)
+{
+    load_job_t *j = (load_job_t *)pj;
+    j->f = avatar_load(j->store, &j->slow);
+}
+
+static void load_done(loop_t *loop, void *arg)
+{
+    load_job_t *j = arg;
+    avatar_slow_release(&j->slow); /* when it never ran */
+    if (j->pj.outcome != POOL_RAN)
+        req_respond_error(j->r, 503, "server is shutting down");
+    else if (!j->f)
+        req_respond_error(j->r, 503, "out of memory");
+    else
+        serve(j->r, j->f);
+    free(j);
+}
+
+static void load_cancel(void *arg)
+{
+    pool_cancel(&((load_job_t *)arg)->pj);
+}
+
+static void load_off_loop(req_t *r, avatar_store_t *store, const avatar_slow_t *slow)
+{
+    load_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        avatar_slow_t s = *slow;
+        avatar_slow_release(&s);
+        req_respond_error(r, 503, "out of memory");
+        return;
+    }
+    *j = (load_job_t){.pj = {.run = load_run, .done = load_done, .loop = r->wk->loop}, .r = r, .store = store,
+                      .slow = *slow};
+    req_hold(r, load_cancel, j);
+    int e = pool_submit(r->wk->srv->pool, &j->pj);
+    if (e != 0) {
+        avatar_slow_release(&j->slow);
+        req_respond_error(r, 503, e == -EBUSY ? "too many jobs waiting" : "server is shutting down");
+        free(j);
+    }
+}
+
 static void avatar(req_t *r, const char *uid, size_t n)
 {
-    avatar_file_t *f = avatar_get(r->wk->srv->avatars, uid, n);
-    if (!f) {
+    avatar_store_t *store = r->wk->srv->avatars;
+    avatar_file_t *f;
+    avatar_slow_t slow;
+    switch (avatar_get(store, uid, n, &f, &slow)) {
+    case AVATAR_FOUND:
+        serve(r, f);
+        break;
+    case AVATAR_NONE:
         req_respond_error(r, 404, "no such avatar");
-        return;
+        break;
+    case AVATAR_SLOW:
+        load_off_loop(r, store, &slow);
+        break;
     }
-    if (not_modified(r, f)) {
-        req_respond(r, 304, f->hdrs + f->ct_len, f->hdrs_len - f->ct_len, NULL, 0, avatar_put, f);
-        return;
-    }
-    req_respond_file(r, 200, f->hdrs, f->hdrs_len, f->body, f->len, f->fd, avatar_put, f);
 }
 
 static bool image_ext(const char *e, size_t n)

@@ -24,12 +24,13 @@ typedef struct job {
     job_kind_t kind;
     bool want_jpeg;     /* imageurl with Accept: image/jpeg */
     req_t *r;
+    server_t *srv;
     magic_t *m;
     char *body;         /* request body (in the held connection's buffer) */
     size_t body_len;
     const char *ctype;  /* Content-Type value (multipart boundary) */
     size_t ctype_len;
-    uint8_t *fetched;   /* downloaded image, owned */
+    uint8_t *fetched;   /* downloaded image, owned, charged to the memory budget */
     size_t fetched_len;
     /* the answer */
     int status;
@@ -49,6 +50,8 @@ struct magic {
 static void job_free(void *arg)
 {
     job_t *j = arg;
+    if (j->fetched)
+        server_mem_release(j->srv, j->fetched_len);
     free(j->out);
     free(j->fetched);
     free(j);
@@ -228,6 +231,7 @@ static job_t *job_new(req_t *r, job_kind_t kind)
     }
     j->kind = kind;
     j->r = r;
+    j->srv = r->wk->srv;
     j->pj.run = job_run;
     j->pj.done = job_done;
     j->pj.loop = r->wk->loop;
@@ -404,38 +408,19 @@ size_t magic_disposition(const char *name, size_t n, char *dst, size_t dstlen, c
 
 /* ---- life ---------------------------------------------------------------------------- */
 
-magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen)
+magic_t *magic_new(const server_config_t *cfg, pool_t *pool)
 {
     magic_t *m = calloc(1, sizeof *m);
-    if (!m) {
-        snprintf(err, errlen, "out of memory");
+    if (!m)
         return NULL;
-    }
     m->cfg = cfg;
     m->limits.max_pixels = cfg->max_pixels;
     m->limits.max_memory = cfg->max_image_memory;
-    m->pool = pool_new(cfg->image_workers, cfg->max_queue, err, errlen);
-    if (!m->pool) {
-        free(m);
-        return NULL;
-    }
+    m->pool = pool;
     return m;
-}
-
-void magic_drain(magic_t *m)
-{
-    pool_drain(m->pool);
-}
-
-void magic_stats(magic_t *m, pool_stats_t *out)
-{
-    pool_stats(m->pool, out);
 }
 
 void magic_free(magic_t *m)
 {
-    if (!m)
-        return;
-    pool_free(m->pool);
     free(m);
 }

@@ -17,13 +17,8 @@
 
 typedef struct magic magic_t;
 
-/* Starts the image threads (cfg.image_workers; 0 runs jobs inline on the loop). NULL with a
- * message when they cannot start. */
-magic_t *magic_new(const server_config_t *cfg, char *err, size_t errlen);
-/* Stopping: jobs not started yet are answered 503 (pool_drain); running ones finish. */
-void magic_drain(magic_t *m);
-void magic_stats(magic_t *m, pool_stats_t *out);
-/* Joins the threads (after magic_drain, with the loops still there to take the answers). */
+/* The image API's state; its jobs run on pool (which outlives it). NULL when out of memory. */
+magic_t *magic_new(const server_config_t *cfg, pool_t *pool);
 void magic_free(magic_t *m);
 
 /* Answers every "/magic/..." request (the table offers only those). */

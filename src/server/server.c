@@ -19,6 +19,7 @@
 #include "server/magic.h"
 #include "server/avatar_handler.h"
 #include "server/page.h"
+#include "server/pool.h"
 #include "server/stats.h"
 
 #define LOG_FLUSH_BYTES 32768
@@ -186,9 +187,14 @@ int server_start(server_t *srv, const server_config_t *cfg)
         fprintf(stderr, "pixd: %s\n", err);
         return -1;
     }
-    srv->magic = magic_new(&srv->cfg, err, sizeof err);
-    if (!srv->magic) {
+    srv->pool = pool_new(cfg->image_workers, cfg->max_queue, err, sizeof err);
+    if (!srv->pool) {
         fprintf(stderr, "pixd: %s\n", err);
+        return -1;
+    }
+    srv->magic = magic_new(&srv->cfg, srv->pool);
+    if (!srv->magic) {
+        fprintf(stderr, "pixd: out of memory\n");
         return -1;
     }
     /* The handler table: each is offered the paths under its prefix, in order; then 404. */
@@ -204,7 +210,7 @@ int server_start(server_t *srv, const server_config_t *cfg)
         wk->srv = srv;
         wk->id = i;
         wk->loop = loop_new();
-        wk->fetch = wk->loop ? fetch_new(wk->loop, &srv->cfg) : NULL;
+        wk->fetch = wk->loop ? fetch_new(wk->loop, srv) : NULL;
         if (!wk->loop || !wk->fetch) {
             fprintf(stderr, "pixd: cannot start worker %d: %s\n", i, strerror(errno));
             return -1;
@@ -225,9 +231,9 @@ void server_stop(server_t *srv, uint32_t drain_ms)
 {
     for (int i = 0; i < srv->nworkers; i++)
         loop_post(srv->workers[i].loop, start_drain, &srv->workers[i]);
-    /* Queued image jobs get 503 now, the drain waits for no backlog; their answers are posted
-     * after start_drain, so they say "Connection: close". */
-    magic_drain(srv->magic);
+    /* Queued jobs get 503 now, the drain waits for no backlog; their answers are posted after
+     * start_drain, so they say "Connection: close". */
+    pool_drain(srv->pool);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += drain_ms / 1000;
@@ -247,6 +253,7 @@ void server_stop(server_t *srv, uint32_t drain_ms)
 void server_free(server_t *srv)
 {
     /* The pool first: its last jobs post their answers to the loops, which must still exist. */
+    pool_free(srv->pool);
     magic_free(srv->magic);
     for (int i = 0; i < srv->nworkers; i++) {
         worker_t *wk = &srv->workers[i];

@@ -27,6 +27,7 @@ typedef struct conn conn_t;
 struct avatar_store;
 struct magic;
 struct fetch;
+struct pool;
 struct tls_ctx;
 
 typedef struct {
@@ -104,6 +105,7 @@ struct server {
     worker_t *workers;
     struct avatar_store *avatars;
     struct magic *magic;
+    struct pool *pool; /* image work and large file reads, off the loops */
     int log_fd;
     int64_t started_s;
     int conns_now;     /* atomic: open connections across workers */

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "server/avatar.h"
-#include "server/magic.h"
+#include "server/pool.h"
 #include "server/server.h"
 
 bool stats_handle(req_t *r)
@@ -27,7 +27,7 @@ bool stats_handle(req_t *r)
     avatar_stats_t as;
     avatar_store_stats(srv->avatars, &as);
     pool_stats_t ps;
-    magic_stats(srv->magic, &ps);
+    pool_stats(srv->pool, &ps);
     enum { STATUS_MAX = 1024 };
     char *body = malloc(STATUS_MAX); /* outlives this frame: freed once sent */
     if (!body) {
@@ -37,14 +37,17 @@ bool stats_handle(req_t *r)
     int n = snprintf(body, STATUS_MAX,
                      "{\"version\": \"%s\", \"uptime_s\": %lld, \"threads\": %d, "
                      "\"connections\": {\"open\": %llu, \"total\": %llu}, \"requests\": %llu, "
-                     "\"cache\": {\"hits\": %llu, \"misses\": %llu, \"entries\": %llu, \"bytes\": %llu}, "
+                     "\"cache\": {\"hits\": %llu, \"misses\": %llu, \"entries\": %llu, \"bytes\": %llu, "
+                     "\"large_entries\": %llu, \"large_bytes\": %llu, \"slow_loads\": %llu}, "
                      "\"memory\": {\"read_buffers\": %llu, \"bodies\": %llu, \"bodies_max\": %llu}, "
                      "\"jobs\": {\"queued\": %llu, \"running\": %llu, \"done\": %llu, \"dropped\": %llu, "
                      "\"refused\": %llu}}\n",
                      PIXD_VERSION, (long long)(time(NULL) - srv->started_s), srv->nworkers,
                      (unsigned long long)open, (unsigned long long)total, (unsigned long long)reqs,
                      (unsigned long long)as.hits, (unsigned long long)as.misses,
-                     (unsigned long long)as.entries, (unsigned long long)as.bytes, (unsigned long long)bufs,
+                     (unsigned long long)as.entries, (unsigned long long)as.bytes,
+                     (unsigned long long)as.large_entries, (unsigned long long)as.large_bytes,
+                     (unsigned long long)as.slow_loads, (unsigned long long)bufs,
                      (unsigned long long)__atomic_load_n(&srv->mem_used, __ATOMIC_RELAXED),
                      (unsigned long long)srv->cfg.max_body_memory, (unsigned long long)ps.queued,
                      (unsigned long long)ps.running, (unsigned long long)ps.ran, (unsigned long long)ps.dropped,
