@@ -25,11 +25,15 @@ typedef struct transfer {
     fetch_cb cb;
     void *arg;
     buf_t data;
-    bool blocked, too_big;
+    uint64_t charged; /* of the server's memory budget, ahead of data in steps */
+    bool blocked, too_big, no_memory;
 } transfer_t;
+
+#define CHARGE_STEP (256u << 10)
 
 struct fetch {
     loop_t *loop;
+    server_t *srv;
     const server_config_t *cfg;
     CURLM *multi;
     loop_timer_t timer;
@@ -164,6 +168,15 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
         t->too_big = true;
         return 0; /* aborts the transfer */
     }
+    uint64_t need = buf_size(&t->data) + n;
+    if (need > t->charged) { /* downloads share the budget of request bodies */
+        uint64_t step = (need - t->charged + CHARGE_STEP - 1) / CHARGE_STEP * CHARGE_STEP;
+        if (!server_mem_charge(t->f->srv, step)) {
+            t->no_memory = true;
+            return 0;
+        }
+        t->charged += step;
+    }
     return buf_append(&t->data, p, n) == 0 ? n : 0;
 }
 
@@ -191,6 +204,8 @@ static void finish(fetch_t *f, CURL *easy, CURLcode rc)
     const char *reason = NULL;
     if (t->blocked) {
         status = 403, reason = "image_url address not allowed";
+    } else if (t->no_memory) {
+        status = 503, reason = "too many downloads in memory";
     } else if (t->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         status = 413, reason = "downloaded image too large";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
@@ -207,10 +222,12 @@ static void finish(fetch_t *f, CURL *easy, CURLcode rc)
         status = 502, reason = "image_url upstream error";
     }
     if (status) {
+        server_mem_release(f->srv, t->charged);
         buf_free(&t->data);
         t->cb(t->arg, status, reason, NULL, 0);
     } else {
-        /* Hand the bytes over (data starts at offset 0: it was only appended to). */
+        /* Hand the bytes over with their charge (data starts at offset 0: only appended to). */
+        server_mem_release(f->srv, t->charged - buf_size(&t->data));
         t->cb(t->arg, 0, NULL, (uint8_t *)t->data.data, buf_size(&t->data));
     }
     free(t);
@@ -298,7 +315,7 @@ static void global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT); /* not thread-safe: once, before any handle */
 }
 
-fetch_t *fetch_new(loop_t *loop, const server_config_t *cfg)
+fetch_t *fetch_new(loop_t *loop, server_t *srv)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, global_init);
@@ -306,7 +323,8 @@ fetch_t *fetch_new(loop_t *loop, const server_config_t *cfg)
     if (!f)
         return NULL;
     f->loop = loop;
-    f->cfg = cfg;
+    f->srv = srv;
+    f->cfg = &srv->cfg;
     f->multi = curl_multi_init();
     if (!f->multi) {
         free(f);

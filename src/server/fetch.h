@@ -23,13 +23,15 @@
 typedef struct fetch fetch_t;
 
 /*
- * The outcome, on the loop's thread: status 0 and data/len (malloc'd, the callback owns it),
- * or the HTTP status to answer (403 guard, 404 upstream 404, 413 too large, 502 upstream
- * failure, 504 timeout) with a short reason and data NULL.
+ * The outcome, on the loop's thread: status 0 and data/len (malloc'd, the callback owns it and
+ * the len bytes charged for it against the server's memory budget: server_mem_release() them
+ * with it), or the HTTP status to answer (403 guard, 404 upstream 404, 413 too large, 502
+ * upstream failure, 503 the memory budget is spent, 504 timeout) with a short reason and data
+ * NULL. Downloads count against --max-body-memory-mb as they grow, like request bodies.
  */
 typedef void (*fetch_cb)(void *arg, int status, const char *reason, uint8_t *data, size_t len);
 
-fetch_t *fetch_new(loop_t *loop, const server_config_t *cfg);
+fetch_t *fetch_new(loop_t *loop, server_t *srv);
 void fetch_free(fetch_t *f);
 /* Starts a download. Returns 0 (cb will run exactly once, later), or an HTTP status (400 bad
  * URL, 403 scheme refused, 503 out of resources) when it cannot start: cb does not run. */
