@@ -132,6 +132,13 @@ typedef struct {
     size_t _line; /* bytes seen on an extension or trailer line, bounded */
 } http_chunked_t;
 
+/* Bytes the chunk being decoded still announces (a lower bound while its size is being read):
+ * lets the caller refuse a body over its limit before the bytes arrive. */
+static inline uint64_t http_chunked_pending(const http_chunked_t *d)
+{
+    return d->_left;
+}
+
 ssize_t http_chunked_decode(http_chunked_t *d, char *buf, size_t *len);
 
 #endif

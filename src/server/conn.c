@@ -521,7 +521,9 @@ static bool advance(conn_t *c)
         }
         c->body_len += n;
         c->in.len = (size_t)(raw + n - c->in.data) + (size_t)(rest > 0 ? rest : 0);
-        if (c->body_len > cfg->max_body || (rest < 0 && buf_size(&c->in) >= body_limit(c))) {
+        /* A chunk announced past the limit is refused now, not after waiting for its bytes. */
+        if (c->body_len > cfg->max_body || http_chunked_pending(&c->chunked) > cfg->max_body - c->body_len ||
+            (rest < 0 && buf_size(&c->in) >= body_limit(c))) {
             req_respond_error(&c->r, 413, "request body too large");
             return true;
         }
