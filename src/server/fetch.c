@@ -197,6 +197,9 @@ static void finish(fetch_t *f, CURL *easy, CURLcode rc)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    bool connected = connect_us > 0;
     curl_multi_remove_handle(f->multi, easy);
     curl_easy_cleanup(easy);
 
@@ -209,7 +212,9 @@ static void finish(fetch_t *f, CURL *easy, CURLcode rc)
     } else if (t->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         status = 413, reason = "downloaded image too large";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-        status = 504, reason = "image_url download timed out";
+        /* No connection at all is a different fault to report (an origin whose listen queue
+         * overflows drops the SYN: curl retries it until the connect timeout). */
+        status = 504, reason = connected ? "image_url download timed out" : "image_url connect timed out";
     } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) { /* a redirect to file:, gopher: ... */
         status = 403, reason = "image_url scheme not allowed";
     } else if (rc == CURLE_TOO_MANY_REDIRECTS) {

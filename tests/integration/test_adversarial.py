@@ -359,6 +359,64 @@ def fnv1a64(data):
     return '"%016x"' % h
 
 
+class OriginFailureTest(unittest.TestCase):
+    """Finding 10: under load on /magic/imageurl with Python's http.server as the origin, a few
+    requests failed. They were 504s: http.server listens with a queue of 5, the kernel drops
+    the SYNs past it, and curl's retries ran into the connect timeout. Every way an origin can
+    fail must give a clear 502/504 with a JSON reason, never a reset or a hang."""
+
+    def setUp(self):
+        self.srv = Pixd("--threads", "1", "--fetch-allow", "127.0.0.1/32", "--fetch-connect-timeout", "0.5",
+                        "--fetch-timeout", "2")
+
+    def tearDown(self):
+        stop_checked(self.srv)
+
+    def fetch(self, url):
+        c = self.srv.connect(timeout=30)
+        body = json.dumps({"image_url": url}).encode()
+        r = c.request("POST", "/magic/imageurl", {"Content-Type": "application/json"}, body)
+        c.close()
+        self.assertEqual(r.header("content-type"), "application/json")
+        return r.status, json.loads(r.body)["error"]
+
+    def test_listen_queue_full(self):
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)  # never accepts; one waiting connection fills its queue
+        port = lst.getsockname()[1]
+        fill = [socket.create_connection(("127.0.0.1", port), timeout=5)]
+        try:
+            self.assertEqual(self.fetch(f"http://127.0.0.1:{port}/x.jpg"), (504, "image_url connect timed out"))
+        finally:
+            for f in fill:
+                f.close()
+            lst.close()
+
+    def test_origin_resets_or_closes(self):
+        for how in ("reset", "close", "half-head"):
+            lst = socket.socket()
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(8)
+
+            def serve():
+                c, _ = lst.accept()
+                c.recv(65536)
+                if how == "half-head":
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+                if how != "close":
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+
+            t = threading.Thread(target=serve, daemon=True)
+            t.start()
+            status, reason = self.fetch(f"http://127.0.0.1:{lst.getsockname()[1]}/x.jpg")
+            self.assertEqual((status, reason), (502, "image_url download failed"), how)
+            t.join()
+            lst.close()
+        alive(self.srv)
+
+
 class LargeAvatarTest(unittest.TestCase):
     @needs_hooks
     def test_large_avatar_read_once_per_version_off_the_loop(self):
