@@ -539,16 +539,20 @@ void avatar_slow_release(avatar_slow_t *slow)
 
 /* ---- invalidation -------------------------------------------------------------------- */
 
+static void shard_empty(shard_t *sh)
+{
+    while (sh->lru.lru_next != &sh->lru)
+        entry_remove(sh, sh->lru.lru_next);
+    while (sh->neg.lru_next != &sh->neg)
+        entry_remove(sh, sh->neg.lru_next);
+}
+
 /* Empties every shard; loads in flight are not cached either (gen). Callers hold lock_all. */
 static void drop_all(avatar_store_t *s)
 {
     for (uint32_t i = 0; i < s->nshards; i++) {
-        shard_t *sh = &s->shards[i];
-        while (sh->lru.lru_next != &sh->lru)
-            entry_remove(sh, sh->lru.lru_next);
-        while (sh->neg.lru_next != &sh->neg)
-            entry_remove(sh, sh->neg.lru_next);
-        sh->gen++;
+        shard_empty(&s->shards[i]);
+        s->shards[i].gen++;
     }
 }
 
@@ -703,10 +707,7 @@ void avatar_store_free(avatar_store_t *s)
         return;
     for (uint32_t i = 0; i < s->nshards; i++) {
         shard_t *sh = &s->shards[i];
-        while (sh->lru.lru_next != &sh->lru)
-            entry_remove(sh, sh->lru.lru_next);
-        while (sh->neg.lru_next != &sh->neg)
-            entry_remove(sh, sh->neg.lru_next);
+        shard_empty(sh);
         free(sh->buckets);
         pthread_mutex_destroy(&sh->lock);
     }

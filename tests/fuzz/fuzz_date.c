@@ -18,14 +18,8 @@
 #include <time.h>
 
 #include "http/date.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                         \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
 
 #define T_MAX INT64_C(253402300799) /* 9999-12-31 23:59:59 */
 

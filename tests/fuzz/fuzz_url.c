@@ -17,14 +17,8 @@
 #include <strings.h>
 
 #include "http/url.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                         \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
 
 static bool inside(const char *p, size_t n, const char *s, size_t len)
 {

@@ -19,16 +19,10 @@
 #include <string.h>
 
 #include "http/parser.h"
+#include "fuzz_check.h"
 
 #define PREFIX_MAX 512 /* the prefix check is quadratic: keep it to small inputs */
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* Parses buf[0..len) as one kind of head; returns the parse result and sets *err. */
 typedef int (*fuzz_parse_fn)(const char *buf, size_t len, http_err_t *err);

@@ -275,16 +275,21 @@ class AdmissionTest(unittest.TestCase):
         import base64
         self.body = json.dumps({"filename": "a.jpg", "image": base64.b64encode(self.img).decode()}).encode()
 
+    def held_job(self, srv):
+        """A connection whose job an image thread has taken and stands still on."""
+        srv.arm("pool_job")
+        c = srv.connect(timeout=60)
+        c.send(magic_req(self.body))
+        srv.wait_held("pool_job")
+        return c
+
     @needs_hooks
     def test_queue_is_bounded(self):
         # Finding 8: the job queue had no bound. One job held on the only image thread, two
         # queued: the next gets 503 with Retry-After at once; the held and queued ones finish.
         srv = Pixd("--threads", "1", "--image-workers", "1", "--max-queue", "2")
         try:
-            srv.arm("pool_job")
-            conns = [srv.connect(timeout=60)]
-            conns[0].send(magic_req(self.body))
-            srv.wait_held("pool_job")
+            conns = [self.held_job(srv)]
             for _ in range(2):
                 conns.append(srv.connect(timeout=60))
                 conns[-1].send(magic_req(self.body))
@@ -305,10 +310,7 @@ class AdmissionTest(unittest.TestCase):
     def test_job_of_a_client_that_left_is_dropped(self):
         srv = Pixd("--threads", "1", "--image-workers", "1")
         try:
-            srv.arm("pool_job")
-            first = srv.connect(timeout=60)
-            first.send(magic_req(self.body))
-            srv.wait_held("pool_job")
+            first = self.held_job(srv)
             gone = srv.connect()
             gone.send(magic_req(self.body))
             gone.close()
@@ -331,10 +333,7 @@ class AdmissionTest(unittest.TestCase):
         import signal
         srv = Pixd("--threads", "1", "--image-workers", "1")
         try:
-            srv.arm("pool_job")
-            running = srv.connect(timeout=60)
-            running.send(magic_req(self.body))
-            srv.wait_held("pool_job")
+            running = self.held_job(srv)
             queued = [srv.connect(timeout=60) for _ in range(3)]
             for c in queued:
                 c.send(magic_req(self.body))
