@@ -233,6 +233,12 @@ static avatar_file_t *snapshot(avatar_store_t *s, int fd, const struct stat *st)
     int rest = snprintf(f->hdrs + ct, sizeof f->hdrs - (size_t)ct,
                         "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=%d\r\n", f->etag,
                         date, s->max_age);
+    /* The lines above fit with room to spare; a cut header must never go out all the same. */
+    if (ct < 0 || rest < 0 || (size_t)(ct + rest) >= sizeof f->hdrs) {
+        free(body);
+        free(f);
+        return NULL;
+    }
     f->ct_len = (size_t)ct;
     f->hdrs_len = (size_t)(ct + rest);
     if (got >= SENDFILE_MIN)

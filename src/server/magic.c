@@ -387,8 +387,10 @@ size_t magic_disposition(const char *name, size_t n, char *dst, size_t dstlen, c
         for (size_t i = 0; i < b && o + 3 < dstlen; i++)
             dst[o++] = (unsigned char)bare[i] < 0x80 ? bare[i] : '_';
         dst[o++] = '"';
-        if (!ascii) {
-            o += (size_t)snprintf(dst + o, dstlen - o, "; filename*=UTF-8''");
+        static const char ext[] = "; filename*=UTF-8''";
+        if (!ascii && o + sizeof ext < dstlen) { /* snprintf's length only where it fits */
+            memcpy(dst + o, ext, sizeof ext - 1);
+            o += sizeof ext - 1;
             for (size_t i = 0; i < b && o + 4 < dstlen; i++) {
                 unsigned char ch = (unsigned char)bare[i];
                 if (is_tchar(ch) && ch != '%' && ch != '\'' && ch != '*')
