@@ -31,6 +31,7 @@
 #define REQUESTS_PER_TURN 16    /* pipelined requests one connection gets before others run */
 #define CHUNKED_CHARGE (1u << 20) /* a chunked body reserves the memory budget in these steps */
 #define EV_READ (EPOLLIN | EPOLLRDHUP)
+#define LINGER_MS 5000          /* at most this long reading a client's unwanted rest (nginx: 5 s) */
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
 static void on_deferred(loop_t *loop, void *arg);
@@ -139,7 +140,7 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
     case CONN_BODY:
         req_respond_error(&c->r, 408, "request timeout");
         break;
-    default: /* idle keep-alive, or a client that stopped reading its answer */
+    default: /* idle keep-alive, lingering, or a client that stopped reading its answer */
         conn_close(c);
     }
 }
@@ -235,10 +236,18 @@ static bool next_request(conn_t *c)
     body_uncharge(c);
     __atomic_store_n(&wk->stats.requests, wk->stats.requests + 1, __ATOMIC_RELAXED);
     if (!c->keep_alive || wk->draining) {
-        /* Unread bytes at close turn our FIN into a RST that can destroy the answer in
-         * flight: half-close first when the request was not read to its end. */
-        if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len)
+        /* Unread bytes at close turn our FIN into a RST that can destroy the answer before
+         * the client reads it (a 413 to a client still sending its body): when the request
+         * was not read to its end, half-close and read on, dropping it, for a while (nginx's
+         * lingering close). */
+        if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len) {
             c->io.ops->shutdown(&c->io);
+            c->state = CONN_LINGER;
+            buf_reset(&c->in);
+            set_interest(c, EV_READ);
+            loop_timer_arm(wk->loop, &c->timer, LINGER_MS, on_timeout);
+            return false;
+        }
         conn_close(c);
         return false;
     }
@@ -483,6 +492,8 @@ static bool advance(conn_t *c)
 {
     worker_t *wk = c->wk;
     const server_config_t *cfg = &wk->srv->cfg;
+    if (c->state == CONN_IDLE && !buf_size(&c->in))
+        return false; /* nothing to parse (and an empty buffer may have no memory yet) */
     if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
         int r = http_parse_request(buf_start(&c->in), buf_size(&c->in), &c->req);
         if (r == HTTP_PARSE_INCOMPLETE) {
@@ -608,6 +619,15 @@ static void conn_run(conn_t *c, bool readable)
             }
             continue;
         }
+        if (st == CONN_LINGER) { /* drop what the client still sends, until its EOF */
+            if (!readable && !c->io.pending)
+                break;
+            readable = false;
+            buf_reset(&c->in);
+            if (fill(c, READ_CHUNK, IN_KEEP) <= 0)
+                break;
+            continue;
+        }
         if (st != CONN_IDLE && st != CONN_HEAD && st != CONN_BODY)
             break; /* HELD: the handler answers later; CLOSED */
         if (advance(c))
@@ -639,6 +659,9 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
     case CONN_WRITING:
     case CONN_CONTINUE:
         conn_run(c, false);
+        return;
+    case CONN_LINGER:
+        conn_run(c, true);
         return;
     default:
         if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */

@@ -9,10 +9,12 @@
 
 /* IDLE: no byte of a request yet; HEAD, BODY: reading; CONTINUE: sending "100 Continue"
  * before the body; DISPATCH: complete, a handler runs; HELD: a handler answers later;
- * WRITING: sending; CLOSED: socket gone, memory freed at the end of the loop iteration (or
+ * WRITING: sending; LINGER: answered before the request was read to its end, half-closed,
+ * reading and dropping what the client still sends so that it can read the answer; CLOSED: socket gone, memory freed at the end of the loop iteration (or
  * when the handler holding it answers). */
 enum conn_state {
-    CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_CONTINUE, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_CLOSED
+    CONN_IDLE, CONN_HEAD, CONN_BODY, CONN_CONTINUE, CONN_DISPATCH, CONN_HELD, CONN_WRITING, CONN_LINGER,
+    CONN_CLOSED
 };
 
 struct conn {

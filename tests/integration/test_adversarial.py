@@ -226,6 +226,34 @@ class MemoryTest(unittest.TestCase):
             origin.close()
             stop_checked(srv)
 
+    def test_early_answer_survives_the_unread_body(self):
+        # A 413 sent while the client still sends its body: closing with those bytes unread
+        # would reset the connection and destroy the answer before the client reads it. pixd
+        # half-closes and reads on (lingering close), so the client gets its 413.
+        srv = Pixd("--threads", "1", "--max-body-mb", "1")
+        try:
+            for _ in range(3):
+                c = srv.connect(timeout=30)
+                size = 4 << 20
+                head = b"POST /magic/base64 HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % size
+                def send():
+                    try:
+                        c.sock.sendall(head + b"x" * size)
+                    except OSError:
+                        pass  # pixd stops reading after its linger, or the socket closed
+
+                sender = threading.Thread(target=send, daemon=True)
+                sender.start()
+                r = c.read_response()
+                self.assertEqual(r.status, 413)
+                self.assertEqual(r.header("connection"), "close")
+                c.sock.shutdown(socket.SHUT_RDWR)
+                sender.join(30)
+                c.close()
+            alive(srv)
+        finally:
+            stop_checked(srv)
+
     def test_chunk_over_the_limit_refused_at_once(self):
         # A chunk announced larger than --max-body-mb is refused when announced, not after
         # the body timeout (its bytes never come).
