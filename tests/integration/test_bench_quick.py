@@ -44,10 +44,8 @@ class BenchQuickTest(unittest.TestCase):
         os.chmod(cls.tmp.name, 0o755)
         cls.out = os.path.join(cls.tmp.name, "out")
         env = dict(os.environ, PIXD_BUILD=BUILD)
-        start = time.monotonic()
         cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--out", cls.out], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=RUN_BUDGET_S)
-        cls.seconds = time.monotonic() - start
         cls.log = cls.proc.stdout.decode(errors="replace")
 
     @classmethod
@@ -77,7 +75,6 @@ class BenchQuickTest(unittest.TestCase):
                     self.assertEqual(a["failures"], 0, f"{exp} {name}")
                     if a["tools"] != ["wrk"]:  # wrk does not report body sizes
                         self.assertGreater(a["content"] or 0, 0, f"{exp} {name} content")
-        self.assertLess(self.seconds, RUN_BUDGET_S)
 
     def test_summary_tables(self):
         with open(os.path.join(self.out, "summary.md")) as f:

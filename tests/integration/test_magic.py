@@ -9,6 +9,7 @@ import http.server
 import io
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -585,10 +586,8 @@ class ImageUrlTest(MagicBase):
         self.assertServing(self.srv)
 
     def test_timeout(self):
-        t0 = time.monotonic()
-        r = self.fetch(self.origin.url("/hang"))
+        r = self.fetch(self.origin.url("/hang"))  # held for 30 s: --fetch-timeout 1 ends it
         self.assertError(r, 504)
-        self.assertLess(time.monotonic() - t0, 5)
         self.assertServing(self.srv)
 
     def test_redirects(self):
@@ -712,28 +711,29 @@ class SsrfTest(MagicBase):
 
 class LoopNotBlockedTest(MagicBase):
     def test_avatars_during_slow_download(self):
+        # The origin holds /slow until the test lets it go: every avatar asked meanwhile is
+        # answered while the download still waits, and the image's answer comes after.
         jpg = photo((64, 48))
-        origin = Origin("127.0.0.1", jpg, b"", slow_s=2.0)
-        srv = Pixd("--threads", "1", "--fetch-allow", "127.0.0.1/32")
+        origin = Origin("127.0.0.1", jpg, b"", slow_s=60)
+        srv = Pixd("--threads", "1", "--fetch-allow", "127.0.0.1/32", "--fetch-timeout", "90")
         try:
             srv.write("1000.jpg", jpg)
-            c = self.connect(srv, timeout=10)
+            c = self.connect(srv, timeout=60)
             body = json.dumps({"image_url": origin.url("/slow")}).encode()
             c.send(b"POST /magic/imageurl HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            t0 = time.monotonic()
-            while "/slow" not in origin.hits and time.monotonic() - t0 < 5:
+            for _ in range(1000):  # until the download has reached the origin
+                if "/slow" in origin.hits:
+                    break
                 time.sleep(0.01)
             self.assertIn("/slow", origin.hits)
             a = self.connect(srv)
             for _ in range(20):
-                t = time.monotonic()
                 r = a.request("GET", "/1000")
                 self.assertEqual((r.status, r.body), (200, jpg))
-                self.assertLess(time.monotonic() - t, 0.1)
-            self.assertLess(time.monotonic() - t0, 1.5, "the avatars were served while the download waited")
+            self.assertEqual(select.select([c.sock], [], [], 0)[0], [], "the image was answered before its download")
+            origin.stopping.set()  # /slow answers now
             r = c.read_response()
             self.assertEqual(r.status, 200)
-            self.assertGreater(time.monotonic() - t0, 1.5)
             self.assertEqual(base64.b64decode(json.loads(r.body)["encoded_img"]), pillow_bw(jpg))
         finally:
             origin.stop()
