@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 import unittest
 
 from test_page import CHROMIUM, Chromium

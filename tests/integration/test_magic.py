@@ -8,7 +8,6 @@ import base64
 import http.server
 import io
 import json
-import os
 import select
 import signal
 import socket
@@ -830,7 +829,6 @@ class LifecycleTest(MagicBase):
 
     def test_shutdown_answers_jobs_in_flight(self):
         big = photo((1200, 900))
-        want = pillow_bw(big)
         jpg = photo((64, 48))
         origin = Origin("127.0.0.1", jpg, b"", slow_s=0.5)
         srv = Pixd("--threads", "1", "--image-workers", "1", "--fetch-allow", "127.0.0.1/32")
