@@ -1,5 +1,4 @@
 """pixd raises its soft open-files limit to the hard one, and warns when --max-conns needs more."""
-import os
 import resource
 import subprocess
 import tempfile

@@ -239,7 +239,7 @@ class TlsTest(unittest.TestCase):
 
     def test_pixload_https_to_plain_port_fails_cleanly(self):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            p = subprocess.run([PIXLOAD_BIN, "-q", "-c", "2", "-n", "10", "--json-out", out.name,
+            subprocess.run([PIXLOAD_BIN, "-q", "-c", "2", "-n", "10", "--json-out", out.name,
                                 f"https://127.0.0.1:{self.srv.port}/42"], capture_output=True, text=True, timeout=60)
             doc = json.load(open(out.name))
         self.assertEqual(doc["total"]["requests"], 10)
