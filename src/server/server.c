@@ -205,6 +205,10 @@ int server_start(server_t *srv, const server_config_t *cfg)
     srv->nhandlers = sizeof table / sizeof table[0];
     srv->nworkers = cfg->threads;
     srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers) {
+        fprintf(stderr, "pixd: out of memory\n");
+        return -1;
+    }
     for (int i = 0; i < srv->nworkers; i++) {
         worker_t *wk = &srv->workers[i];
         wk->srv = srv;
@@ -222,8 +226,13 @@ int server_start(server_t *srv, const server_config_t *cfg)
     if (avatar_store_watch(srv->avatars, srv->workers[0].loop) != 0)
         fprintf(stderr, "pixd: warning: cannot watch %s for changes; files are re-read on cache expiry\n",
                 cfg->avatars);
-    for (int i = 0; i < srv->nworkers; i++)
-        pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+    for (int i = 0; i < srv->nworkers; i++) {
+        int e = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+        if (e != 0) { /* an error at startup: the process exits, with the threads started */
+            fprintf(stderr, "pixd: cannot start worker thread %d: %s\n", i, strerror(e));
+            return -1;
+        }
+    }
     return 0;
 }
 
