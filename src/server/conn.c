@@ -76,6 +76,8 @@ static bool body_charge(conn_t *c, uint64_t n)
 
 static void body_uncharge(conn_t *c)
 {
+    if (!c->body_charge)
+        return; /* most requests have no body: no atomic on the shared counter for them */
     server_mem_release(c->wk->srv, c->body_charge);
     c->body_charge = 0;
 }
