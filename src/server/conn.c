@@ -262,7 +262,7 @@ static bool next_request(conn_t *c)
     }
     buf_consume(&c->in, c->head_len + c->raw_len);
     /* What a large body grew is not kept for the life of the connection. */
-    if (buf_shrink(&c->in, IN_KEEP) != 0) {
+    if (c->in.cap > IN_KEEP && buf_shrink(&c->in, IN_KEEP) != 0) {
         conn_close(c);
         return false;
     }

@@ -37,7 +37,7 @@ bool req_get_or_head(req_t *r)
 void req_dispatch(req_t *r, const req_handler_t *table, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t plen = strlen(table[i].prefix);
+        size_t plen = table[i].prefix_len;
         if (r->http->path_len >= plen && memcmp(r->http->path, table[i].prefix, plen) == 0 && table[i].fn(r))
             return;
     }

@@ -30,7 +30,7 @@ typedef struct {
     void (*hold)(req_t *r, void (*cancel)(void *), void *arg);
 } req_ops_t;
 
-#define REQ_SCRATCH 256
+#define REQ_SCRATCH 128 /* error bodies: {"error": "<a short reason>"} */
 
 struct req {
     const req_ops_t *ops;
@@ -67,11 +67,12 @@ static inline void req_hold(req_t *r, void (*cancel)(void *arg), void *arg)
     r->ops->hold(r, cancel, arg);
 }
 
-static inline bool req_path_is(const req_t *r, const char *lit)
+static inline bool req_path_equals(const req_t *r, const char *p, size_t n)
 {
-    size_t n = strlen(lit);
-    return r->http->path_len == n && memcmp(r->http->path, lit, n) == 0;
+    return r->http->path_len == n && memcmp(r->http->path, p, n) == 0;
 }
+/* The path is exactly the string literal lit (its length known at compile time). */
+#define req_path_is(r, lit) req_path_equals((r), "" lit, sizeof(lit) - 1)
 
 static inline const http_header_t *req_header(const req_t *r, const char *lname, size_t n)
 {
@@ -89,8 +90,12 @@ typedef bool (*req_handler_fn)(req_t *r);
 
 typedef struct {
     const char *prefix; /* the path must start with it to be offered */
+    size_t prefix_len;
     req_handler_fn fn;
 } req_handler_t;
+
+/* A table entry for a literal prefix: REQ_HANDLER("/magic/", magic_handle). */
+#define REQ_HANDLER(lit, fn) {"" lit, sizeof(lit) - 1, (fn)}
 
 /* Offers r to each handler whose prefix matches, in order; 404 when none takes it. */
 void req_dispatch(req_t *r, const req_handler_t *table, size_t n);

@@ -199,7 +199,8 @@ int server_start(server_t *srv, const server_config_t *cfg)
     }
     /* The handler table: each is offered the paths under its prefix, in order; then 404. */
     static const req_handler_t table[] = {
-        {"/status", stats_handle}, {"/magic/", magic_handle}, {"/", page_handle}, {"/", avatar_handle}};
+        REQ_HANDLER("/status", stats_handle), REQ_HANDLER("/magic/", magic_handle),
+        REQ_HANDLER("/", page_handle), REQ_HANDLER("/", avatar_handle)};
     _Static_assert(sizeof table <= sizeof srv->handlers, "room for the handler table");
     memcpy(srv->handlers, table, sizeof table);
     srv->nhandlers = sizeof table / sizeof table[0];
