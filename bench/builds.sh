@@ -6,8 +6,8 @@
 # A change must not cost speed. Per round, both builds serve the same avatar folder one after
 # the other (A B, then B A the next round, so drift hits both alike), each in four runs:
 #   avatars keep-alive   wrk -t 1 -c 100 -d 5s on /-1 (37 KB)      server pinned to core 1,
-#   avatars, close       ab -n 4000 -c 100 on /-1 (the original)    load generator on core 0
-#   /magic/base64        pixload -u 50 -t 5s, a 640x480 JPEG        pixd --threads 2, unpinned
+#   avatars, close       ab -n 20000 -c 100 on /-1                  load generator on core 0
+#   /magic/base64        pixload -u 50 -t 10s, a 640x480 JPEG       pixd --threads 2, unpinned
 #   /magic/multipart     the same as a form upload
 # and records the server's CPU ticks (utime+stime of its process group) per request. The
 # report gives, per run kind, the ratio B/A (the build under test over the base) of each round
@@ -70,12 +70,12 @@ one() {
         taskset -c 0 wrk -t 1 -c 100 -d 5s "$PEER_URL/-1" >"$log" 2>&1
         n=$(awk '/ requests in / {print $1}' "$log") ;;
       close)
-        taskset -c 0 ab -n 4000 -c 100 "$PEER_URL/-1" >"$log" 2>&1
+        taskset -c 0 ab -n 20000 -c 100 "$PEER_URL/-1" >"$log" 2>&1
         n=$(awk '/^Complete requests:/ {print $3}' "$log") ;;
       base64 | multipart)
         local body=(--base64-image "$IMAGE")
         [ "$kind" = multipart ] && body=(--multipart "image=@$IMAGE;type=image/jpeg")
-        "$PIXLOAD" -u 50 -r 50 -t 5s --expect-status 200 "${body[@]}" --json-out "$log.json" \
+        "$PIXLOAD" -u 50 -r 50 -t 10s --expect-status 200 "${body[@]}" --json-out "$log.json" \
           "$PEER_URL/magic/$kind" >"$log" 2>&1
         n=$("$PY" -c 'import json, sys; t = json.load(open(sys.argv[1]))["total"]
 assert t["failures"] == 0, "failed requests"; print(t["requests"])' "$log.json") ;;
