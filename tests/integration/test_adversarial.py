@@ -341,8 +341,10 @@ class AdmissionTest(unittest.TestCase):
             first = self.held_job(srv)
             gone = srv.connect()
             gone.send(magic_req(self.body))
+            while alive(srv)["jobs"]["queued"] < 1:  # its job waits: pixd watches its socket now
+                time.sleep(0.01)
             gone.close()
-            alive(srv)  # served after the close was seen: the job is marked
+            alive(srv)  # its FIN reached pixd's epoll before this request did: the job is marked
             srv.release("pool_job")
             self.assertEqual(first.read_response().status, 200)
             for _ in range(600):  # the drop is reported when the pool reaches the job
