@@ -7,7 +7,6 @@
  */
 #include "server/avatar_handler.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +98,7 @@ static void load_cancel(void *arg)
 
 static void load_off_loop(req_t *r, avatar_store_t *store, const avatar_slow_t *slow)
 {
-    load_job_t *j = calloc(1, sizeof *j);
+    load_job_t *j = malloc(sizeof *j);
     if (!j) {
         avatar_slow_t s = *slow;
         avatar_slow_release(&s);
@@ -112,7 +111,7 @@ static void load_off_loop(req_t *r, avatar_store_t *store, const avatar_slow_t *
     int e = pool_submit(r->wk->srv->pool, &j->pj);
     if (e != 0) {
         avatar_slow_release(&j->slow);
-        req_respond_error(r, 503, e == -EBUSY ? "too many jobs waiting" : "server is shutting down");
+        req_respond_error(r, 503, pool_refusal(e));
         free(j);
     }
 }

@@ -1,6 +1,5 @@
 #include "server/magic.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,7 +210,7 @@ static void submit(job_t *j)
     if (r == 0)
         return;
     j->pj.outcome = POOL_RAN;
-    fail(j, 503, r == -EBUSY ? "too many image jobs waiting" : "server is shutting down");
+    fail(j, 503, pool_refusal(r));
     job_done(j->pj.loop, j);
 }
 
@@ -253,7 +252,7 @@ static void on_fetched(void *arg, int status, const char *reason, uint8_t *data,
     j->fetched = data;
     j->fetched_len = len;
     j->pj.outcome = POOL_RAN;
-    if (__atomic_load_n(&j->pj.cancelled, __ATOMIC_ACQUIRE)) {
+    if (pool_cancelled(&j->pj)) {
         j->pj.outcome = POOL_DROPPED; /* the client left during the download */
         job_done(j->pj.loop, j);
     } else if (status) {

@@ -41,7 +41,7 @@ static void *pool_main(void *arg)
         if (!p->head)
             p->tail = NULL;
         p->queued--;
-        if (__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE)) {
+        if (pool_cancelled(j)) {
             p->dropped++;
             pthread_mutex_unlock(&p->lock);
             finish(j, POOL_DROPPED);
@@ -91,6 +91,11 @@ int pool_submit(pool_t *p, pool_job_t *j)
     }
     pthread_mutex_unlock(&p->lock);
     return r;
+}
+
+const char *pool_refusal(int err)
+{
+    return err == -EBUSY ? "too many image jobs waiting" : "server is shutting down";
 }
 
 void pool_cancel(pool_job_t *j)

@@ -9,6 +9,7 @@
 #ifndef PIXD_SERVER_POOL_H
 #define PIXD_SERVER_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,8 +40,15 @@ void pool_free(pool_t *p);
 /* Queues j (run, done and loop set by the caller). 0; -EBUSY when max_queue jobs wait (the
  * caller answers 503); -ESHUTDOWN once draining. On error nothing runs and done() is not called. */
 int pool_submit(pool_t *p, pool_job_t *j);
+/* The 503 reason for a pool_submit() error, the same wherever a job is refused. */
+const char *pool_refusal(int err);
 /* Any thread: the job's client is gone; if it has not started it is dropped (done still runs). */
 void pool_cancel(pool_job_t *j);
+/* Whether pool_cancel() was called (a job that waits elsewhere first, e.g. for a download). */
+static inline bool pool_cancelled(const pool_job_t *j)
+{
+    return __atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE);
+}
 /* Refuses new jobs, and ends those still queued with POOL_SHUTDOWN: a stop does not wait for
  * a backlog. Jobs already running finish. */
 void pool_drain(pool_t *p);
