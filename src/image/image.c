@@ -24,11 +24,16 @@ const char *img_status_str(img_status_t st)
         return "image needs too much memory";
     case IMG_ERR_TOO_MANY_SCANS:
         return "too many JPEG scans";
+    case IMG_ERR_ARGUMENT:
+        return "invalid image parameters";
+    case IMG_ERR_INTERNAL:
+        return "image library failure";
     }
     return "unknown error";
 }
 
-img_status_t img_source_open(const void *in, size_t len, const img_limits_t *lim, img_source_t **src)
+img_status_t img_source_open_as(const void *in, size_t len, const img_limits_t *lim, const img_mode_t *mode,
+                                img_source_t **src)
 {
     img_limits_t l = lim ? *lim : (img_limits_t){0};
     if (!l.max_pixels) l.max_pixels = IMG_DEFAULT_MAX_PIXELS;
@@ -36,16 +41,22 @@ img_status_t img_source_open(const void *in, size_t len, const img_limits_t *lim
     if (!in) return IMG_ERR_UNSUPPORTED;
     switch (img_sniff(in, len)) {
     case IMG_FMT_JPEG:
-        return img_jpeg_source(in, len, &l, src);
+        return img_jpeg_source(in, len, &l, mode, src);
     case IMG_FMT_PNG:
-        return img_png_source(in, len, &l, src);
+        return img_png_source(in, len, &l, mode, src);
     case IMG_FMT_GIF:
-        return img_gif_source(in, len, &l, src);
+        return img_gif_source(in, len, &l, mode, src);
     case IMG_FMT_WEBP:
-        return img_webp_source(in, len, &l, src);
+        return img_webp_source(in, len, &l, mode, src);
     default:
         return IMG_ERR_UNSUPPORTED;
     }
+}
+
+img_status_t img_source_open(const void *in, size_t len, const img_limits_t *lim, img_source_t **src)
+{
+    static const img_mode_t bilevel = {0};
+    return img_source_open_as(in, len, lim, &bilevel, src);
 }
 
 /* Where finished 0/255 rows go. */

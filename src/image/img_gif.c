@@ -6,7 +6,10 @@
  *  - convert('1') thresholds "P" on palette luminance (no dithering; indices past the
  *    palette read Pillow's default gray ramp) and dithers "L";
  *  - comment extensions before the image become info["comment"] (several joined by
- *    "\n"), which Pillow's JPEG writer copies into the output. */
+ *    "\n"), which Pillow's JPEG writer copies into the output.
+ * Colour mode expands the indices through the frame's table (local, else global; past its
+ * end, and without any, the gray ramp) to RGB, or to RGBA when the frame has a transparent
+ * index, which is then transparent, as is the canvas outside the frame. */
 #include "image/img_internal.h"
 
 #include <gif_lib.h>
@@ -17,7 +20,8 @@ typedef struct {
     img_source_t base;
     uint8_t *canvas; /* width * height palette indices */
     uint8_t lut[256];
-    int palette; /* "P" (threshold through lut) rather than "L" */
+    int palette;             /* "P" (threshold through lut) rather than "L" */
+    uint8_t colours[256][4]; /* colour mode: index -> RGBA */
     uint8_t *comment;
     uint32_t y;
 } gif_src_t;
@@ -59,7 +63,11 @@ static img_status_t gif_src_read(img_source_t *base, uint8_t *const *rows, unsig
     gif_src_t *s = (gif_src_t *)base;
     for (unsigned i = 0; i < n; i++, s->y++) {
         const uint8_t *src = s->canvas + (size_t)s->y * base->width;
-        if (s->palette)
+        if (base->pix == IMG_PIX_RGB || base->pix == IMG_PIX_RGBA) {
+            unsigned bands = img_pix_bytes(base->pix);
+            for (uint32_t x = 0; x < base->width; x++)
+                memcpy(rows[i] + (size_t)x * bands, s->colours[src[x]], bands);
+        } else if (s->palette)
             for (uint32_t x = 0; x < base->width; x++)
                 rows[i][x] = s->lut[src[x]];
         else
@@ -85,6 +93,36 @@ static void build_lut(gif_src_t *s, const ColorMapObject *map)
         if (i < map->ColorCount) c = map->Colors[i];
         s->lut[i] = img_palette_bit(c.Red, c.Green, c.Blue);
     }
+}
+
+/* Colour mode's table: `map` (NULL for none), the gray ramp past its end, and the transparent
+ * index (-1 for none) with alpha 0. */
+static void build_colours(gif_src_t *s, const ColorMapObject *map, int transparency)
+{
+    for (int i = 0; i < 256; i++) {
+        GifColorType c = {(GifByteType)i, (GifByteType)i, (GifByteType)i};
+        if (map && i < map->ColorCount) c = map->Colors[i];
+        uint8_t *e = s->colours[i];
+        e[0] = c.Red;
+        e[1] = c.Green;
+        e[2] = c.Blue;
+        e[3] = i == transparency ? 0 : 255;
+    }
+}
+
+/* Pillow's mode of the frame and its convert('1') table. A local gray-ramp table makes Pillow
+ * call the frame "L", but it still attaches the global palette, and loading that palette turns
+ * the image into "P" underneath: so the first table that is not a ramp, local then global,
+ * decides. */
+static void set_bilevel(gif_src_t *s, const GifFileType *gif)
+{
+    const ColorMapObject *local = gif->Image.ColorMap, *global = gif->SColorMap;
+    const ColorMapObject *map = local && palette_needed(local)     ? local
+                                : global && palette_needed(global) ? global
+                                                                   : NULL;
+    s->palette = map != NULL;
+    if (s->palette) build_lut(s, map);
+    s->base.pix = s->palette ? IMG_PIX_BILEVEL : IMG_PIX_GRAY;
 }
 
 /* Appends one comment extension's sub-blocks as Pillow does. */
@@ -140,7 +178,8 @@ static img_status_t read_to_image(gif_src_t *s, GifFileType *gif, int *transpare
  * state, a few tens of KiB (GifFilePrivateType). */
 #define GIF_FIXED_BYTES (64u << 10)
 
-static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, const img_limits_t *lim)
+static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, const img_limits_t *lim,
+                                 const img_mode_t *mode)
 {
     int transparency = -1;
     img_status_t st = read_to_image(s, gif, &transparency);
@@ -150,20 +189,17 @@ static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, const img_limit
     uint64_t w = x1 > (uint64_t)gif->SWidth ? x1 : (uint64_t)gif->SWidth;
     uint64_t h = y1 > (uint64_t)gif->SHeight ? y1 : (uint64_t)gif->SHeight;
     if ((st = img_check_size(w, h, lim->max_pixels)) != IMG_OK) return st;
-    if ((st = img_check_memory(w * h + GIF_FIXED_BYTES, lim)) != IMG_OK) return st;
+    unsigned bands = transparency >= 0 ? 4 : 3;
+    if ((st = img_check_memory(w * h + GIF_FIXED_BYTES + img_mode_frame(mode, w, h, bands), lim)) != IMG_OK)
+        return st;
     s->base.width = (uint32_t)w;
     s->base.height = (uint32_t)h;
-
-    /* A local gray-ramp table makes Pillow call the frame "L", but it still attaches the
-     * global palette, and loading that palette turns the image into "P" underneath: so the
-     * first table that is not a ramp, local then global, decides. */
-    const ColorMapObject *local = im->ColorMap, *global = gif->SColorMap;
-    const ColorMapObject *map = local && palette_needed(local)     ? local
-                                : global && palette_needed(global) ? global
-                                                                   : NULL;
-    s->palette = map != NULL;
-    if (s->palette) build_lut(s, map);
-    s->base.pix = s->palette ? IMG_PIX_BILEVEL : IMG_PIX_GRAY;
+    if (mode->colour) {
+        build_colours(s, im->ColorMap ? im->ColorMap : gif->SColorMap, transparency);
+        s->base.pix = bands == 4 ? IMG_PIX_RGBA : IMG_PIX_RGB;
+    } else {
+        set_bilevel(s, gif);
+    }
 
     s->canvas = malloc(w * h);
     if (!s->canvas) return IMG_ERR_NOMEM;
@@ -180,18 +216,20 @@ static img_status_t decode_frame(gif_src_t *s, GifFileType *gif, const img_limit
     return IMG_OK;
 }
 
-img_status_t img_gif_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
+img_status_t img_gif_source(const uint8_t *in, size_t len, const img_limits_t *lim, const img_mode_t *mode,
+                            img_source_t **out)
 {
     gif_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
     s->base.read_rows = gif_src_read;
     s->base.destroy = gif_src_destroy;
+    s->base.orientation = 1;
     gif_mem_t mem = {in, len, 0};
     int err = 0;
     GifFileType *gif = DGifOpen(&mem, gif_read, &err);
     img_status_t st = err == D_GIF_ERR_NOT_ENOUGH_MEM ? IMG_ERR_NOMEM : IMG_ERR_CORRUPT;
     if (gif) {
-        st = decode_frame(s, gif, lim);
+        st = decode_frame(s, gif, lim, mode);
         DGifCloseFile(gif, &err);
     }
     if (st != IMG_OK) {

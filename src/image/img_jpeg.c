@@ -9,9 +9,13 @@
  * data is IMG_ERR_CORRUPT, while a missing EOI after the last scanline is accepted as in
  * Pillow. Warnings are ignored (Pillow's output_message is empty); errors longjmp out.
  *
+ * Colour mode (img_decode_pixels) uses the same source with RGB output (gray and CMYK
+ * expanded), optional DCT scaling, and the EXIF orientation from the first Exif APP1.
+ *
  * Encoding (Pillow's JpegEncode.c with save()'s defaults): grayscale input, jpeg_set_defaults
  * (quality 75, JFIF 1.01 with 1:1 density, Huffman tables not optimized), then the comment as
- * a COM marker right after the JFIF header. */
+ * a COM marker right after the JFIF header. The RGB encoder of img_encode shares it, with its
+ * own quality and optimized Huffman tables. */
 #include "image/img_internal.h"
 
 #include <limits.h>
@@ -164,6 +168,25 @@ static uint64_t jpeg_memory(j_decompress_ptr c)
     return need;
 }
 
+/* The largest libjpeg DCT scaling 1/d (d = 8, 4, 2) that keeps both sides >= min_side;
+ * 1 for none. The sizes are libjpeg's: ceil(side / d). */
+static unsigned jpeg_scale_denom(const struct jpeg_decompress_struct *c, uint32_t min_side)
+{
+    unsigned d = min_side ? 8 : 1;
+    while (d > 1 && ((c->image_width + d - 1) / d < min_side || (c->image_height + d - 1) / d < min_side))
+        d /= 2;
+    return d;
+}
+
+/* The Orientation of the first APP1 that holds Exif (colour mode saves APP1). */
+static unsigned jpeg_orientation(const struct jpeg_decompress_struct *c)
+{
+    for (jpeg_saved_marker_ptr m = c->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
+            return img_exif_orientation(m->data + 6, m->data_length - 6);
+    return 1;
+}
+
 static void jpeg_src_destroy(img_source_t *base)
 {
     jpeg_src_t *s = (jpeg_src_t *)base;
@@ -174,16 +197,17 @@ static void jpeg_src_destroy(img_source_t *base)
 
 #define MULDIV255(a, b) ((((a) * (b) + 128) + (((a) * (b) + 128) >> 8)) >> 8)
 
-/* Pillow's "CMYK;I" unpacker followed by cmyk2rgb, alpha byte kept as padding. */
-static void cmyk_inverted_to_rgbx(const uint8_t *in, uint8_t *out, uint32_t width)
+/* Pillow's "CMYK;I" unpacker followed by cmyk2rgb, into RGBX (alpha byte kept as padding,
+ * `out_bytes` 4) or RGB (3). */
+static void cmyk_inverted_to_rgb(const uint8_t *in, uint8_t *out, uint32_t width, unsigned out_bytes)
 {
-    for (uint32_t x = 0; x < width; x++, in += 4, out += 4) {
+    for (uint32_t x = 0; x < width; x++, in += 4, out += out_bytes) {
         int nk = in[3]; /* 255 - (255 - k) */
         for (int c = 0; c < 3; c++) {
             int v = nk - MULDIV255(255 - in[c], nk);
             out[c] = (uint8_t)(v < 0 ? 0 : v);
         }
-        out[3] = 255;
+        if (out_bytes == 4) out[3] = 255;
     }
 }
 
@@ -195,7 +219,7 @@ static img_status_t jpeg_src_read(img_source_t *base, uint8_t *const *rows, unsi
         JDIMENSION got = s->cmyk ? jpeg_read_scanlines(&s->cinfo, &s->cmyk_row, 1)
                                  : jpeg_read_scanlines(&s->cinfo, (JSAMPARRAY)rows + i, n - i);
         if (got == 0) return IMG_ERR_CORRUPT; /* suspended: truncated */
-        if (s->cmyk) cmyk_inverted_to_rgbx(s->cmyk_row, rows[i], base->width);
+        if (s->cmyk) cmyk_inverted_to_rgb(s->cmyk_row, rows[i], base->width, img_pix_bytes(base->pix));
         i += got;
     }
     /* Pillow then finishes: a suspension there (no EOI) is fine, an error is not */
@@ -214,7 +238,8 @@ static void find_comment(jpeg_src_t *s)
     }
 }
 
-img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
+img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *lim, const img_mode_t *mode,
+                             img_source_t **out)
 {
     jpeg_src_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ERR_NOMEM;
@@ -239,6 +264,7 @@ img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *
     s->progress.progress_monitor = progress_scans;
     s->cinfo.progress = &s->progress;
     jpeg_save_markers(&s->cinfo, JPEG_COM, 0xFFFF);
+    if (mode->colour) jpeg_save_markers(&s->cinfo, JPEG_APP0 + 1, 0xFFFF); /* bounded by the input */
 
     int ret;
     do /* as Pillow: skip tables-only datastreams */
@@ -254,23 +280,26 @@ img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *
     if (count_scans(s->src.next_input_byte, s->src.next_input_byte + s->src.bytes_in_buffer) >
         IMG_JPEG_MAX_SCANS)
         goto fail;
-    if ((st = img_check_memory(jpeg_memory(&s->cinfo), lim)) != IMG_OK) goto fail;
+    unsigned denom = mode->colour ? jpeg_scale_denom(&s->cinfo, mode->min_side) : 1;
+    uint64_t frame = img_mode_frame(mode, (s->cinfo.image_width + denom - 1) / denom,
+                                    (s->cinfo.image_height + denom - 1) / denom, 3);
+    if ((st = img_check_memory(jpeg_memory(&s->cinfo) + frame, lim)) != IMG_OK) goto fail;
     /* libjpeg's own count as a backstop: past it its virtual arrays would need a backing
      * store, which this build does not have (JERR_NO_BACKING_STORE) */
     if (lim->max_memory)
         s->cinfo.mem->max_memory_to_use = (long)(lim->max_memory > LONG_MAX ? LONG_MAX : lim->max_memory);
     switch (s->cinfo.num_components) {
-    case 1:
-        s->cinfo.out_color_space = JCS_GRAYSCALE;
-        s->base.pix = IMG_PIX_GRAY;
+    case 1: /* libjpeg-turbo expands gray to RGB itself */
+        s->cinfo.out_color_space = mode->colour ? JCS_RGB : JCS_GRAYSCALE;
+        s->base.pix = mode->colour ? IMG_PIX_RGB : IMG_PIX_GRAY;
         break;
     case 3:
-        s->cinfo.out_color_space = JCS_EXT_RGBX;
-        s->base.pix = IMG_PIX_RGBX;
+        s->cinfo.out_color_space = mode->colour ? JCS_RGB : JCS_EXT_RGBX;
+        s->base.pix = mode->colour ? IMG_PIX_RGB : IMG_PIX_RGBX;
         break;
     case 4:
         s->cinfo.out_color_space = JCS_CMYK;
-        s->base.pix = IMG_PIX_RGBX;
+        s->base.pix = mode->colour ? IMG_PIX_RGB : IMG_PIX_RGBX;
         s->cmyk = 1;
         s->cmyk_row = malloc((size_t)s->cinfo.image_width * 4);
         if (!s->cmyk_row) {
@@ -282,11 +311,19 @@ img_status_t img_jpeg_source(const uint8_t *in, size_t len, const img_limits_t *
         st = IMG_ERR_UNSUPPORTED;
         goto fail;
     }
-    s->base.width = s->cinfo.image_width;
-    s->base.height = s->cinfo.image_height;
+    if (denom > 1) {
+        s->cinfo.scale_num = 1;
+        s->cinfo.scale_denom = denom;
+        /* as Pillow's draft mode: the picture is resized afterwards anyway, and merged
+         * upsampling saves a pass over the chroma (the scaled IDCTs ignore dct_method) */
+        s->cinfo.do_fancy_upsampling = FALSE;
+    }
+    s->base.orientation = mode->colour ? jpeg_orientation(&s->cinfo) : 1;
     find_comment(s);
     st = IMG_ERR_CORRUPT;
     if (!jpeg_start_decompress(&s->cinfo)) goto fail; /* a multi-scan file ran out of data */
+    s->base.width = s->cinfo.output_width;
+    s->base.height = s->cinfo.output_height;
     *out = &s->base;
     return IMG_OK;
 fail:
@@ -335,8 +372,10 @@ void img_jpeg_enc_destroy(img_jpeg_enc_t *enc)
     free(enc);
 }
 
-img_status_t img_jpeg_enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t height, const uint8_t *comment,
-                                size_t comment_len)
+/* `components` 1 (gray) or 3 (RGB); quality 0 leaves jpeg_set_defaults as Pillow does,
+ * else it is set and the Huffman tables are optimized. */
+static img_status_t enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t height, int components,
+                              int quality, const uint8_t *comment, size_t comment_len)
 {
     *out = NULL;
     if (width == 0 || height == 0 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION)
@@ -366,9 +405,13 @@ img_status_t img_jpeg_enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t h
     enc->cinfo.dest = &enc->dest;
     enc->cinfo.image_width = width;
     enc->cinfo.image_height = height;
-    enc->cinfo.input_components = 1;
-    enc->cinfo.in_color_space = JCS_GRAYSCALE;
+    enc->cinfo.input_components = components;
+    enc->cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&enc->cinfo);
+    if (quality) {
+        jpeg_set_quality(&enc->cinfo, quality, TRUE);
+        enc->cinfo.optimize_coding = TRUE;
+    }
     jpeg_start_compress(&enc->cinfo, TRUE);
     /* Pillow writes a non-empty comment; a marker holds at most 65533 bytes, beyond that
      * Pillow's save fails and we leave the comment out */
@@ -376,6 +419,17 @@ img_status_t img_jpeg_enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t h
         jpeg_write_marker(&enc->cinfo, JPEG_COM, comment, (unsigned)comment_len);
     *out = enc;
     return IMG_OK;
+}
+
+img_status_t img_jpeg_enc_start(img_jpeg_enc_t **out, uint32_t width, uint32_t height, const uint8_t *comment,
+                                size_t comment_len)
+{
+    return enc_start(out, width, height, 1, 0, comment, comment_len);
+}
+
+img_status_t img_jpeg_enc_start_rgb(img_jpeg_enc_t **out, uint32_t width, uint32_t height, int quality)
+{
+    return enc_start(out, width, height, 3, quality, NULL, 0);
 }
 
 img_status_t img_jpeg_enc_rows(img_jpeg_enc_t *enc, uint8_t *const *rows, unsigned n)

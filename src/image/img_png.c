@@ -9,7 +9,10 @@
  *                     past the PLTE read Pillow's default palette, a gray ramp.
  * Transparency, gamma and colour chunks do not change the pixels Pillow decodes.
  * Non-interlaced images are decoded a row at a time straight into the pipeline's rows;
- * interlaced ones need the whole image first. */
+ * interlaced ones need the whole image first.
+ * Colour mode lets libspng expand every type to RGB8, or to RGBA8 with the tRNS chunk applied
+ * when there is alpha or a tRNS (16-bit samples keep their high byte), and reads the
+ * orientation of an eXIf chunk before IDAT. */
 #include "image/img_internal.h"
 
 #include <spng.h>
@@ -32,6 +35,7 @@ typedef struct {
     uint32_t y;       /* next row */
     int use_lut;      /* packed samples through lut[] (palette, 1-bit gray) */
     int direct;       /* decoded rows are already in the pipeline's layout */
+    int fmt, flags;   /* what libspng decodes to: SPNG_FMT_RAW, or RGB8/RGBA8 in colour mode */
     uint8_t *comment; /* img_png_comment's */
 } png_src_t;
 
@@ -102,7 +106,7 @@ static img_status_t png_src_read(img_source_t *base, uint8_t *const *rows, unsig
             raw = s->raw + (size_t)s->y * s->raw_row;
         } else {
             uint8_t *dst = s->direct ? rows[i] : s->raw;
-            int err = spng_decode_row(s->ctx, dst, s->direct ? out_bytes : s->raw_row);
+            int err = spng_decode_row(s->ctx, dst, s->raw_row);
             if (err && err != SPNG_EOI) return spng_status(err);
             raw = dst;
         }
@@ -156,37 +160,30 @@ static uint64_t png_memory(const png_src_t *s, const uint8_t *in, size_t len, si
     return need + (s->ihdr.interlace_method ? image_size : 0);
 }
 
-img_status_t img_png_source(const uint8_t *in, size_t len, const img_limits_t *lim, img_source_t **out)
+/* Colour mode: RGB8, or RGBA8 for alpha or tRNS, which libspng applies. */
+static void colour_mode(png_src_t *s)
 {
-    png_src_t *s = calloc(1, sizeof *s);
-    if (!s) return IMG_ERR_NOMEM;
-    s->base.read_rows = png_src_read;
-    s->base.destroy = png_src_destroy;
-    s->ctx = spng_ctx_new(0);
-    img_status_t st = IMG_ERR_NOMEM;
-    if (!s->ctx) goto fail;
-    spng_set_chunk_limits(s->ctx, CHUNK_CACHE_LIMIT, CHUNK_CACHE_LIMIT);
-    /* Pillow checks every chunk's CRC before the image data and fails on a bad one, where
-     * libspng would drop an ancillary chunk (after the data Pillow checks none, and libspng
-     * reads nothing there unless asked) */
-    spng_set_crc_action(s->ctx, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
-    spng_set_png_buffer(s->ctx, in, len);
-    int err = spng_get_ihdr(s->ctx, &s->ihdr);
-    if (err) {
-        st = spng_status(err);
-        goto fail;
-    }
-    st = img_check_size(s->ihdr.width, s->ihdr.height, lim->max_pixels);
-    if (st != IMG_OK) goto fail;
-    s->base.width = s->ihdr.width;
-    s->base.height = s->ihdr.height;
+    struct spng_trns trns;
+    int alpha = (s->ihdr.color_type & 4) || spng_get_trns(s->ctx, &trns) == 0;
+    s->base.pix = alpha ? IMG_PIX_RGBA : IMG_PIX_RGB;
+    s->fmt = alpha ? SPNG_FMT_RGBA8 : SPNG_FMT_RGB8;
+    s->flags = alpha ? SPNG_DECODE_TRNS : 0;
+    s->direct = 1;
+    struct spng_exif exif;
+    if (spng_get_exif(s->ctx, &exif) == 0)
+        s->base.orientation = img_exif_orientation((const uint8_t *)exif.data, exif.length);
+}
+
+/* convert('1') mode: Pillow's modes, see the table above. */
+static img_status_t bilevel_mode(png_src_t *s)
+{
     unsigned depth = s->ihdr.bit_depth;
+    s->fmt = SPNG_FMT_RAW;
     switch (s->ihdr.color_type) {
     case SPNG_COLOR_TYPE_INDEXED:
         s->base.pix = IMG_PIX_BILEVEL;
         s->use_lut = 1;
-        if ((st = build_lut(s)) != IMG_OK) goto fail;
-        break;
+        return build_lut(s);
     case SPNG_COLOR_TYPE_GRAYSCALE:
         s->base.pix = depth == 1 ? IMG_PIX_BILEVEL : IMG_PIX_GRAY;
         s->use_lut = depth == 1; /* mode "1": bits 0/1 are 0/255 */
@@ -205,24 +202,60 @@ img_status_t img_png_source(const uint8_t *in, size_t len, const img_limits_t *l
         s->direct = depth == 8;
         break;
     }
+    return IMG_OK;
+}
+
+img_status_t img_png_source(const uint8_t *in, size_t len, const img_limits_t *lim, const img_mode_t *mode,
+                            img_source_t **out)
+{
+    png_src_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ERR_NOMEM;
+    s->base.read_rows = png_src_read;
+    s->base.destroy = png_src_destroy;
+    s->base.orientation = 1;
+    s->ctx = spng_ctx_new(0);
+    img_status_t st = IMG_ERR_NOMEM;
+    if (!s->ctx) goto fail;
+    spng_set_chunk_limits(s->ctx, CHUNK_CACHE_LIMIT, CHUNK_CACHE_LIMIT);
+    /* Pillow checks every chunk's CRC before the image data and fails on a bad one, where
+     * libspng would drop an ancillary chunk (after the data Pillow checks none, and libspng
+     * reads nothing there unless asked) */
+    spng_set_crc_action(s->ctx, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
+    spng_set_png_buffer(s->ctx, in, len);
+    int err = spng_get_ihdr(s->ctx, &s->ihdr);
+    if (err) {
+        st = spng_status(err);
+        goto fail;
+    }
+    st = img_check_size(s->ihdr.width, s->ihdr.height, lim->max_pixels);
+    if (st != IMG_OK) goto fail;
+    s->base.width = s->ihdr.width;
+    s->base.height = s->ihdr.height;
+    if (mode->colour)
+        colour_mode(s);
+    else if ((st = bilevel_mode(s)) != IMG_OK)
+        goto fail;
 
     size_t image_size;
-    if ((err = spng_decoded_image_size(s->ctx, SPNG_FMT_RAW, &image_size))) {
+    if ((err = spng_decoded_image_size(s->ctx, s->fmt, &image_size))) {
         st = spng_status(err);
         goto fail;
     }
     s->raw_row = image_size / s->ihdr.height;
-    if ((st = img_check_memory(png_memory(s, in, len, image_size), lim)) != IMG_OK) goto fail;
-    if ((st = img_png_comment(in, len, &s->comment, &s->base.comment_len)) != IMG_OK) goto fail;
+    uint64_t frame = img_mode_frame(mode, s->ihdr.width, s->ihdr.height, img_pix_bytes(s->base.pix));
+    if ((st = img_check_memory(png_memory(s, in, len, image_size) + frame, lim)) != IMG_OK) goto fail;
+    if (!mode->colour && (st = img_png_comment(in, len, &s->comment, &s->base.comment_len)) != IMG_OK)
+        goto fail;
     s->base.comment = s->comment;
     if (s->ihdr.interlace_method) {
         /* zeroed: libspng ORs sub-byte samples into place when deinterlacing */
         s->raw = calloc(1, image_size);
-        err = s->raw ? spng_decode_image(s->ctx, s->raw, image_size, SPNG_FMT_RAW, 0) : SPNG_EMEM;
+        err = s->raw ? spng_decode_image(s->ctx, s->raw, image_size, s->fmt, s->flags) : SPNG_EMEM;
     } else {
         s->raw = s->direct ? NULL : malloc(s->raw_row);
-        err = s->direct || s->raw ? spng_decode_image(s->ctx, NULL, 0, SPNG_FMT_RAW, SPNG_DECODE_PROGRESSIVE)
-                                  : SPNG_EMEM;
+        err = s->direct || s->raw
+                  ? spng_decode_image(s->ctx, NULL, 0, s->fmt, s->flags | SPNG_DECODE_PROGRESSIVE)
+                  : SPNG_EMEM;
     }
     if (err) {
         st = spng_status(err);

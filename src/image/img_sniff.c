@@ -17,6 +17,8 @@ static const struct {
     {IMG_FMT_BMP, 2, "BM"},                /* BITMAPFILEHEADER */
     {IMG_FMT_TIFF, 4, "II*\0"},            /* little-endian, 42 */
     {IMG_FMT_TIFF, 4, "MM\0*"},            /* big-endian, 42 */
+    {IMG_FMT_AVIF, 12, "????ftypavif"},    /* the first box's size, 'ftyp', the major brand */
+    {IMG_FMT_AVIF, 12, "????ftypavis"},    /* an image sequence */
 };
 
 img_format_t img_sniff_any(const void *data, size_t len)
@@ -35,7 +37,7 @@ img_format_t img_sniff_any(const void *data, size_t len)
 img_format_t img_sniff(const void *data, size_t len)
 {
     img_format_t fmt = img_sniff_any(data, len);
-    return fmt == IMG_FMT_BMP || fmt == IMG_FMT_TIFF ? IMG_FMT_UNKNOWN : fmt;
+    return fmt == IMG_FMT_BMP || fmt == IMG_FMT_TIFF || fmt == IMG_FMT_AVIF ? IMG_FMT_UNKNOWN : fmt;
 }
 
 const char *img_format_mime(img_format_t fmt)
@@ -53,6 +55,8 @@ const char *img_format_mime(img_format_t fmt)
         return "image/bmp";
     case IMG_FMT_TIFF:
         return "image/tiff";
+    case IMG_FMT_AVIF:
+        return "image/avif";
     default:
         return "application/octet-stream";
     }

@@ -15,15 +15,16 @@ typedef enum {
     IMG_FMT_WEBP,
     IMG_FMT_BMP, /* recognised, not decoded */
     IMG_FMT_TIFF,
+    IMG_FMT_AVIF, /* recognised (ISO-BMFF 'ftyp' brand avif or avis), not decoded; render.h writes it */
 } img_format_t;
 
-/* Any container in the table, BMP and TIFF included. */
+/* Any container in the table, BMP, TIFF and AVIF included. */
 img_format_t img_sniff_any(const void *data, size_t len);
 
 /* Only the containers the pipeline decodes (JPEG, PNG, GIF, WebP), else IMG_FMT_UNKNOWN. */
 img_format_t img_sniff(const void *data, size_t len);
 
-/* "image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff";
+/* "image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff", "image/avif";
  * "application/octet-stream" for IMG_FMT_UNKNOWN. Static strings. */
 const char *img_format_mime(img_format_t fmt);
 
