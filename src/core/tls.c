@@ -1,6 +1,7 @@
 #include "core/tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define TLS_RECORD 16384
 
 struct tls_ctx {
+    pthread_mutex_t lock; /* ssl may be replaced (tls_ctx_reload) while connections start */
     SSL_CTX *ssl;
     bool server;
 };
@@ -51,14 +53,12 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* A context with what both sides share. NULL with a message in err. */
-static tls_ctx_t *ctx_new(bool server, char *err, size_t errlen)
+/* An SSL_CTX with what both sides share. NULL with a message in err. */
+static SSL_CTX *ssl_new(bool server, char *err, size_t errlen)
 {
-    tls_ctx_t *c = calloc(1, sizeof *c);
-    SSL_CTX *s = c ? SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()) : NULL;
+    SSL_CTX *s = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!s) {
         set_err(err, errlen, "TLS context", NULL);
-        free(c);
         return NULL;
     }
     SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
@@ -71,6 +71,39 @@ static tls_ctx_t *ctx_new(bool server, char *err, size_t errlen)
     /* One read() per record batch instead of a header read and a body read per record;
      * what it reads beyond is reported through io->pending. */
     SSL_CTX_set_read_ahead(s, 1);
+    return s;
+}
+
+static SSL_CTX *server_ssl(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    SSL_CTX *s = ssl_new(true, err, errlen);
+    if (!s)
+        return NULL;
+    if (SSL_CTX_use_certificate_chain_file(s, cert_file) != 1) {
+        set_err(err, errlen, "certificate", cert_file);
+    } else if (SSL_CTX_use_PrivateKey_file(s, key_file, SSL_FILETYPE_PEM) != 1) {
+        /* also when it is not the certificate's key ("key values mismatch") */
+        set_err(err, errlen, "private key", key_file);
+    } else {
+        static const unsigned char sid[] = "pixd";
+        SSL_CTX_set_session_id_context(s, sid, sizeof sid - 1);
+        SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+        return s;
+    }
+    SSL_CTX_free(s);
+    return NULL;
+}
+
+static tls_ctx_t *ctx_wrap(SSL_CTX *s, bool server, char *err, size_t errlen)
+{
+    tls_ctx_t *c = s ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (s)
+            snprintf(err, errlen, "out of memory");
+        SSL_CTX_free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
     c->ssl = s;
     c->server = server;
     return c;
@@ -78,27 +111,25 @@ static tls_ctx_t *ctx_new(bool server, char *err, size_t errlen)
 
 tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err, size_t errlen)
 {
-    tls_ctx_t *c = ctx_new(true, err, errlen);
-    if (!c)
-        return NULL;
-    if (SSL_CTX_use_certificate_chain_file(c->ssl, cert_file) != 1) {
-        set_err(err, errlen, "certificate", cert_file);
-    } else if (SSL_CTX_use_PrivateKey_file(c->ssl, key_file, SSL_FILETYPE_PEM) != 1) {
-        /* also when it is not the certificate's key ("key values mismatch") */
-        set_err(err, errlen, "private key", key_file);
-    } else {
-        static const unsigned char sid[] = "pixd";
-        SSL_CTX_set_session_id_context(c->ssl, sid, sizeof sid - 1);
-        SSL_CTX_set_alpn_select_cb(c->ssl, alpn_select, NULL);
-        return c;
-    }
-    tls_ctx_free(c);
-    return NULL;
+    return ctx_wrap(server_ssl(cert_file, key_file, err, errlen), true, err, errlen);
+}
+
+int tls_ctx_reload(tls_ctx_t *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    SSL_CTX *s = server_ssl(cert_file, key_file, err, errlen);
+    if (!s)
+        return -1;
+    pthread_mutex_lock(&ctx->lock);
+    SSL_CTX *old = ctx->ssl;
+    ctx->ssl = s;
+    pthread_mutex_unlock(&ctx->lock);
+    SSL_CTX_free(old); /* connections made from it hold their own reference */
+    return 0;
 }
 
 tls_ctx_t *tls_ctx_client(char *err, size_t errlen)
 {
-    tls_ctx_t *c = ctx_new(false, err, errlen);
+    tls_ctx_t *c = ctx_wrap(ssl_new(false, err, errlen), false, err, errlen);
     if (c) {
         SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_alpn_protos(c->ssl, alpn_http11, sizeof alpn_http11 - 1);
@@ -111,6 +142,7 @@ void tls_ctx_free(tls_ctx_t *ctx)
     if (!ctx)
         return;
     SSL_CTX_free(ctx->ssl);
+    pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
 
@@ -219,7 +251,9 @@ static const io_ops_t io_tls = {tls_read, tls_writev, NULL, tls_shutdown, tls_cl
 int io_init_tls(io_t *io, int fd, tls_ctx_t *ctx, const char *server_name)
 {
     tls_conn_t *t = calloc(1, sizeof *t);
-    SSL *ssl = t ? SSL_new(ctx->ssl) : NULL;
+    pthread_mutex_lock(&ctx->lock);
+    SSL *ssl = t ? SSL_new(ctx->ssl) : NULL; /* takes a reference to the SSL_CTX */
+    pthread_mutex_unlock(&ctx->lock);
     if (!ssl || SSL_set_fd(ssl, fd) != 1) {
         SSL_free(ssl);
         free(t);

@@ -23,6 +23,10 @@ typedef struct tls_ctx tls_ctx_t;
 
 /* A server context from a PEM certificate chain and its key. NULL with a message in err. */
 tls_ctx_t *tls_ctx_server(const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* Reads the certificate and key again (a renewed certificate, SIGHUP): connections started
+ * from now on use them, those open keep theirs. Any thread. On failure (-1, a message in err)
+ * the old ones stay. */
+int tls_ctx_reload(tls_ctx_t *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen);
 
 /* A client context for load generation: like wrk and ab, it does not verify the server's
  * certificate (a benchmark target is usually self-signed). NULL with a message in err. */

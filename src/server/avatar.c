@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hashtab.h"
 #include "core/siphash.h"
 #include "http/date.h"
 #include "image/image.h"
@@ -41,7 +42,7 @@ typedef struct entry {
 } entry_t;
 
 /* The byte bound is honest only if ENTRY_OVERHEAD covers the entry, its malloc header and its
- * share of the bucket array (fewer than 2 pointers per entry, see grow()). */
+ * share of the bucket array (fewer than 2 pointers per entry, see HASHTAB_GROW). */
 _Static_assert(sizeof(entry_t) + 16 + 2 * sizeof(entry_t *) <= ENTRY_OVERHEAD, "ENTRY_OVERHEAD too small");
 
 /* One independent cache: the old single-lock store, on 1/nshards of the uids and the budget. */
@@ -53,7 +54,7 @@ typedef struct {
     entry_t **buckets;
     uint32_t nbuckets, nentries, nneg;
     entry_t lru, neg;               /* sentinels of files and of negatives; .lru_next is the most recent */
-    uint64_t hits, misses;
+    uint64_t hits, misses, evictions;
 } __attribute__((aligned(64))) shard_t; /* no false sharing between neighbouring locks */
 
 /* A snapshot of a file too large for the cache (over a quarter of a shard), kept so that it is
@@ -81,6 +82,8 @@ struct avatar_store {
     avatar_file_t *deflt;
     bool watching;
     loop_watch_t inotify_w;
+    void (*on_change)(void *arg, const char *uid, size_t n);
+    void *on_change_arg;
     /* Large files: their own byte bound (the cache's size), their own lock; few entries. */
     pthread_mutex_t large_lock;
     large_t *large;
@@ -194,16 +197,53 @@ static int open_file(avatar_store_t *s, const char *name, struct stat *st)
     return fd;
 }
 
-/* Reads the open file into a snapshot with its headers (fd stays open). NULL when out of memory. */
-static avatar_file_t *snapshot(avatar_store_t *s, int fd, const struct stat *st)
+avatar_file_t *avatar_file_new(uint8_t *body, size_t len, const char *mime, int64_t mtime, int max_age)
 {
-    uint8_t *body = malloc(st->st_size ? (size_t)st->st_size : 1);
     avatar_file_t *f = calloc(1, sizeof *f);
-    if (!body || !f) {
+    if (!f) {
+        free(body);
+        return NULL;
+    }
+    f->_refs = 1;
+    f->body = body;
+    f->len = len;
+    f->fd = -1;
+    f->mtime = mtime;
+
+    /* A strong validator from the bytes themselves (FNV-1a 64), not from mtime and size,
+     * which a same-second, same-size replacement would not change. */
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ body[i]) * 1099511628211ull;
+    f->etag_len = (size_t)snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)h);
+
+    char date[HTTP_DATE_LEN + 1];
+    http_date_format(f->mtime, date);
+    if (!mime)
+        mime = img_format_mime(img_sniff(body, len));
+    int ct = snprintf(f->hdrs, sizeof f->hdrs, "Content-Type: %s\r\n", mime);
+    int rest = snprintf(f->hdrs + ct, sizeof f->hdrs - (size_t)ct,
+                        "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=%d\r\n", f->etag,
+                        date, max_age);
+    /* The lines above fit with room to spare; a cut header must never go out all the same. */
+    if (ct < 0 || rest < 0 || (size_t)(ct + rest) >= sizeof f->hdrs) {
         free(body);
         free(f);
         return NULL;
     }
+    f->ct_len = (size_t)ct;
+    f->hdrs_len = (size_t)(ct + rest);
+    if (len >= SENDFILE_MIN)
+        to_memfd(f);
+    return f;
+}
+
+/* Reads the open file into a snapshot with its headers (fd stays open). NULL when out of memory. */
+static avatar_file_t *snapshot(avatar_store_t *s, int fd, const struct stat *st)
+{
+    uint8_t *body = malloc(st->st_size ? (size_t)st->st_size : 1);
+    if (!body)
+        return NULL;
     size_t got = 0;
     while (got < (size_t)st->st_size) {
         ssize_t n = pread(fd, body + got, (size_t)st->st_size - got, (off_t)got);
@@ -213,37 +253,7 @@ static avatar_file_t *snapshot(avatar_store_t *s, int fd, const struct stat *st)
             break; /* truncated under us: serve what is there; inotify reloads it */
         got += (size_t)n;
     }
-    f->_refs = 1;
-    f->body = body;
-    f->len = got;
-    f->fd = -1;
-    f->mtime = st->st_mtim.tv_sec;
-
-    /* A strong validator from the bytes themselves (FNV-1a 64), not from mtime and size,
-     * which a same-second, same-size replacement would not change. */
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < got; i++)
-        h = (h ^ body[i]) * 1099511628211ull;
-    f->etag_len = (size_t)snprintf(f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long)h);
-
-    char date[HTTP_DATE_LEN + 1];
-    http_date_format(f->mtime, date);
-    const char *mime = img_format_mime(img_sniff(body, got));
-    int ct = snprintf(f->hdrs, sizeof f->hdrs, "Content-Type: %s\r\n", mime);
-    int rest = snprintf(f->hdrs + ct, sizeof f->hdrs - (size_t)ct,
-                        "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=%d\r\n", f->etag,
-                        date, s->max_age);
-    /* The lines above fit with room to spare; a cut header must never go out all the same. */
-    if (ct < 0 || rest < 0 || (size_t)(ct + rest) >= sizeof f->hdrs) {
-        free(body);
-        free(f);
-        return NULL;
-    }
-    f->ct_len = (size_t)ct;
-    f->hdrs_len = (size_t)(ct + rest);
-    if (got >= SENDFILE_MIN)
-        to_memfd(f);
-    return f;
+    return avatar_file_new(body, got, NULL, st->st_mtim.tv_sec, s->max_age);
 }
 
 static avatar_file_t *load_file(avatar_store_t *s, const char *name)
@@ -416,26 +426,6 @@ static void entry_remove(shard_t *sh, entry_t *e)
     free(e);
 }
 
-static void grow(shard_t *sh)
-{
-    uint32_t n = sh->nbuckets * 2;
-    entry_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (uint32_t i = 0; i < sh->nbuckets; i++) {
-        entry_t *e = sh->buckets[i];
-        while (e) {
-            entry_t *next = e->chain;
-            e->chain = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-            e = next;
-        }
-    }
-    free(sh->buckets);
-    sh->buckets = b;
-    sh->nbuckets = n;
-}
-
 static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file_t *f)
 {
     uint64_t cost = ENTRY_OVERHEAD + (f ? 16 + sizeof *f + f->len : 0);
@@ -450,9 +440,12 @@ static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file
         if (sh->neg.lru_prev == &sh->neg)
             return; /* files fill the budget */
         entry_remove(sh, sh->neg.lru_prev);
+        sh->evictions++;
     }
-    while (f && sh->bytes + cost > sh->cap) /* cost <= cap/4: something is there to evict */
+    while (f && sh->bytes + cost > sh->cap) { /* cost <= cap/4: something is there to evict */
         entry_remove(sh, sh->neg.lru_prev != &sh->neg ? sh->neg.lru_prev : sh->lru.lru_prev);
+        sh->evictions++;
+    }
     entry_t *e = calloc(1, sizeof *e);
     if (!e)
         return;
@@ -472,7 +465,7 @@ static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file
         sh->nneg++;
     }
     if (sh->nentries > sh->nbuckets)
-        grow(sh);
+        HASHTAB_GROW(sh->buckets, sh->nbuckets, entry_t);
 }
 
 avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out, avatar_slow_t *slow)
@@ -514,6 +507,14 @@ avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_
     *out = f ? f : file_ref(s->deflt);
     pthread_mutex_unlock(&sh->lock);
     return *out ? AVATAR_FOUND : AVATAR_NONE;
+}
+
+avatar_file_t *avatar_default(avatar_store_t *s)
+{
+    pthread_mutex_lock(&s->shards[0].lock);
+    avatar_file_t *f = file_ref(s->deflt);
+    pthread_mutex_unlock(&s->shards[0].lock);
+    return f;
 }
 
 avatar_file_t *avatar_load(avatar_store_t *s, avatar_slow_t *slow)
@@ -565,6 +566,8 @@ static void drop_all(avatar_store_t *s)
 static void reload_default(avatar_store_t *s)
 {
     avatar_file_t *f = load_file(s, s->default_name);
+    if (f)
+        f->is_default = true;
     lock_all(s);
     avatar_file_t *old = s->deflt;
     s->deflt = f;
@@ -574,11 +577,19 @@ static void reload_default(avatar_store_t *s)
     avatar_put(old);
 }
 
+static void changed(avatar_store_t *s, const char *uid, size_t n)
+{
+    if (s->on_change)
+        s->on_change(s->on_change_arg, uid, n);
+}
+
 /* A name in the folder changed: forget the user it belongs to. */
 static void invalidate_name(avatar_store_t *s, const char *name)
 {
-    if (strcmp(name, s->default_name) == 0)
+    if (strcmp(name, s->default_name) == 0) {
         reload_default(s);
+        changed(s, NULL, 0);
+    }
     large_drop(s, name);
     const char *dot = strrchr(name, '.');
     if (!dot)
@@ -586,6 +597,7 @@ static void invalidate_name(avatar_store_t *s, const char *name)
     size_t n = (size_t)(dot - name);
     if (!avatar_uid_valid(name, n))
         return;
+    changed(s, name, n);
     uint64_t h = hash_key(s, name, n);
     shard_t *sh = shard_of(s, h);
     pthread_mutex_lock(&sh->lock);
@@ -611,11 +623,18 @@ static void on_inotify(loop_t *loop, loop_watch_t *w, uint32_t events)
                 lock_all(s);
                 drop_all(s);
                 unlock_all(s);
+                changed(s, NULL, 0);
             } else if (ev->len) {
                 invalidate_name(s, ev->name);
             }
         }
     }
+}
+
+void avatar_store_on_change(avatar_store_t *s, void (*fn)(void *arg, const char *uid, size_t n), void *arg)
+{
+    s->on_change = fn;
+    s->on_change_arg = arg;
 }
 
 int avatar_store_watch(avatar_store_t *s, loop_t *loop)
@@ -689,6 +708,8 @@ avatar_store_t *avatar_store_new(const server_config_t *cfg, char *err, size_t e
     snprintf(s->default_name, sizeof s->default_name, "%s", cfg->default_avatar);
     s->max_age = cfg->max_age;
     s->deflt = load_file(s, s->default_name);
+    if (s->deflt)
+        s->deflt->is_default = true;
     struct stat st;
     if (!s->deflt && fstatat(s->dirfd, s->default_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
         fprintf(stderr, "pixd: warning: default avatar %s/%s is a symlink, refused: unknown users get 404\n",
@@ -736,6 +757,7 @@ void avatar_store_stats(avatar_store_t *s, avatar_stats_t *out)
         pthread_mutex_lock(&sh->lock);
         out->hits += sh->hits;
         out->misses += sh->misses;
+        out->evictions += sh->evictions;
         out->entries += sh->nentries;
         out->negative += sh->nneg;
         out->bytes += sh->bytes;

@@ -23,6 +23,7 @@
 #ifndef PIXD_SERVER_AVATAR_H
 #define PIXD_SERVER_AVATAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -46,12 +47,21 @@ typedef struct {
     size_t hdrs_len, ct_len;
     char etag[24]; /* quoted */
     size_t etag_len;
+    bool is_default; /* the configured default avatar, served for users without a file */
 } avatar_file_t;
+
+/* A file made of body (taken: freed with the file, also on failure) with its headers: the
+ * type (sniffed when mime is NULL), a strong ETag from the bytes, Last-Modified, Cache-Control.
+ * One reference; NULL when out of memory. */
+avatar_file_t *avatar_file_new(uint8_t *body, size_t len, const char *mime, int64_t mtime, int max_age);
 
 avatar_store_t *avatar_store_new(const server_config_t *cfg, char *err, size_t errlen);
 /* Watches the folder with inotify from `loop` (its thread handles the events). 0 or -1. */
 int avatar_store_watch(avatar_store_t *s, loop_t *loop);
 void avatar_store_free(avatar_store_t *s);
+/* fn(arg, uid, n) runs on the watching loop when a user's file changed, fn(arg, NULL, 0) when
+ * the default did or anything may have (events lost). Set before avatar_store_watch(). */
+void avatar_store_on_change(avatar_store_t *s, void (*fn)(void *arg, const char *uid, size_t n), void *arg);
 
 /* True when uid is 1..64 bytes of [A-Za-z0-9_-]: nothing else ever reaches the file system. */
 int avatar_uid_valid(const char *uid, size_t n);
@@ -74,6 +84,8 @@ typedef struct {
  * large for the cache is kept as its own snapshot, bounded by the cache's size again). uid
  * must be valid. */
 avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out, avatar_slow_t *slow);
+/* The default avatar (a reference), or NULL when there is none. */
+avatar_file_t *avatar_default(avatar_store_t *s);
 /* Reads, hashes and keeps what avatar_get left in *slow, and closes it: a reference, or NULL
  * when out of memory. Any thread. */
 avatar_file_t *avatar_load(avatar_store_t *s, avatar_slow_t *slow);
@@ -82,7 +94,7 @@ void avatar_slow_release(avatar_slow_t *slow);
 void avatar_put(void *file);
 
 typedef struct {
-    uint64_t hits, misses, entries, bytes;
+    uint64_t hits, misses, evictions, entries, bytes;
     uint64_t negative; /* entries for users without a file (included in entries) */
     uint64_t large_entries, large_bytes; /* snapshots of files too large for the cache */
     uint64_t slow_loads;                 /* files read off the loop (avatar_load) */

@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "Usage: pixd [options]\n"
-    "Serves avatars (GET /<uid>) and the black-and-white image API (/magic/*).\n"
+    "Serves avatars (GET /<uid>, /avatar/<hash>) and the black-and-white image API (/magic/*).\n"
     "\n"
     "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; :0 picks a port)\n"
     "  --tls-listen HOST:PORT    also serve https here (with --tls-cert and --tls-key)\n"
@@ -23,6 +23,16 @@ static const char usage[] =
     "  --threads N               event-loop threads (default: one per core)\n"
     "  --cache-mb N              memory for cached avatars (default 64)\n"
     "  --max-age SEC             Cache-Control max-age of avatars (default 7200)\n"
+    "  --variant-cache-mb N      memory for resized and generated avatars (default 64)\n"
+    "  --variants-per-source N   sizes and formats kept per picture (default 32)\n"
+    "  --renders-per-client N    renders one client address may have under way, 429 beyond\n"
+    "                            (default 8; 0 = no bound, e.g. behind a proxy)\n"
+    "  --avif                    send AVIF to clients that accept it (slow to encode)\n"
+    "  --upload-token-file FILE  bearer tokens allowed to PUT and DELETE avatars\n"
+    "  --upload-key-file FILE    HMAC keys of signed upload URLs (first signs, all verify)\n"
+    "  --upload-max-side N       uploads are stored at most this many pixels wide and high\n"
+    "                            (default 1024)\n"
+    "  --demo                    the page mints signed upload URLs (needs --upload-key-file)\n"
     "  --access-log FILE         append one line per request to FILE\n"
     "  --max-conns N             open connections at most (default 10000)\n"
     "  --max-body-mb N           request body limit (default 20)\n"
@@ -65,6 +75,10 @@ void server_config_defaults(server_config_t *cfg)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 1ull << 30;
     cfg->max_body_memory = quarter < (4ull << 30) ? quarter : 4ull << 30;
+    cfg->variant_cache_bytes = 64u << 20;
+    cfg->variants_per_source = 32;
+    cfg->renders_per_client = 8;
+    cfg->upload_max_side = 1024;
     cfg->header_timeout_ms = 10000;
     cfg->body_timeout_ms = 30000;
     cfg->keepalive_timeout_ms = 75000;
@@ -118,7 +132,8 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_AVATARS, O_DEFAULT, O_THREADS, O_CACHE, O_MAXAGE, O_LOG, O_CONNS, O_BODY,
            O_PIXELS, O_IWORKERS, O_HTO, O_BTO, O_KTO, O_URL, O_ALLOW, O_FTO, O_FCTO, O_FMAX,
-           O_TLS, O_CERT, O_KEY, O_BODYMEM, O_IMGMEM, O_QUEUE, O_MINRATE };
+           O_TLS, O_CERT, O_KEY, O_BODYMEM, O_IMGMEM, O_QUEUE, O_MINRATE, O_VCACHE, O_VPER, O_RPER, O_AVIF,
+           O_UTOKEN, O_UKEY, O_USIDE, O_DEMO };
     static const struct option opts[] = {
         {"listen", 1, 0, O_LISTEN}, {"avatars", 1, 0, O_AVATARS}, {"default-avatar", 1, 0, O_DEFAULT},
         {"threads", 1, 0, O_THREADS}, {"cache-mb", 1, 0, O_CACHE}, {"max-age", 1, 0, O_MAXAGE},
@@ -130,6 +145,9 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         {"fetch-connect-timeout", 1, 0, O_FCTO}, {"fetch-max-mb", 1, 0, O_FMAX},
         {"max-body-memory-mb", 1, 0, O_BODYMEM}, {"max-image-memory-mb", 1, 0, O_IMGMEM},
         {"max-queue", 1, 0, O_QUEUE}, {"body-min-rate", 1, 0, O_MINRATE},
+        {"variant-cache-mb", 1, 0, O_VCACHE}, {"variants-per-source", 1, 0, O_VPER},
+        {"renders-per-client", 1, 0, O_RPER}, {"avif", 0, 0, O_AVIF}, {"upload-token-file", 1, 0, O_UTOKEN},
+        {"upload-key-file", 1, 0, O_UKEY}, {"upload-max-side", 1, 0, O_USIDE}, {"demo", 0, 0, O_DEMO},
         {"tls-listen", 1, 0, O_TLS}, {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY},
         {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     long long v;
@@ -167,6 +185,14 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         case O_MINRATE: if (!(r = num(o, optarg, 0, 1LL << 30, &v))) cfg->body_min_rate = (uint32_t)v; break;
         case O_PIXELS: if (!(r = num(o, optarg, 1, 1LL << 40, &v))) cfg->max_pixels = (uint64_t)v; break;
         case O_IWORKERS: if (!(r = num(o, optarg, 0, 256, &v))) cfg->image_workers = (int)v; break;
+        case O_VCACHE: if (!(r = num(o, optarg, 0, 1 << 20, &v))) cfg->variant_cache_bytes = (uint64_t)v << 20; break;
+        case O_VPER: if (!(r = num(o, optarg, 1, 4096, &v))) cfg->variants_per_source = (uint32_t)v; break;
+        case O_RPER: if (!(r = num(o, optarg, 0, 1 << 20, &v))) cfg->renders_per_client = (uint32_t)v; break;
+        case O_AVIF: cfg->avif = true; break;
+        case O_UTOKEN: r = copy(o, cfg->upload_token_file, sizeof cfg->upload_token_file, optarg); break;
+        case O_UKEY: r = copy(o, cfg->upload_key_file, sizeof cfg->upload_key_file, optarg); break;
+        case O_USIDE: if (!(r = num(o, optarg, 16, 8192, &v))) cfg->upload_max_side = (uint32_t)v; break;
+        case O_DEMO: cfg->demo = true; break;
         case O_HTO: r = seconds(o, optarg, &cfg->header_timeout_ms); break;
         case O_BTO: r = seconds(o, optarg, &cfg->body_timeout_ms); break;
         case O_KTO: r = seconds(o, optarg, &cfg->keepalive_timeout_ms); break;
@@ -198,6 +224,10 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
     }
     if (!cfg->tls_listen[0] != !cfg->tls_cert[0] || !cfg->tls_cert[0] != !cfg->tls_key[0]) {
         fprintf(stderr, "pixd: --tls-listen, --tls-cert and --tls-key go together (see --help)\n");
+        return 2;
+    }
+    if (cfg->demo && !cfg->upload_key_file[0]) {
+        fprintf(stderr, "pixd: --demo mints signed upload URLs: it needs --upload-key-file (see --help)\n");
         return 2;
     }
     return 0;

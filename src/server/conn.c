@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 
 #include "core/tls.h"
 #include "http/status.h"
+#include "server/metrics.h"
 
 #define HEAD_MAX 8192           /* a request head, every request: 431 beyond */
 #define READ_CHUNK 16384        /* one read while no body is expected */
@@ -41,6 +43,13 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
 static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg);
 
 static const req_ops_t h1_ops = {h1_respond, h1_hold};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* A connection joins epoll only when it first has to wait: a request answered straight
  * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
@@ -349,6 +358,7 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
 
     bool no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
     bool head_only = no_body || c->req.method == HTTP_METHOD_HEAD;
+    metrics_count(&wk->metrics, c->r.route, status, head_only ? 0 : blen, now_ns() - c->head_ns);
     /* Answered before its body was read (413, 408, a parse error): framing is lost. */
     c->unread = c->state == CONN_HEAD || c->state == CONN_IDLE || c->state == CONN_BODY;
     if (c->unread)
@@ -500,6 +510,8 @@ static bool advance(conn_t *c)
         int r = http_parse_request(buf_start(&c->in), buf_size(&c->in), &c->req);
         if (r == HTTP_PARSE_INCOMPLETE) {
             if (buf_size(&c->in) >= HEAD_MAX) {
+                c->head_ns = now_ns();
+                c->r.route = REQ_ROUTE_NONE;
                 c->state = CONN_HEAD;
                 req_respond_error(&c->r, 431, "request head too large");
                 return true;
@@ -511,6 +523,8 @@ static bool advance(conn_t *c)
             }
             return false;
         }
+        c->head_ns = now_ns();
+        c->r.route = REQ_ROUTE_NONE;
         if (r == HTTP_PARSE_ERROR) {
             c->state = CONN_HEAD;
             req_respond_error(&c->r, http_err_status(c->req.h.error), http_err_reason(c->req.h.error));

@@ -57,6 +57,7 @@ struct conn {
     int status;
     uint64_t sent;
     uint64_t started_ms;
+    uint64_t head_ns;     /* when the head was complete: the latency metrics start there */
 };
 
 /* The request body, complete when a handler runs. */

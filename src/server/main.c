@@ -1,4 +1,4 @@
-/* pixd: flags, start, wait for SIGTERM/SIGINT, drain, exit 0. */
+/* pixd: flags, start, reload on SIGHUP, wait for SIGTERM/SIGINT, drain, exit 0. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -75,7 +76,9 @@ int main(int argc, char **argv)
     printf(", %d threads, avatars from %s\n", srv.nworkers, cfg.avatars);
     fflush(stdout);
     int sig;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        if (server_reload(&srv) == 0)
+            fprintf(stderr, "pixd: SIGHUP: certificate and upload credentials reloaded\n");
     fprintf(stderr, "pixd: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     server_stop(&srv, DRAIN_MS);
     server_free(&srv);

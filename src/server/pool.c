@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/testhook.h"
 
@@ -18,7 +19,17 @@ struct pool {
     int nthreads;
     pthread_t *threads;
     uint64_t running, ran, dropped, refused; /* under lock */
+    uint64_t run_us, run_buckets[POOL_BUCKETS + 1];
 };
+
+const uint64_t pool_bucket_us[POOL_BUCKETS] = {1000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void finish(pool_job_t *j, pool_outcome_t outcome)
 {
@@ -51,10 +62,17 @@ static void *pool_main(void *arg)
         p->running++;
         pthread_mutex_unlock(&p->lock);
         TESTHOOK("pool_job");
+        uint64_t t0 = now_us();
         j->run(j);
+        uint64_t us = now_us() - t0;
+        unsigned b = 0;
+        while (b < POOL_BUCKETS && us > pool_bucket_us[b])
+            b++;
         pthread_mutex_lock(&p->lock);
         p->running--;
         p->ran++;
+        p->run_us += us;
+        p->run_buckets[b]++;
         pthread_mutex_unlock(&p->lock);
         finish(j, POOL_RAN);
         pthread_mutex_lock(&p->lock);
@@ -122,7 +140,8 @@ void pool_drain(pool_t *p)
 void pool_stats(pool_t *p, pool_stats_t *out)
 {
     pthread_mutex_lock(&p->lock);
-    *out = (pool_stats_t){p->queued, p->running, p->ran, p->dropped, p->refused};
+    *out = (pool_stats_t){p->queued, p->running, p->ran, p->dropped, p->refused, p->run_us, {0}};
+    memcpy(out->run_buckets, p->run_buckets, sizeof out->run_buckets);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -28,8 +28,14 @@ typedef struct pool_job {
 
 typedef struct pool pool_t;
 
+#define POOL_BUCKETS 9
+/* Upper bounds (µs) of the run-time histogram: 1 ms to 5 s. */
+extern const uint64_t pool_bucket_us[POOL_BUCKETS];
+
 typedef struct {
     uint64_t queued, running, ran, dropped, refused;
+    uint64_t run_us;                        /* time jobs ran on threads (inline jobs not timed) */
+    uint64_t run_buckets[POOL_BUCKETS + 1]; /* per bucket, not cumulative; the last is beyond 5 s */
 } pool_stats_t;
 
 /* nthreads 0: inline. NULL with a message in err when a thread or memory is missing. */

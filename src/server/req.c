@@ -7,11 +7,15 @@ void req_respond_error(req_t *r, int status, const char *reason)
     int n = snprintf(r->scratch, sizeof r->scratch, "{\"error\": \"%s\"}\n", reason);
     if (n < 0 || n >= (int)sizeof r->scratch)
         n = snprintf(r->scratch, sizeof r->scratch, "{\"error\": \"error\"}\n");
-    /* A 503 is a moment's overload (memory, queue, shutdown): say when to come back. */
+    /* A 503 or 429 is a moment's overload (memory, queue, shutdown, a busy client): say when
+     * to come back. A 401 names the scheme that would do (RFC 9110 §11.6.1). */
     static const char h[] = "Content-Type: application/json\r\n";
-    static const char h503[] = "Content-Type: application/json\r\nRetry-After: 1\r\n";
-    if (status == 503)
-        req_respond(r, status, h503, sizeof h503 - 1, r->scratch, (size_t)n, NULL, NULL);
+    static const char retry[] = "Content-Type: application/json\r\nRetry-After: 1\r\n";
+    static const char auth[] = "Content-Type: application/json\r\nWWW-Authenticate: Bearer realm=\"pixd\"\r\n";
+    if (status == 503 || status == 429)
+        req_respond(r, status, retry, sizeof retry - 1, r->scratch, (size_t)n, NULL, NULL);
+    else if (status == 401)
+        req_respond(r, status, auth, sizeof auth - 1, r->scratch, (size_t)n, NULL, NULL);
     else
         req_respond(r, status, h, sizeof h - 1, r->scratch, (size_t)n, NULL, NULL);
 }
@@ -38,8 +42,10 @@ void req_dispatch(req_t *r, const req_handler_t *table, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         size_t plen = table[i].prefix_len;
+        r->route = (unsigned)i; /* before the call: the answer may go out from inside it */
         if (r->http->path_len >= plen && memcmp(r->http->path, table[i].prefix, plen) == 0 && table[i].fn(r))
             return;
     }
+    r->route = REQ_ROUTE_NONE;
     req_respond_error(r, 404, "not found");
 }

@@ -30,6 +30,7 @@ typedef struct {
     void (*hold)(req_t *r, void (*cancel)(void *), void *arg);
 } req_ops_t;
 
+#define REQ_ROUTE_NONE 7 /* no handler took it (404), or it never reached one (a bad head) */
 #define REQ_SCRATCH 128 /* error bodies: {"error": "<a short reason>"} */
 
 struct req {
@@ -39,6 +40,7 @@ struct req {
     const char *body;            /* complete when a handler runs (decoded if it was chunked) */
     size_t body_len;
     const sock_addr_t *peer;
+    unsigned route;              /* the handler table entry that took it (metrics), else REQ_ROUTE_NONE */
     char scratch[REQ_SCRATCH];   /* the request's own bytes, alive until its answer is sent */
 };
 
@@ -54,8 +56,8 @@ static inline void req_respond_file(req_t *r, int status, const char *hdrs, size
     r->ops->respond(r, status, hdrs, hlen, body, blen, fd, release, arg);
 }
 
-/* {"error": "<reason>"} with the status (a 503 says Retry-After: 1). reason: plain ASCII
- * without quotes. */
+/* {"error": "<reason>"} with the status (a 503 or 429 says Retry-After: 1, a 401
+ * WWW-Authenticate: Bearer). reason: plain ASCII without quotes. */
 void req_respond_error(req_t *r, int status, const char *reason);
 /* 405 with an Allow header. */
 void req_respond_405(req_t *r, const char *allow);
@@ -92,12 +94,14 @@ typedef struct {
     const char *prefix; /* the path must start with it to be offered */
     size_t prefix_len;
     req_handler_fn fn;
+    const char *name;   /* the route's name in metrics */
 } req_handler_t;
 
-/* A table entry for a literal prefix: REQ_HANDLER("/magic/", magic_handle). */
-#define REQ_HANDLER(lit, fn) {"" lit, sizeof(lit) - 1, (fn)}
+/* A table entry for a literal prefix: REQ_HANDLER("/magic/", magic_handle, "magic"). */
+#define REQ_HANDLER(lit, fn, name) {"" lit, sizeof(lit) - 1, (fn), (name)}
 
-/* Offers r to each handler whose prefix matches, in order; 404 when none takes it. */
+/* Offers r to each handler whose prefix matches, in order; 404 when none takes it. Sets
+ * r->route. */
 void req_dispatch(req_t *r, const req_handler_t *table, size_t n);
 
 #endif

@@ -18,6 +18,11 @@
 #include "server/fetch.h"
 #include "server/magic.h"
 #include "server/avatar_handler.h"
+#include "server/demo.h"
+#include "server/hashindex.h"
+#include "server/metrics.h"
+#include "server/upload.h"
+#include "server/variant.h"
 #include "server/page.h"
 #include "server/pool.h"
 #include "server/stats.h"
@@ -70,10 +75,11 @@ static void on_accept(loop_t *loop, loop_watch_t *w, uint32_t events)
             return; /* EAGAIN, or a transient error (ECONNABORTED): retry on the next event */
         }
         if (__atomic_fetch_add(&srv->conns_now, 1, __ATOMIC_RELAXED) >= srv->cfg.max_conns) {
-            /* Plain text would be a protocol error to a TLS client: it just gets the close. */
+            /* Every 503 says when to come back. Plain text would be a protocol error to a TLS
+             * client: it just gets the close. */
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: pixd\r\n"
                                        "Content-Type: application/json\r\nContent-Length: 33\r\n"
-                                       "Connection: close\r\n\r\n{\"error\": \"too many connections\"}";
+                                       "Retry-After: 1\r\nConnection: close\r\n\r\n{\"error\": \"too many connections\"}";
             if (!l->tls)
                 (void)!write(fd, busy, sizeof busy - 1);
             close(fd);
@@ -148,6 +154,40 @@ static int open_listener(worker_t *wk, const char *name, sock_addr_t *addr, int 
     return 0;
 }
 
+/* A source changed (avatar store, on its watching loop): its variants go at once. */
+static void avatar_changed(void *arg, const char *uid, size_t n)
+{
+    server_t *srv = arg;
+    variant_drop_group(srv->variants, uid, n);
+}
+
+void server_worker_stats(const server_t *srv, worker_stats_t *out)
+{
+    *out = (worker_stats_t){0};
+    for (int i = 0; i < srv->nworkers; i++) {
+        const worker_stats_t *st = &srv->workers[i].stats;
+        out->conns_total += __atomic_load_n(&st->conns_total, __ATOMIC_RELAXED);
+        out->conns_open += __atomic_load_n(&st->conns_open, __ATOMIC_RELAXED);
+        out->requests += __atomic_load_n(&st->requests, __ATOMIC_RELAXED);
+        out->buf_bytes += __atomic_load_n(&st->buf_bytes, __ATOMIC_RELAXED);
+    }
+}
+
+int server_reload(server_t *srv)
+{
+    char err[512];
+    int r = 0;
+    if (srv->tls && tls_ctx_reload(srv->tls, srv->cfg.tls_cert, srv->cfg.tls_key, err, sizeof err) != 0) {
+        fprintf(stderr, "pixd: reload: %s; the old certificate stays in use\n", err);
+        r = -1;
+    }
+    if (upload_reload(srv->upload, err, sizeof err) != 0) {
+        fprintf(stderr, "pixd: reload: %s; the old upload tokens and keys stay in use\n", err);
+        r = -1;
+    }
+    return r;
+}
+
 int server_start(server_t *srv, const server_config_t *cfg)
 {
     char err[256];
@@ -193,14 +233,28 @@ int server_start(server_t *srv, const server_config_t *cfg)
         return -1;
     }
     srv->magic = magic_new(&srv->cfg, srv->pool);
-    if (!srv->magic) {
+    srv->variants = variant_cache_new(cfg->variant_cache_bytes, cfg->variants_per_source, cfg->renders_per_client,
+                                      srv->pool);
+    if (!srv->magic || !srv->variants) {
         fprintf(stderr, "pixd: out of memory\n");
+        return -1;
+    }
+    avatar_store_on_change(srv->avatars, avatar_changed, srv);
+    int dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    srv->hashes = dirfd >= 0 ? hashindex_open(dirfd, err, sizeof err) : NULL;
+    if (dirfd >= 0)
+        close(dirfd);
+    srv->upload = srv->hashes ? upload_new(cfg, srv->hashes, err, sizeof err) : NULL;
+    if (!srv->upload) {
+        fprintf(stderr, "pixd: %s\n", dirfd < 0 ? strerror(errno) : err);
         return -1;
     }
     /* The handler table: each is offered the paths under its prefix, in order; then 404. */
     static const req_handler_t table[] = {
-        REQ_HANDLER("/status", stats_handle), REQ_HANDLER("/magic/", magic_handle),
-        REQ_HANDLER("/", page_handle), REQ_HANDLER("/", avatar_handle)};
+        REQ_HANDLER("/status", stats_handle, "status"), REQ_HANDLER("/metrics", metrics_handle, "metrics"),
+        REQ_HANDLER("/healthz", health_handle, "healthz"), REQ_HANDLER("/magic/", magic_handle, "magic"),
+        REQ_HANDLER("/demo/", demo_handle, "demo"),
+        REQ_HANDLER("/", page_handle, "page"), REQ_HANDLER("/", avatar_handle, "avatar")};
     _Static_assert(sizeof table <= sizeof srv->handlers, "room for the handler table");
     memcpy(srv->handlers, table, sizeof table);
     srv->nhandlers = sizeof table / sizeof table[0];
@@ -273,6 +327,9 @@ void server_free(server_t *srv)
         loop_free(wk->loop);
     }
     free(srv->workers);
+    upload_free(srv->upload);
+    hashindex_free(srv->hashes);
+    variant_cache_free(srv->variants);
     avatar_store_free(srv->avatars);
     tls_ctx_free(srv->tls);
     if (srv->log_fd >= 0)

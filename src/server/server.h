@@ -19,6 +19,7 @@
 #include "core/sock.h"
 #include "http/date.h"
 #include "http/parser.h"
+#include "server/metrics.h"
 #include "server/req.h"
 
 typedef struct server server_t;
@@ -29,6 +30,9 @@ struct magic;
 struct fetch;
 struct pool;
 struct tls_ctx;
+struct variant_cache;
+struct hashindex;
+struct upload;
 
 typedef struct {
     char listen[256];
@@ -57,6 +61,14 @@ typedef struct {
     uint32_t fetch_connect_timeout_ms, fetch_timeout_ms;
     char fetch_allow[16][64];     /* CIDRs opened past the SSRF guard */
     int fetch_allow_n;
+    /* the avatar service */
+    uint64_t variant_cache_bytes;  /* resized and generated avatars kept */
+    uint32_t variants_per_source;
+    uint32_t renders_per_client;   /* under way per client address: 429 beyond (0: off) */
+    bool avif;                     /* AVIF by Accept (opt-in: slow to encode) */
+    char upload_token_file[4096], upload_key_file[4096];
+    uint32_t upload_max_side;
+    bool demo;                     /* the page may mint signed upload URLs */
 } server_config_t;
 
 /* Fills the defaults documented in `pixd --help`. */
@@ -94,6 +106,7 @@ struct worker {
     loop_timer_t tick; /* flushes the log; ends the drain */
     struct fetch *fetch; /* downloads for /magic/imageurl on this loop */
     worker_stats_t stats;
+    metrics_t metrics;
 };
 
 struct server {
@@ -106,10 +119,13 @@ struct server {
     struct avatar_store *avatars;
     struct magic *magic;
     struct pool *pool; /* image work and large file reads, off the loops */
+    struct variant_cache *variants; /* sizes, formats and generated avatars */
+    struct hashindex *hashes;       /* /avatar/<hash> names registered by uploads */
+    struct upload *upload;
     int log_fd;
     int64_t started_s;
     int conns_now;     /* atomic: open connections across workers */
-    req_handler_t handlers[4]; /* in the order they are offered a request */
+    req_handler_t handlers[REQ_ROUTE_NONE]; /* in the order they are offered a request */
     size_t nhandlers;
     uint64_t mem_used; /* atomic: bytes charged against cfg.max_body_memory */
 };
@@ -135,6 +151,13 @@ int server_start(server_t *srv, const server_config_t *cfg);
 /* Stops accepting, lets requests in flight finish (at most drain_ms), joins the threads. */
 void server_stop(server_t *srv, uint32_t drain_ms);
 void server_free(server_t *srv);
+
+/* The workers' counters summed (each read relaxed: a near snapshot). */
+void server_worker_stats(const server_t *srv, worker_stats_t *out);
+
+/* SIGHUP: reads the TLS certificate and key, and the upload token and key files, again. A
+ * file that fails keeps the old one in use, with a message on stderr. 0, or -1 if any failed. */
+int server_reload(server_t *srv);
 
 /* Appends an access-log line (the worker's thread; written in batches). */
 void server_log(worker_t *wk, const char *line, size_t n);

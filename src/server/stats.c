@@ -16,14 +16,8 @@ bool stats_handle(req_t *r)
     if (!req_get_or_head(r))
         return true;
     server_t *srv = r->wk->srv;
-    uint64_t total = 0, open = 0, reqs = 0, bufs = 0;
-    for (int i = 0; i < srv->nworkers; i++) {
-        worker_stats_t *st = &srv->workers[i].stats;
-        total += __atomic_load_n(&st->conns_total, __ATOMIC_RELAXED);
-        open += __atomic_load_n(&st->conns_open, __ATOMIC_RELAXED);
-        reqs += __atomic_load_n(&st->requests, __ATOMIC_RELAXED);
-        bufs += __atomic_load_n(&st->buf_bytes, __ATOMIC_RELAXED);
-    }
+    worker_stats_t ws;
+    server_worker_stats(srv, &ws);
     avatar_stats_t as;
     avatar_store_stats(srv->avatars, &as);
     pool_stats_t ps;
@@ -43,11 +37,11 @@ bool stats_handle(req_t *r)
                      "\"jobs\": {\"queued\": %llu, \"running\": %llu, \"done\": %llu, \"dropped\": %llu, "
                      "\"refused\": %llu}}\n",
                      PIXD_VERSION, (long long)(time(NULL) - srv->started_s), srv->nworkers,
-                     (unsigned long long)open, (unsigned long long)total, (unsigned long long)reqs,
+                     (unsigned long long)ws.conns_open, (unsigned long long)ws.conns_total, (unsigned long long)ws.requests,
                      (unsigned long long)as.hits, (unsigned long long)as.misses,
                      (unsigned long long)as.entries, (unsigned long long)as.bytes,
                      (unsigned long long)as.large_entries, (unsigned long long)as.large_bytes,
-                     (unsigned long long)as.slow_loads, (unsigned long long)bufs,
+                     (unsigned long long)as.slow_loads, (unsigned long long)ws.buf_bytes,
                      (unsigned long long)__atomic_load_n(&srv->mem_used, __ATOMIC_RELAXED),
                      (unsigned long long)srv->cfg.max_body_memory, (unsigned long long)ps.queued,
                      (unsigned long long)ps.running, (unsigned long long)ps.ran, (unsigned long long)ps.dropped,
