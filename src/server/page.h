@@ -1,4 +1,5 @@
-/* page: the HTML page at "/" (pick an image, see it next to its black-and-white version). */
+/* page: the HTML page at "/": pick an image, see it next to its black-and-white version; and, with
+ * --demo, upload an avatar cropped to a square and see it at three sizes. */
 #ifndef PIXD_SERVER_PAGE_H
 #define PIXD_SERVER_PAGE_H
 
