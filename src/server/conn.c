@@ -313,9 +313,11 @@ static void log_answer(conn_t *c, uint64_t body_bytes)
     server_log(wk, line, (size_t)n);
 }
 
+/* s may be NULL when n is 0 (an answer without headers): memcpy may not be given NULL. */
 static size_t put(char *dst, const char *s, size_t n)
 {
-    memcpy(dst, s, n);
+    if (n)
+        memcpy(dst, s, n);
     return n;
 }
 
