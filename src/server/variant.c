@@ -153,17 +153,32 @@ static void group_release(variant_cache_t *c, group_t *g)
     free(g);
 }
 
-/* Removes a ready entry from everything and frees it. */
-static void evict(variant_cache_t *c, entry_t *e)
+static void group_unlink(entry_t *e)
 {
-    unlink_entry(c, e);
-    lru_unlink(&e->lru);
     if (e->grp_prev)
         e->grp_prev->grp_next = e->grp_next;
     else
         e->grp->head = e->grp_next;
     if (e->grp_next)
         e->grp_next->grp_prev = e->grp_prev;
+}
+
+static void group_push(group_t *grp, entry_t *e)
+{
+    e->grp = grp;
+    e->grp_prev = NULL;
+    e->grp_next = grp->head;
+    if (grp->head)
+        grp->head->grp_prev = e;
+    grp->head = e;
+}
+
+/* Removes a ready entry from everything and frees it. */
+static void evict(variant_cache_t *c, entry_t *e)
+{
+    unlink_entry(c, e);
+    lru_unlink(&e->lru);
+    group_unlink(e);
     group_release(c, e->grp);
     c->bytes -= e->cost;
     avatar_put(e->file);
@@ -215,12 +230,7 @@ static void keep(variant_cache_t *c, entry_t *e, const char *g, size_t glen, ava
     __atomic_add_fetch(&f->_refs, 1, __ATOMIC_RELAXED);
     e->flight = NULL;
     e->cost = cost;
-    e->grp = grp;
-    e->grp_prev = NULL;
-    e->grp_next = grp->head;
-    if (grp->head)
-        grp->head->grp_prev = e;
-    grp->head = e;
+    group_push(grp, e);
     lru_push(&c->lru, &e->lru);
     c->bytes += cost;
 }
@@ -467,8 +477,10 @@ avatar_file_t *variant_find(variant_cache_t *c, const char *key, size_t klen)
     avatar_file_t *f = e ? e->file : NULL;
     if (f) {
         __atomic_add_fetch(&f->_refs, 1, __ATOMIC_RELAXED);
-        lru_unlink(&e->lru); /* to the front */
+        lru_unlink(&e->lru); /* to the front, of the cache and of its group */
         lru_push(&c->lru, &e->lru);
+        group_unlink(e);
+        group_push(e->grp, e);
         c->st.hits++;
     } else {
         c->st.misses++;
