@@ -608,6 +608,15 @@ static void invalidate_name(avatar_store_t *s, const char *name)
     pthread_mutex_unlock(&sh->lock);
 }
 
+void avatar_forget(avatar_store_t *s, const char *uid, size_t n)
+{
+    char name[AVATAR_UID_MAX + 8];
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        snprintf(name, sizeof name, "%.*s%s", (int)n, uid, exts[i]);
+        invalidate_name(s, name);
+    }
+}
+
 static void on_inotify(loop_t *loop, loop_watch_t *w, uint32_t events)
 {
     avatar_store_t *s = (avatar_store_t *)((char *)w - offsetof(avatar_store_t, inotify_w));

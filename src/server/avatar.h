@@ -84,6 +84,11 @@ typedef struct {
  * large for the cache is kept as its own snapshot, bounded by the cache's size again). uid
  * must be valid. */
 avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_file_t **out, avatar_slow_t *slow);
+/* Forgets what is cached of uid (its file, its large snapshot, its variants through the change
+ * callback), as inotify would: for a writer that must not answer before every later request
+ * sees its change. Any thread. */
+void avatar_forget(avatar_store_t *s, const char *uid, size_t n);
+
 /* The default avatar (a reference), or NULL when there is none. */
 avatar_file_t *avatar_default(avatar_store_t *s);
 /* Reads, hashes and keeps what avatar_get left in *slow, and closes it: a reference, or NULL

@@ -133,6 +133,17 @@ static void *worker_main(void *arg)
  * asked as 0 (*port, *addr) for the others to join. 0 or -1 with a message. */
 static int open_listener(worker_t *wk, const char *name, sock_addr_t *addr, int *port, struct tls_ctx *tls)
 {
+    /* SO_REUSEPORT would also let this process share a port another one (of the same user)
+     * listens on, taking part of its connections: the first worker makes sure it is free. */
+    uint16_t want = addr->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&addr->addr)->sin_port
+                                                     : ((struct sockaddr_in6 *)&addr->addr)->sin6_port;
+    int probe = wk->id == 0 && want ? sock_listen(addr, false, 1) : 0;
+    if (probe < 0) {
+        fprintf(stderr, "pixd: cannot listen on %s: %s\n", name, strerror(-probe));
+        return -1;
+    }
+    if (probe > 0)
+        close(probe);
     int fd = sock_listen(addr, true, 4096);
     if (fd < 0) {
         fprintf(stderr, "pixd: cannot listen on %s: %s\n", name, strerror(-fd));
@@ -241,10 +252,13 @@ int server_start(server_t *srv, const server_config_t *cfg)
     }
     avatar_store_on_change(srv->avatars, avatar_changed, srv);
     int dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    err[0] = '\0';
     srv->hashes = dirfd >= 0 ? hashindex_open(dirfd, err, sizeof err) : NULL;
     if (dirfd >= 0)
         close(dirfd);
-    srv->upload = srv->hashes ? upload_new(cfg, srv->hashes, err, sizeof err) : NULL;
+    if (srv->hashes && err[0])
+        fprintf(stderr, "pixd: warning: %s/.pixd-index: %s\n", cfg->avatars, err);
+    srv->upload = srv->hashes ? upload_new(cfg, srv->hashes, srv->avatars, err, sizeof err) : NULL;
     if (!srv->upload) {
         fprintf(stderr, "pixd: %s\n", dirfd < 0 ? strerror(errno) : err);
         return -1;

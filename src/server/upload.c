@@ -31,6 +31,7 @@ struct upload {
     char token_file[4096], key_file[4096];
     int dirfd;
     struct hashindex *hashes;
+    struct avatar_store *avatars; /* told of each change before the answer */
     pthread_mutex_t store_lock; /* one writer of the folder and the index at a time */
     img_limits_t lim;
     uint32_t max_side;
@@ -117,6 +118,7 @@ static void run_delete(job_t *j)
         gone = -EIO;
     if (gone >= 0)
         hashindex_drop_uid(u->hashes, j->uid, strlen(j->uid));
+    avatar_forget(u->avatars, j->uid, strlen(j->uid));
     pthread_mutex_unlock(&u->store_lock);
     if (gone < 0)
         fail(j, 500, "cannot change the avatar folder");
@@ -200,6 +202,7 @@ static void run_put(job_t *j)
         e = unlink_others(j, name) < 0 ? -EIO : 0;
     if (e == 0)
         e = durable_sync_dir(u->dirfd);
+    avatar_forget(u->avatars, j->uid, strlen(j->uid)); /* also after a failure: trust the disk */
     pthread_mutex_unlock(&u->store_lock);
     free(data);
     if (e != 0) {
@@ -234,7 +237,10 @@ static void job_done(loop_t *loop, void *arg)
     else
         count(j->del ? &u->st.deleted : &u->st.stored);
     if (j->status == 204) {
-        req_respond(j->r, 204, NULL, 0, NULL, 0, NULL, NULL);
+        /* Headers, never NULL: the head is built with memcpy (NULL is undefined even for 0 bytes,
+         * and UBSan stops pixd on it). */
+        static const char h[] = "Cache-Control: no-store\r\n";
+        req_respond(j->r, 204, h, sizeof h - 1, NULL, 0, NULL, NULL);
         free(j);
     } else if (j->status < 300) {
         static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
@@ -434,7 +440,8 @@ static auth_t *load(upload_t *u, char *err, size_t errlen)
     return a;
 }
 
-upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, char *err, size_t errlen)
+upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struct avatar_store *avatars, char *err,
+                     size_t errlen)
 {
     upload_t *u = calloc(1, sizeof *u);
     if (!u) {
@@ -446,6 +453,7 @@ upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, char 
     snprintf(u->key_file, sizeof u->key_file, "%s", cfg->upload_key_file);
     u->enabled = u->token_file[0] || u->key_file[0];
     u->hashes = hashes;
+    u->avatars = avatars;
     u->lim = (img_limits_t){cfg->max_pixels, cfg->max_image_memory};
     u->max_side = cfg->upload_max_side;
     const char *dot = strrchr(cfg->default_avatar, '.');

@@ -8,7 +8,8 @@
  * re-encoded (JPEG quality 90, or PNG when it has transparency), so no metadata of the
  * original (a phone's GPS position) is ever published. How: written durably (core/durable.h)
  * as <uid>.jpg or <uid>.png, the uid's files under other extensions removed, the folder
- * fsync'd, all before the answer; email= registers the address's names for /avatar/<hash>.
+ * fsync'd, and the cached picture forgotten, all before the answer (the next request sees the
+ * new one); email= registers the address's names for /avatar/<hash>.
  * Uploads are serialised with each other (a few per second is the expected rate); the
  * decoding and encoding before them run in parallel on the pool.
  */
@@ -22,11 +23,13 @@
 #include "server/server.h"
 
 struct hashindex;
+struct avatar_store;
 typedef struct upload upload_t;
 
 /* Loads the token and key files named in cfg (either may be absent), opens the folder and
  * removes what interrupted uploads left. NULL with a message on a bad file or folder. */
-upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, char *err, size_t errlen);
+upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struct avatar_store *avatars, char *err,
+                     size_t errlen);
 void upload_free(upload_t *u);
 /* Re-reads the token and key files (SIGHUP). On failure the ones in use stay; -1 with a message. */
 int upload_reload(upload_t *u, char *err, size_t errlen);
