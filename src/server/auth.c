@@ -489,7 +489,10 @@ int auth_sign(const auth_t *a, const char *method, const char *uid, size_t ulen,
     char canon[CANON_MAX];
     size_t clen;
     uint8_t mac[MAC_LEN];
-    if (!a || a->nkeys == 0 || !prepare(method, uid, ulen, query, qlen, &q, canon, &clen) || q.sig ||
+    /* Refused too: a query that "&sig=<64 hex>" would take past the limits, or the URL minted
+     * would never check. */
+    if (!a || a->nkeys == 0 || qlen + 5 + AUTH_SIG_HEX > AUTH_QUERY_MAX ||
+        !prepare(method, uid, ulen, query, qlen, &q, canon, &clen) || q.sig || q.np + 1 > AUTH_PARAMS_MAX ||
         !hmac(&a->keys[0], canon, clen, mac))
         return -1;
     static const char hex[] = "0123456789abcdef";
