@@ -37,16 +37,18 @@ static void set_err(char *err, size_t errlen, const char *what, const char *arg)
     ERR_clear_error();
 }
 
-/* ALPN: the only protocol spoken is HTTP/1.1 (wire format: length-prefixed names). */
+/* ALPN (wire format: length-prefixed names). The server prefers h2 and still speaks
+ * http/1.1; a client offers http/1.1 unless told to offer h2 too. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
+static const unsigned char alpn_both[] = "\x02h2\x08http/1.1";
 
-/* Server side of ALPN: http/1.1 when the client offers it; a client offering only others (h2)
- * goes on without ALPN rather than failing, as nginx does without http2. */
+/* Server side of ALPN: the first of ours (h2, then http/1.1) that the client offers; a client
+ * offering neither goes on without ALPN rather than failing, as nginx does. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
 {
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof alpn_http11 - 1, in, inlen) !=
+    if (SSL_select_next_proto(&sel, outlen, alpn_both, sizeof alpn_both - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
@@ -135,6 +137,21 @@ tls_ctx_t *tls_ctx_client(char *err, size_t errlen)
         SSL_CTX_set_alpn_protos(c->ssl, alpn_http11, sizeof alpn_http11 - 1);
     }
     return c;
+}
+
+int tls_ctx_client_offer_h2(tls_ctx_t *ctx)
+{
+    return SSL_CTX_set_alpn_protos(ctx->ssl, alpn_both, sizeof alpn_both - 1) == 0 ? 0 : -1;
+}
+
+bool io_tls_alpn_h2(const io_t *io)
+{
+    const tls_conn_t *t = io->tls;
+    const unsigned char *p = NULL;
+    unsigned n = 0;
+    if (t)
+        SSL_get0_alpn_selected(t->ssl, &p, &n);
+    return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 void tls_ctx_free(tls_ctx_t *ctx)

@@ -11,10 +11,14 @@
  *   - after a read, io->pending set means the transport already holds more input that epoll
  *     will not report: read again before waiting.
  * There is no sendfile: responses go through writev.
+ *
+ * ALPN: a server offers h2 first, then http/1.1 (the connection's code tells them apart by
+ * io_tls_alpn_h2); a client offers http/1.1, or both after tls_ctx_client_offer_h2.
  */
 #ifndef PIXD_CORE_TLS_H
 #define PIXD_CORE_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/io.h"
@@ -32,7 +36,13 @@ int tls_ctx_reload(tls_ctx_t *ctx, const char *cert_file, const char *key_file, 
  * certificate (a benchmark target is usually self-signed). NULL with a message in err. */
 tls_ctx_t *tls_ctx_client(char *err, size_t errlen);
 
+/* A client context offers h2 before http/1.1 from now on. 0 or -1. */
+int tls_ctx_client_offer_h2(tls_ctx_t *ctx);
+
 void tls_ctx_free(tls_ctx_t *ctx);
+
+/* True once the handshake chose h2 by ALPN (false for plain sockets and before it is done). */
+bool io_tls_alpn_h2(const io_t *io);
 
 /* Makes io a TLS transport over the connected non-blocking socket fd. server_name: the SNI
  * a client sends (NULL for none, and for servers). 0, or -ENOMEM (fd left open). */

@@ -165,7 +165,7 @@ const http_header_t *http_find_header(const http_head_t *h, const char *name, si
 }
 
 /* Content-Length: 1*DIGIT, at most 18 digits so it fits int64 without overflow checks. */
-static int64_t parse_length(const char *v, size_t n)
+int64_t http_parse_length(const char *v, size_t n)
 {
     if (n == 0 || n > 18)
         return -1;
@@ -252,7 +252,7 @@ static int derive(http_head_t *h, bool request, http_request_t *req)
             break;
         case 14:
             if (name_is(hd, "content-length", 14)) {
-                int64_t n = parse_length(hd->value, hd->value_len);
+                int64_t n = http_parse_length(hd->value, hd->value_len);
                 if (n < 0 || (h->content_length >= 0 && n != h->content_length))
                     FAIL(h, HTTP_ERR_CONTENT_LENGTH);
                 h->content_length = n;
@@ -291,7 +291,7 @@ static int derive(http_head_t *h, bool request, http_request_t *req)
     return 0;
 }
 
-static http_method_t method_id(const char *m, size_t n)
+http_method_t http_method_id(const char *m, size_t n)
 {
     switch (n) {
     case 3:
@@ -369,7 +369,7 @@ int http_parse_request(const char *buf, size_t len, http_request_t *req)
     if (*p != ' ')
         FAIL(h, HTTP_ERR_METHOD);
     req->method_len = (size_t)(p - req->method_str);
-    req->method = method_id(req->method_str, req->method_len);
+    req->method = http_method_id(req->method_str, req->method_len);
 
     req->target = ++p;
     req->query = NULL;

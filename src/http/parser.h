@@ -106,6 +106,11 @@ int http_err_status(http_err_t err);
 /* A short reason for the JSON error body. */
 const char *http_err_reason(http_err_t err);
 
+/* The method's id from its token (HTTP_METHOD_OTHER for the ones not named above). */
+http_method_t http_method_id(const char *m, size_t n);
+/* A Content-Length value: 1*DIGIT, at most 18 digits; -1 when it is not one. */
+int64_t http_parse_length(const char *v, size_t n);
+
 /* Case-insensitive header lookup: the first match, or NULL. */
 const http_header_t *http_find_header(const http_head_t *h, const char *name, size_t name_len);
 /* True when `list` (a comma-separated header value) contains `token`, case-insensitively. */

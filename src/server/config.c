@@ -33,6 +33,8 @@ static const char usage[] =
     "  --upload-max-side N       uploads are stored at most this many pixels wide and high\n"
     "                            (default 1024)\n"
     "  --demo                    the page mints signed upload URLs (needs --upload-key-file)\n"
+    "  --h2-max-streams N        HTTP/2 streams open at once per connection (default 100)\n"
+    "  --h2-settings-timeout SEC HTTP/2 SETTINGS must be acknowledged within it (default 10)\n"
     "  --access-log FILE         append one line per request to FILE\n"
     "  --max-conns N             open connections at most (default 10000)\n"
     "  --max-body-mb N           request body limit (default 20)\n"
@@ -79,6 +81,8 @@ void server_config_defaults(server_config_t *cfg)
     cfg->variants_per_source = 32;
     cfg->renders_per_client = 8;
     cfg->upload_max_side = 1024;
+    cfg->h2_max_streams = 100;
+    cfg->h2_settings_timeout_ms = 10000;
     cfg->header_timeout_ms = 10000;
     cfg->body_timeout_ms = 30000;
     cfg->keepalive_timeout_ms = 75000;
@@ -133,7 +137,7 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
     enum { O_LISTEN = 256, O_AVATARS, O_DEFAULT, O_THREADS, O_CACHE, O_MAXAGE, O_LOG, O_CONNS, O_BODY,
            O_PIXELS, O_IWORKERS, O_HTO, O_BTO, O_KTO, O_URL, O_ALLOW, O_FTO, O_FCTO, O_FMAX,
            O_TLS, O_CERT, O_KEY, O_BODYMEM, O_IMGMEM, O_QUEUE, O_MINRATE, O_VCACHE, O_VPER, O_RPER, O_AVIF,
-           O_UTOKEN, O_UKEY, O_USIDE, O_DEMO };
+           O_UTOKEN, O_UKEY, O_USIDE, O_DEMO, O_H2STREAMS, O_H2SETTINGS };
     static const struct option opts[] = {
         {"listen", 1, 0, O_LISTEN}, {"avatars", 1, 0, O_AVATARS}, {"default-avatar", 1, 0, O_DEFAULT},
         {"threads", 1, 0, O_THREADS}, {"cache-mb", 1, 0, O_CACHE}, {"max-age", 1, 0, O_MAXAGE},
@@ -148,6 +152,7 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         {"variant-cache-mb", 1, 0, O_VCACHE}, {"variants-per-source", 1, 0, O_VPER},
         {"renders-per-client", 1, 0, O_RPER}, {"avif", 0, 0, O_AVIF}, {"upload-token-file", 1, 0, O_UTOKEN},
         {"upload-key-file", 1, 0, O_UKEY}, {"upload-max-side", 1, 0, O_USIDE}, {"demo", 0, 0, O_DEMO},
+        {"h2-max-streams", 1, 0, O_H2STREAMS}, {"h2-settings-timeout", 1, 0, O_H2SETTINGS},
         {"tls-listen", 1, 0, O_TLS}, {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY},
         {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
     long long v;
@@ -193,6 +198,8 @@ int server_config_parse(server_config_t *cfg, int argc, char **argv)
         case O_UKEY: r = copy(o, cfg->upload_key_file, sizeof cfg->upload_key_file, optarg); break;
         case O_USIDE: if (!(r = num(o, optarg, 16, 8192, &v))) cfg->upload_max_side = (uint32_t)v; break;
         case O_DEMO: cfg->demo = true; break;
+        case O_H2STREAMS: if (!(r = num(o, optarg, 1, 10000, &v))) cfg->h2_max_streams = (uint32_t)v; break;
+        case O_H2SETTINGS: r = seconds(o, optarg, &cfg->h2_settings_timeout_ms); break;
         case O_HTO: r = seconds(o, optarg, &cfg->header_timeout_ms); break;
         case O_BTO: r = seconds(o, optarg, &cfg->body_timeout_ms); break;
         case O_KTO: r = seconds(o, optarg, &cfg->keepalive_timeout_ms); break;

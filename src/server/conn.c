@@ -1,6 +1,8 @@
 /*
  * conn: one client connection's life, as one loop (conn_run): read, parse the head, read the
- * body, dispatch, write the answer, then the next request or close. Nothing re-enters it:
+ * body, dispatch, write the answer, then the next request or close. A connection whose first
+ * bytes are the HTTP/2 preface (h2c with prior knowledge, or h2 chosen by ALPN) is handed to
+ * h2_run (server/h2.c) from the same loop. Nothing re-enters it:
  * handlers, timers and completions only change the state and, from outside the loop, defer a
  * run to the end of the loop iteration; closing is deferred the same way, so any callback may
  * ask for it (loop.h).
@@ -23,10 +25,12 @@
 #include <unistd.h>
 
 #include "core/tls.h"
+#include "http/h2.h"
 #include "http/status.h"
+#include "server/h2.h"
 #include "server/metrics.h"
 
-#define HEAD_MAX 8192           /* a request head, every request: 431 beyond */
+#define HEAD_MAX CONN_HEAD_MAX
 #define READ_CHUNK 16384        /* one read while no body is expected */
 #define BODY_READ_MAX (256u << 10) /* one read of a chunked body */
 #define IN_KEEP (2 * READ_CHUNK) /* read buffer capacity kept between requests */
@@ -44,7 +48,7 @@ static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg);
 
 static const req_ops_t h1_ops = {h1_respond, h1_hold};
 
-static uint64_t now_ns(void)
+uint64_t conn_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -53,7 +57,7 @@ static uint64_t now_ns(void)
 
 /* A connection joins epoll only when it first has to wait: a request answered straight
  * from accept (TCP_DEFER_ACCEPT) and closed never costs an epoll_ctl. */
-static void set_interest(conn_t *c, uint32_t ev)
+void conn_watch(conn_t *c, uint32_t ev)
 {
     if (c->w.cb)
         loop_watch_mod(c->wk->loop, &c->w, ev);
@@ -61,8 +65,7 @@ static void set_interest(conn_t *c, uint32_t ev)
         c->w.cb = on_io; /* out of memory: the connection ends by its timer */
 }
 
-/* Runs the connection (or frees it, once closed) at the end of this loop iteration. */
-static void schedule(conn_t *c)
+void conn_schedule(conn_t *c)
 {
     loop_defer(c->wk->loop, &c->defer, on_deferred, c);
 }
@@ -77,25 +80,17 @@ static void count_buffer(conn_t *c)
 
 static bool body_charge(conn_t *c, uint64_t n)
 {
-    if (!server_mem_charge(c->wk->srv, n))
-        return false;
-    c->body_charge += n;
-    return true;
+    return server_mem_hold(c->wk->srv, &c->body_charge, n);
 }
 
 static void body_uncharge(conn_t *c)
 {
-    if (!c->body_charge)
-        return; /* most requests have no body: no atomic on the shared counter for them */
-    server_mem_release(c->wk->srv, c->body_charge);
-    c->body_charge = 0;
+    server_mem_drop(c->wk->srv, &c->body_charge);
 }
 
 static void release_body(conn_t *c)
 {
-    if (c->release)
-        c->release(c->release_arg);
-    c->release = NULL;
+    req_release(&c->release);
 }
 
 static void conn_free(conn_t *c)
@@ -103,6 +98,7 @@ static void conn_free(conn_t *c)
     worker_t *wk = c->wk;
     release_body(c);
     body_uncharge(c);
+    h2_conn_free(c);
     buf_free(&c->in);
     count_buffer(c);
     if (c->prev)
@@ -116,9 +112,7 @@ static void conn_free(conn_t *c)
     free(c);
 }
 
-/* Closes the socket now; the memory goes at the end of the iteration, or, while a handler
- * holds the connection, once its answer arrives (the handler is told to give up). */
-static void conn_close(conn_t *c)
+void conn_close(conn_t *c)
 {
     if (c->state == CONN_CLOSED)
         return;
@@ -129,9 +123,11 @@ static void conn_close(conn_t *c)
     c->state = CONN_CLOSED;
     /* --max-conns counts sockets: this one is free for the next accept now, on any worker. */
     __atomic_fetch_sub(&c->wk->srv->conns_now, 1, __ATOMIC_RELAXED);
-    if (c->held && c->hold_cancel)
+    if (c->h2)
+        h2_conn_closed(c); /* its streams' handlers are told; c->held while any still holds */
+    else if (c->held && c->hold_cancel)
         c->hold_cancel(c->hold_arg);
-    schedule(c);
+    conn_schedule(c);
 }
 
 static void on_deferred(loop_t *loop, void *arg)
@@ -147,6 +143,9 @@ static void on_timeout(loop_t *loop, loop_timer_t *t)
 {
     conn_t *c = (conn_t *)((char *)t - offsetof(conn_t, timer));
     switch (c->state) {
+    case CONN_H2:
+        h2_timeout(c);
+        break;
     case CONN_HEAD:
     case CONN_BODY:
         req_respond_error(&c->r, 408, "request timeout");
@@ -189,7 +188,7 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
     if (c->state == CONN_CLOSED)
         return;
     if (!c->w.cb)
-        set_interest(c, EV_READ);
+        conn_watch(c, EV_READ);
     /* A client that connects and sends nothing (or stalls its TLS handshake, whatever the
      * direction it waits in) gets the head timeout too. */
     if (c->state == CONN_IDLE && !loop_timer_armed(&c->timer))
@@ -198,12 +197,24 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
 
 /* ---- writing ------------------------------------------------------------------------- */
 
-/* Accounts a write's result. False when the connection must wait for room (the stall clock
- * then runs) or is gone. */
-static bool wrote(conn_t *c, ssize_t n)
+void conn_timer(conn_t *c, uint64_t after_ms)
+{
+    loop_timer_arm(c->wk->loop, &c->timer, after_ms, on_timeout);
+}
+
+void conn_linger(conn_t *c)
+{
+    c->io.ops->shutdown(&c->io);
+    c->state = CONN_LINGER;
+    buf_reset(&c->in);
+    conn_watch(c, EV_READ);
+    loop_timer_arm(c->wk->loop, &c->timer, LINGER_MS, on_timeout);
+}
+
+bool conn_wrote(conn_t *c, ssize_t n)
 {
     if (n == IO_AGAIN) {
-        set_interest(c, c->io.want);
+        conn_watch(c, c->io.want);
         loop_timer_arm(c->wk->loop, &c->timer, c->wk->srv->cfg.body_timeout_ms, on_timeout);
         return false;
     }
@@ -222,7 +233,7 @@ static bool flush(conn_t *c)
     c->io.more = c->file_left > 0;
     while (c->iovcnt) {
         ssize_t n = c->io.ops->writev(&c->io, c->iov, c->iovcnt);
-        if (!wrote(c, n))
+        if (!conn_wrote(c, n))
             return false;
         unsigned i = io_iov_advance(c->iov, 0, (unsigned)c->iovcnt, (size_t)n);
         memmove(c->iov, c->iov + i, (size_t)(c->iovcnt - (int)i) * sizeof c->iov[0]);
@@ -231,7 +242,7 @@ static bool flush(conn_t *c)
     c->io.more = 0;
     while (c->file_left) {
         ssize_t n = c->io.ops->sendfile(&c->io, c->file_fd, &c->file_off, c->file_left);
-        if (!wrote(c, n))
+        if (!conn_wrote(c, n))
             return false;
         c->file_left -= (size_t)n;
     }
@@ -252,11 +263,7 @@ static bool next_request(conn_t *c)
          * was not read to its end, half-close and read on, dropping it, for a while (nginx's
          * lingering close). */
         if (c->unread || buf_size(&c->in) != c->head_len + c->raw_len) {
-            c->io.ops->shutdown(&c->io);
-            c->state = CONN_LINGER;
-            buf_reset(&c->in);
-            set_interest(c, EV_READ);
-            loop_timer_arm(wk->loop, &c->timer, LINGER_MS, on_timeout);
+            conn_linger(c);
             return false;
         }
         conn_close(c);
@@ -278,32 +285,34 @@ static bool next_request(conn_t *c)
     count_buffer(c);
     c->head_len = c->body_len = c->raw_len = 0;
     c->state = CONN_IDLE;
-    set_interest(c, EV_READ);
+    conn_watch(c, EV_READ);
     if (!buf_size(&c->in))
         loop_timer_arm(wk->loop, &c->timer, wk->srv->cfg.keepalive_timeout_ms, on_timeout);
     return true;
 }
 
-/* The access-log line of the answer being sent: common log format plus duration. */
-static void log_answer(conn_t *c, uint64_t body_bytes)
+void conn_account(worker_t *wk, const req_t *r, const http_request_t *req, const char *proto, const sock_addr_t *peer,
+                  int status, uint64_t body_bytes, uint64_t head_ns, uint64_t started_ms)
 {
-    worker_t *wk = c->wk;
-    char peer[64], line[512];
-    sock_format(&c->peer, peer, sizeof peer);
-    char *colon = strrchr(peer, ':');
+    metrics_count(&wk->metrics, r->route, status, body_bytes, conn_now_ns() - head_ns);
+    if (wk->srv->log_fd < 0)
+        return;
+    /* The access-log line: common log format plus duration. */
+    char ip[64], line[512];
+    sock_format(peer, ip, sizeof ip);
+    char *colon = strrchr(ip, ':');
     if (colon)
         *colon = 0;
     const char *date = http_date_cached(&wk->date, loop_wall_s(wk->loop));
     int n;
-    if (c->state == CONN_HEAD) /* no parsed request line to log */
-        n = snprintf(line, sizeof line, "%s - - [%s] \"-\" %d %llu\n", peer, date, c->status,
+    if (!req) /* no parsed request line to log */
+        n = snprintf(line, sizeof line, "%s - - [%s] \"-\" %d %llu\n", ip, date, status,
                      (unsigned long long)body_bytes);
     else
-        n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu %llums\n", peer, date,
-                     (int)c->req.method_len, c->req.method_str,
-                     c->req.target_len > 256 ? 256 : (int)c->req.target_len, c->req.target,
-                     c->req.h.minor_version, c->status, (unsigned long long)body_bytes,
-                     (unsigned long long)(loop_now_ms(wk->loop) - c->started_ms));
+        n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s %.*s %s\" %d %llu %llums\n", ip, date,
+                     (int)req->method_len, req->method_str, req->target_len > 256 ? 256 : (int)req->target_len,
+                     req->target, proto, status, (unsigned long long)body_bytes,
+                     (unsigned long long)(loop_now_ms(wk->loop) - started_ms));
     if (n <= 0)
         return;
     if ((size_t)n >= sizeof line) { /* a cut line keeps its newline */
@@ -321,7 +330,7 @@ static size_t put(char *dst, const char *s, size_t n)
     return n;
 }
 
-static size_t put_u64(char *dst, uint64_t v)
+size_t conn_put_u64(char *dst, uint64_t v)
 {
     char tmp[24];
     size_t n = 0;
@@ -350,17 +359,15 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
     if (c->state == CONN_CLOSED) { /* the client left while a handler held it */
         if (release)
             release(arg);
-        schedule(c); /* its memory now */
+        conn_schedule(c); /* its memory now */
         return;
     }
     loop_timer_cancel(wk->loop, &c->timer);
     c->status = status;
-    c->release = release;
-    c->release_arg = arg;
+    c->release = (req_release_t){release, arg};
 
-    bool no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
+    bool no_body = conn_status_bodiless(status);
     bool head_only = no_body || c->req.method == HTTP_METHOD_HEAD;
-    metrics_count(&wk->metrics, c->r.route, status, head_only ? 0 : blen, now_ns() - c->head_ns);
     /* Answered before its body was read (413, 408, a parse error): framing is lost. */
     c->unread = c->state == CONN_HEAD || c->state == CONN_IDLE || c->state == CONN_BODY;
     if (c->unread)
@@ -373,7 +380,7 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
         hlen = 0;
     char *p = c->out;
     PUT("HTTP/1.1 ");
-    p += put_u64(p, (uint64_t)status);
+    p += conn_put_u64(p, (uint64_t)status);
     *p++ = ' ';
     p += put(p, text, strlen(text));
     PUT("\r\nServer: pixd\r\nDate: ");
@@ -386,7 +393,7 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
     p += put(p, headers, hlen);
     if (!no_body) {
         PUT("Content-Length: ");
-        p += put_u64(p, blen);
+        p += conn_put_u64(p, blen);
         PUT("\r\n");
     }
     PUT("\r\n");
@@ -406,11 +413,11 @@ static void h1_respond(req_t *r, int status, const char *headers, size_t hlen, c
             c->iovcnt = 2;
         }
     }
-    if (wk->srv->log_fd >= 0)
-        log_answer(c, head_only ? 0 : blen);
+    conn_account(wk, &c->r, c->state == CONN_HEAD ? NULL : &c->req, c->req.h.minor_version ? "HTTP/1.1" : "HTTP/1.0",
+                 &c->peer, status, head_only ? 0 : blen, c->head_ns, c->started_ms);
     c->state = CONN_WRITING;
     if (!c->running) /* answered from a completion or a timer: written by the loop, later */
-        schedule(c);
+        conn_schedule(c);
 }
 
 static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg)
@@ -428,7 +435,7 @@ static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg)
 
 /* One read of at most max bytes (level-triggered epoll calls again if more is waiting).
  * 1: bytes came; 0: nothing now; -1: the connection closed. */
-static int fill(conn_t *c, size_t max, size_t limit)
+int conn_fill(conn_t *c, size_t max, size_t limit)
 {
     long room = buf_reserve(&c->in, READ_CHUNK, limit);
     count_buffer(c);
@@ -441,7 +448,7 @@ static int fill(conn_t *c, size_t max, size_t limit)
     ssize_t n = c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room < max ? (size_t)room : max);
     if (n == IO_AGAIN) {
         if (c->io.want == EPOLLOUT) /* TLS: the handshake has to send before it reads on */
-            set_interest(c, EPOLLOUT);
+            conn_watch(c, EPOLLOUT);
         return 0;
     }
     if (n <= 0) {
@@ -508,11 +515,23 @@ static bool advance(conn_t *c)
     const server_config_t *cfg = &wk->srv->cfg;
     if (c->state == CONN_IDLE && !buf_size(&c->in))
         return false; /* nothing to parse (and an empty buffer may have no memory yet) */
+    if (c->state == CONN_IDLE && c->sent == 0) {
+        /* The connection's first bytes: the HTTP/2 preface (h2c with prior knowledge, or h2
+         * after ALPN), or as much of it as came, waits for HTTP/2 (h2_run); HTTP/1.1
+         * otherwise. */
+        size_t have = buf_size(&c->in), m = h2_preface_match(buf_start(&c->in), have);
+        if (m == H2_PREFACE_LEN || io_tls_alpn_h2(&c->io)) {
+            h2_conn_start(c);
+            return true;
+        }
+        if (m == have)
+            return false;
+    }
     if (c->state == CONN_IDLE || c->state == CONN_HEAD) {
         int r = http_parse_request(buf_start(&c->in), buf_size(&c->in), &c->req);
         if (r == HTTP_PARSE_INCOMPLETE) {
             if (buf_size(&c->in) >= HEAD_MAX) {
-                c->head_ns = now_ns();
+                c->head_ns = conn_now_ns();
                 c->r.route = REQ_ROUTE_NONE;
                 c->state = CONN_HEAD;
                 req_respond_error(&c->r, 431, "request head too large");
@@ -525,7 +544,7 @@ static bool advance(conn_t *c)
             }
             return false;
         }
-        c->head_ns = now_ns();
+        c->head_ns = conn_now_ns();
         c->r.route = REQ_ROUTE_NONE;
         if (r == HTTP_PARSE_ERROR) {
             c->state = CONN_HEAD;
@@ -625,14 +644,14 @@ static void conn_run(conn_t *c, bool readable)
                 break; /* blocked (epoll tells when to go on), or closed */
             if (st == CONN_CONTINUE) { /* "100 Continue" is out: now the body */
                 c->state = CONN_BODY;
-                set_interest(c, EV_READ);
+                conn_watch(c, EV_READ);
                 continue;
             }
             if (!next_request(c))
                 break;
             if (--turns == 0) { /* fair to the other connections: go on at the next turn */
                 if (buf_size(&c->in) || c->io.pending)
-                    schedule(c);
+                    conn_schedule(c);
                 break;
             }
             continue;
@@ -642,9 +661,13 @@ static void conn_run(conn_t *c, bool readable)
                 break;
             readable = false;
             buf_reset(&c->in);
-            if (fill(c, READ_CHUNK, IN_KEEP) <= 0)
+            if (conn_fill(c, READ_CHUNK, IN_KEEP) <= 0)
                 break;
             continue;
+        }
+        if (st == CONN_H2) { /* its own loop, the same steps for many streams */
+            h2_run(c, readable);
+            break;
         }
         if (st != CONN_IDLE && st != CONN_HEAD && st != CONN_BODY)
             break; /* HELD: the handler answers later; CLOSED */
@@ -654,7 +677,7 @@ static void conn_run(conn_t *c, bool readable)
         if (!readable && !c->io.pending)
             break;
         readable = false;
-        if (fill(c, read_max(c), c->state == CONN_BODY ? body_limit(c) : HEAD_MAX + READ_CHUNK) <= 0)
+        if (conn_fill(c, read_max(c), c->state == CONN_BODY ? body_limit(c) : HEAD_MAX + READ_CHUNK) <= 0)
             break;
     }
     c->running = false;
@@ -672,7 +695,7 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
         if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
             conn_close(c);
         else
-            set_interest(c, EPOLLRDHUP);
+            conn_watch(c, EPOLLRDHUP);
         return;
     case CONN_WRITING:
     case CONN_CONTINUE:
@@ -681,18 +704,25 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
     case CONN_LINGER:
         conn_run(c, true);
         return;
+    case CONN_H2:
+        conn_run(c, (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+        return;
     default:
         if (c->w.events & EPOLLOUT) /* a TLS read that had to send first has sent */
-            set_interest(c, EV_READ);
+            conn_watch(c, EV_READ);
         conn_run(c, true);
     }
 }
 
 void conn_drain_all(worker_t *wk)
 {
-    for (conn_t *c = wk->conns; c; c = c->next)
+    for (conn_t *c = wk->conns; c; c = c->next) {
         /* Idle ones close now; the rest close after their answer (next_request). A head
-         * half-received is a request in flight: it gets its answer. */
-        if (c->state == CONN_IDLE)
+         * half-received is a request in flight: it gets its answer. HTTP/2: GOAWAY, and the
+         * streams open finish. */
+        if (c->state == CONN_H2)
+            h2_drain(c);
+        else if (c->state == CONN_IDLE)
             conn_close(c);
+    }
 }

@@ -44,6 +44,19 @@ struct req {
     char scratch[REQ_SCRATCH];   /* the request's own bytes, alive until its answer is sent */
 };
 
+/* What a respond call gives to be run once its body is no longer referenced. */
+typedef struct {
+    void (*fn)(void *arg);
+    void *arg;
+} req_release_t;
+
+static inline void req_release(req_release_t *rel)
+{
+    if (rel->fn)
+        rel->fn(rel->arg);
+    rel->fn = NULL;
+}
+
 static inline void req_respond(req_t *r, int status, const char *hdrs, size_t hlen, const void *body,
                                size_t blen, void (*release)(void *), void *arg)
 {

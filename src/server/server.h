@@ -69,6 +69,9 @@ typedef struct {
     char upload_token_file[4096], upload_key_file[4096];
     uint32_t upload_max_side;
     bool demo;                     /* the page may mint signed upload URLs */
+    /* HTTP/2 (decision 010; the other limits are fixed in http/h2.c) */
+    uint32_t h2_max_streams;         /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint32_t h2_settings_timeout_ms; /* our SETTINGS unacknowledged this long: GOAWAY */
 } server_config_t;
 
 /* Fills the defaults documented in `pixd --help`. */
@@ -144,6 +147,23 @@ static inline bool server_mem_charge(server_t *srv, uint64_t n)
 static inline void server_mem_release(server_t *srv, uint64_t n)
 {
     __atomic_fetch_sub(&srv->mem_used, n, __ATOMIC_RELAXED);
+}
+
+/* The same for one owner (a request's body) that keeps count of what it holds in *held. */
+static inline bool server_mem_hold(server_t *srv, uint64_t *held, uint64_t n)
+{
+    if (!server_mem_charge(srv, n))
+        return false;
+    *held += n;
+    return true;
+}
+
+static inline void server_mem_drop(server_t *srv, uint64_t *held)
+{
+    if (!*held)
+        return; /* most requests have no body: no atomic on the shared counter for them */
+    server_mem_release(srv, *held);
+    *held = 0;
 }
 
 /* Binds, starts the workers and returns; the caller then waits for a signal. 0 or -1. */
