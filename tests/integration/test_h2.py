@@ -52,6 +52,7 @@ class Client:
     """A client connection through Python's h2, over a socket (plain or TLS)."""
 
     def __init__(self, sock, settings=None):
+        self.pings_acked = 0
         self.sock = sock
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
         self.conn.initiate_connection()
@@ -119,8 +120,21 @@ class Client:
                     st["done"] = True
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 self.goaway = ev
+            elif isinstance(ev, h2.events.PingAckReceived):
+                self.pings_acked += 1
         self.flush()
         return True
+
+    def barrier(self, timeout=20):
+        """A PING round trip: pixd has acted on every frame sent before it (it answers a PING
+        after the work its frames caused, in the same turn)."""
+        want = self.pings_acked + 1
+        self.conn.ping(b"barrier!")
+        self.flush()
+        deadline = time.monotonic() + timeout
+        while self.pings_acked < want:
+            if time.monotonic() > deadline or not self.pump(deadline - time.monotonic()):
+                raise AssertionError("no PING ACK")
 
     def wait(self, sid, timeout=20):
         deadline = time.monotonic() + timeout
@@ -579,6 +593,7 @@ class H2LifecycleTest(unittest.TestCase):
                 time.sleep(0.01)
             c.conn.reset_stream(gone)
             c.flush()
+            c.barrier()  # the cancel has reached the queued job before the pool looks at it
             srv.release("pool_job")
             self.assertEqual(c.wait(held)["status"], 200)
             for _ in range(200):
