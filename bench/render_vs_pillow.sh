@@ -16,6 +16,10 @@
 #
 # Environment: BUILD (default <source>/build), ROUNDS (default 7), PIN_CPU (default 1),
 #              SIZE (default 80), QUALITY (default 85), OUT (default a new /tmp/pixd-render.*).
+# Both sides inherit the environment: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:\
+# glibc.malloc.trim_threshold=8388608 shows what page faults cost a progressive JPEG (libjpeg
+# zeroes a whole-image coefficient buffer that malloc maps afresh for every render; decision 008).
+# The "pixd phases" are wall time; compare CPU columns when the machine is shared.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$SRC/build}

@@ -9,7 +9,7 @@ what=${1:-all}
 build=(build-essential cmake pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
        libjpeg62-turbo-dev libspng-dev libgif-dev libwebp-dev libcurl4-openssl-dev
        libssl-dev libjsmn-dev libcmocka-dev zlib1g-dev libnghttp2-dev
-       libvips-dev libavif-dev libfreetype-dev fonts-dejavu-core)
+       libavif-dev libfreetype-dev fonts-dejavu-core)
 test=(curl nginx-light python3 python3-pil python3-locust python3-multipart openssl chromium
       libgravatar-url-perl strace nghttp2-client python3-h2 python3-hyperframe)
 bench=(wrk apache2-utils gnuplot-nox python3-flask gunicorn python3-fastapi

@@ -2,7 +2,7 @@
  * Times pixd's avatar render of FILE: decode (scaled to at least SIZE when the format allows),
  * centre square SIZE x SIZE, encode as FORMAT (jpeg, png, webp, avif) at QUALITY (0 or
  * absent: the format's default), ITERATIONS times in a row after one untimed render (which
- * also sets libvips up). Prints one line:
+ * warms the caches and the allocator). Prints one line:
  *   render_bench ns_per_render=N cpu_ns_per_render=N renders_per_s=N decode_ns=N resize_ns=N encode_ns=N
  * bytes=N (wall and process CPU time per render; the phases are wall time). Used by
  * bench/render_vs_pillow.sh. Exit status: 0 ok, 1 usage or I/O error, 2 a render failed. */

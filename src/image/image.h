@@ -31,7 +31,7 @@ typedef enum {
     /* The two below come from render.h only. */
     IMG_ERR_ARGUMENT, /* the caller's parameters do not fit the picture (a crop box outside it,
                          a size of 0, a format we do not write) -> 400 */
-    IMG_ERR_INTERNAL, /* libvips or an encoder failed on valid pixels -> 500 */
+    IMG_ERR_INTERNAL, /* an encoder failed on valid pixels -> 500 */
 } img_status_t;
 
 /* Short reason for a JSON error body, e.g. "corrupt image". Static string. */

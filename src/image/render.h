@@ -4,10 +4,10 @@
  * What callers may rely on:
  *  - decoding goes through the same checked decoders as image.h, with the same limits, all
  *    checked before any pixel is allocated (docs/decisions/008-resizing.md);
- *  - resizing is libvips, fed only pixels: libvips never sees the uploaded bytes;
- *  - every function is thread-safe and may run on any thread, one job per thread: libvips
- *    works on the caller's thread (it starts no threads, keeps no operation cache), and what
- *    it keeps per thread is freed before each function returns;
+ *  - resizing is pixd's own (Catmull-Rom as Pillow's BICUBIC, in fixed point), on pixels the
+ *    decoders made: no other library parses the uploaded bytes;
+ *  - every function is thread-safe and may run on any thread, one job per thread: nothing is
+ *    kept between calls, no thread is started;
  *  - on error the picture passed in is left as it was (and *out of img_decode_pixels and
  *    img_encode is empty). No HTTP here. */
 #ifndef PIXD_IMAGE_RENDER_H
@@ -30,26 +30,20 @@
 img_status_t img_decode_pixels(const void *in, size_t len, const img_limits_t *lim, uint32_t min_side,
                                img_pixels_t *out, img_format_t *src_fmt);
 
-/* Sets libvips up, once per process (later calls return the first result). Optional: the
- * first img_square or img_fit that needs libvips does it otherwise, but it takes tens of
- * milliseconds (libvips loads its modules), so a server calls it at startup.
- * IMG_ERR_INTERNAL when libvips cannot start. */
-img_status_t img_render_init(void);
-
 /* Crops to the w x h box at (x, y), in place. IMG_ERR_ARGUMENT when the box is empty or
  * not inside the picture. */
 img_status_t img_crop(img_pixels_t *p, uint32_t x, uint32_t y, uint32_t w, uint32_t h);
 
 /* Crops the centre square and resizes it to n x n, enlarging small pictures as Gravatar does
- * (libvips, Catmull-Rom as Pillow's bicubic, alpha premultiplied while resizing); a square
- * that is already n x n is only cropped, without libvips. p->px is replaced.
- * IMG_ERR_ARGUMENT for n == 0, IMG_ERR_TOO_LARGE for n > IMG_RENDER_MAX_SIDE. */
+ * (Catmull-Rom as Pillow's bicubic, antialiased when reducing, alpha premultiplied while
+ * resizing); a square that is already n x n is only cropped. p->px is replaced.
+ * IMG_ERR_ARGUMENT for n == 0, IMG_ERR_TOO_LARGE for n > IMG_RENDER_MAX_SIDE, IMG_ERR_NOMEM. */
 #define IMG_RENDER_MAX_SIDE 16383u /* WebP's limit, so every size can be encoded */
 img_status_t img_square(img_pixels_t *p, uint32_t n);
 
 /* Shrinks, keeping the aspect ratio, so that the longer side is at most max_side (then it
  * is exactly max_side, the other side rounded, at least 1); never enlarges (then p is
- * untouched). IMG_ERR_ARGUMENT for max_side == 0. */
+ * untouched). IMG_ERR_ARGUMENT for max_side == 0, IMG_ERR_NOMEM. */
 img_status_t img_fit(img_pixels_t *p, uint32_t max_side);
 
 /* Default qualities (quality 0): */

@@ -716,6 +716,258 @@ static void test_fit(void **state)
     img_pixels_free(&p);
 }
 
+/* ---- the resampler ---- */
+
+/* A w x h frame of one colour (`bands` bytes of `c`). */
+static img_pixels_t flat(uint32_t w, uint32_t h, unsigned bands, const uint8_t *c)
+{
+    img_pixels_t p = {malloc((size_t)w * h * bands), w, h, (uint8_t)bands};
+    assert_non_null(p.px);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        memcpy(p.px + i * bands, c, bands);
+    return p;
+}
+
+static void assert_flat(const img_pixels_t *p, const uint8_t *c)
+{
+    for (size_t i = 0; i < (size_t)p->width * p->height; i++)
+        if (memcmp(p->px + i * p->bands, c, p->bands) != 0)
+            fail_msg("%ux%u: pixel %zu is %u,%u,%u, want %u,%u,%u", p->width, p->height, i,
+                     p->px[i * p->bands], p->px[i * p->bands + 1], p->px[i * p->bands + 2], c[0], c[1], c[2]);
+}
+
+/* A picture of one colour stays exactly that colour, reduced or enlarged, to every size: the
+ * weights of every window sum to exactly one. */
+static void test_resize_constant(void **state)
+{
+    (void)state;
+    static const uint8_t colours[][4] = {{0, 128, 255, 255}, {17, 200, 254, 255}, {1, 2, 3, 0}};
+    static const uint32_t sides[][2] = {{1, 1},     {2, 2},     {5, 5},   {99, 99},
+                                        {100, 100}, {333, 333}, {7, 300}, {640, 480}};
+    static const uint32_t sizes[] = {1, 2, 3, 7, 80, 81, 255};
+    for (size_t c = 0; c < sizeof colours / sizeof *colours; c++)
+        for (unsigned bands = 3; bands <= 4; bands++) {
+            /* fully clear pixels come out as 0, 0, 0, 0 whatever their colour was */
+            const uint8_t *want = colours[c][3] == 0 && bands == 4 ? (const uint8_t[4]){0} : colours[c];
+            if (colours[c][3] == 0 && bands == 3) continue;
+            for (size_t i = 0; i < sizeof sides / sizeof *sides; i++)
+                for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+                    img_pixels_t p = flat(sides[i][0], sides[i][1], bands, colours[c]);
+                    assert_int_equal(img_square(&p, sizes[k]), IMG_OK);
+                    assert_flat(&p, sizes[k] == (sides[i][0] < sides[i][1] ? sides[i][0] : sides[i][1])
+                                        ? colours[c] /* only cropped */
+                                        : want);
+                    img_pixels_free(&p);
+                    p = flat(sides[i][0], sides[i][1], bands, colours[c]);
+                    assert_int_equal(img_fit(&p, sizes[k]), IMG_OK);
+                    uint32_t longer = sides[i][0] > sides[i][1] ? sides[i][0] : sides[i][1];
+                    assert_flat(&p, longer <= sizes[k] ? colours[c] : want);
+                    img_pixels_free(&p);
+                }
+        }
+    /* the largest sizes, up and down */
+    const uint32_t big[][2] = {{1, 2048}, {333, 2048}, {2048, 80}, {3000, 7}};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+        img_pixels_t p = flat(big[i][0], big[i][0], 3, colours[1]);
+        assert_int_equal(img_square(&p, big[i][1]), IMG_OK);
+        assert_int_equal(p.width, big[i][1]);
+        assert_flat(&p, colours[1]);
+        img_pixels_free(&p);
+    }
+}
+
+/* Black | white halves: the edge stays where it was and stays sharp (a few pixels of grey, as
+ * far as the kernel reaches: 2 output pixels either side when reducing, 2 input pixels when
+ * enlarging), the rest stays black and white (the kernel's overshoot is clamped), and every
+ * row goes from dark to light without a dip. */
+static void test_resize_edge(void **state)
+{
+    (void)state;
+    const uint32_t in = 100, sizes[] = {80, 50, 37, 160, 300};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        const uint32_t n = sizes[k];
+        img_pixels_t p = {malloc(in * in * 3), in, in, 3};
+        for (size_t i = 0; i < in * in; i++)
+            memset(p.px + 3 * i, i % in < in / 2 ? 0 : 255, 3);
+        assert_int_equal(img_square(&p, n), IMG_OK);
+        unsigned reach = n > in ? 2 * n / in + 1 : 2, grey = 0;
+        for (uint32_t x = 0; x < n; x++) {
+            uint8_t v = px_at(&p, x, n / 2)[0];
+            grey += v > 0 && v < 255;
+            if (x + reach < n / 2) assert_int_equal(v, 0);
+            if (x > n / 2 + reach) assert_int_equal(v, 255);
+            if (x > 0) assert_true(v >= px_at(&p, x - 1, n / 2)[0]);
+            for (uint32_t y = 0; y < n; y++) /* the same all the way down, all three bands */
+                assert_memory_equal(px_at(&p, x, y), ((const uint8_t[]){v, v, v}), 3);
+        }
+        assert_true(grey >= 1 && grey <= 2 * reach);
+        /* half way across is half way between */
+        if (n % 2 == 0) {
+            assert_true(px_at(&p, n / 2 - 1, 0)[0] < 128);
+            assert_true(px_at(&p, n / 2, 0)[0] >= 128);
+        } else {
+            assert_true(abs(px_at(&p, n / 2, 0)[0] - 128) <= 1);
+        }
+        img_pixels_free(&p);
+    }
+}
+
+/* A clear half does not darken the opaque half's edge: the colour of every visible pixel is
+ * the opaque half's (premultiplied alpha), though the clear half is black, or red. */
+static void test_resize_alpha_edge(void **state)
+{
+    (void)state;
+    const uint8_t clear[][4] = {{0, 0, 0, 0}, {255, 0, 0, 0}};
+    const uint32_t sides[] = {64, 100}, sizes[] = {80, 37, 16, 160};
+    for (size_t c = 0; c < 2; c++)
+        for (size_t i = 0; i < 2; i++)
+            for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+                const uint32_t in = sides[i], n = sizes[k];
+                img_pixels_t p = {malloc(in * in * 4), in, in, 4};
+                for (size_t j = 0; j < in * in; j++)
+                    memcpy(p.px + 4 * j, j % in < in / 2 ? clear[c] : (const uint8_t[]){255, 255, 255, 255},
+                           4);
+                assert_int_equal(img_square(&p, n), IMG_OK);
+                unsigned partial = 0;
+                for (uint32_t y = 0; y < n; y++)
+                    for (uint32_t x = 0; x < n; x++) {
+                        const uint8_t *q = px_at(&p, x, y);
+                        partial += q[3] > 0 && q[3] < 255;
+                        if (q[3] == 0)
+                            assert_memory_equal(q, ((const uint8_t[]){0, 0, 0, 0}), 4);
+                        else
+                            assert_colour(&p, x, y, WHITE, 1);
+                        if (x < n / 4) assert_int_equal(q[3], 0);
+                        if (x >= n - n / 4) assert_int_equal(q[3], 255);
+                    }
+                assert_true(partial > 0);
+                img_pixels_free(&p);
+            }
+}
+
+/* A picture symmetric left to right and top to bottom comes out exactly symmetric: the windows
+ * of the second half mirror those of the first. */
+static void test_resize_symmetric(void **state)
+{
+    (void)state;
+    const uint32_t sides[] = {31, 64, 100}, sizes[] = {1, 2, 17, 32, 80, 99, 128, 200};
+    uint32_t seed = 11;
+    for (unsigned bands = 3; bands <= 4; bands++)
+        for (size_t i = 0; i < sizeof sides / sizeof *sides; i++)
+            for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+                const uint32_t in = sides[i], n = sizes[k], h = (in + 1) / 2;
+                uint8_t *quarter = malloc((size_t)h * h * bands);
+                for (size_t j = 0; j < (size_t)h * h * bands; j++) {
+                    seed = seed * 1103515245u + 12345u;
+                    quarter[j] = (uint8_t)(seed >> 16);
+                }
+                img_pixels_t p = {malloc((size_t)in * in * bands), in, in, (uint8_t)bands};
+                for (uint32_t y = 0; y < in; y++)
+                    for (uint32_t x = 0; x < in; x++) {
+                        uint32_t qx = x < h ? x : in - 1 - x, qy = y < h ? y : in - 1 - y;
+                        memcpy(p.px + ((size_t)y * in + x) * bands, quarter + ((size_t)qy * h + qx) * bands,
+                               bands);
+                    }
+                assert_int_equal(img_square(&p, n), IMG_OK);
+                for (uint32_t y = 0; y < n; y++)
+                    for (uint32_t x = 0; x < n; x++) {
+                        assert_memory_equal(px_at(&p, x, y), px_at(&p, n - 1 - x, y), bands);
+                        assert_memory_equal(px_at(&p, x, y), px_at(&p, x, n - 1 - y), bands);
+                    }
+                img_pixels_free(&p);
+                free(quarter);
+            }
+}
+
+/* Extreme shapes: a 2048 x 1 line squared is its centre pixel at any size; one pixel enlarged
+ * to 2048 x 2048 stays that pixel; lines fitted keep their length ratio and their gradient. */
+static void test_resize_extreme(void **state)
+{
+    (void)state;
+    img_pixels_t line = {malloc(2048 * 4), 2048, 1, 4};
+    for (uint32_t x = 0; x < 2048; x++)
+        memcpy(line.px + 4 * x, ((const uint8_t[]){(uint8_t)(x / 8), (uint8_t)x, 7, 255}), 4);
+    const uint8_t kept[4] = {1023 / 8, 1023 % 256, 7, 255}; /* the centre square is column (2048 - 1) / 2 */
+    const uint32_t sizes[] = {1, 80, 2048};
+    for (size_t k = 0; k < 3; k++) {
+        img_pixels_t p = {malloc(2048 * 4), 2048, 1, 4};
+        memcpy(p.px, line.px, 2048 * 4);
+        assert_int_equal(img_square(&p, sizes[k]), IMG_OK);
+        assert_int_equal(p.width, sizes[k]);
+        assert_int_equal(p.height, sizes[k]);
+        assert_flat(&p, kept);
+        img_pixels_free(&p);
+    }
+    /* fitted: 2048 x 1 to 100 x 1, its red channel still rising from about 0 to about 255 */
+    assert_int_equal(img_fit(&line, 100), IMG_OK);
+    assert_int_equal(line.width, 100);
+    assert_int_equal(line.height, 1);
+    for (uint32_t x = 1; x < 100; x++)
+        assert_true(line.px[4 * x] >= line.px[4 * (x - 1)]);
+    assert_true(line.px[0] <= 2 && line.px[4 * 99] >= 253);
+    assert_int_equal(line.px[4 * 50 + 3], 255);
+    img_pixels_free(&line);
+    /* 1 x 2048 to 64: 1 x 64 (never 0 wide) */
+    img_pixels_t col = flat(1, 2048, 3, RED);
+    assert_int_equal(img_fit(&col, 64), IMG_OK);
+    assert_int_equal(col.width, 1);
+    assert_int_equal(col.height, 64);
+    assert_flat(&col, RED);
+    img_pixels_free(&col);
+    /* one pixel to the largest avatar; half transparent, within what 8-bit premultiplied colour
+     * keeps (9 x 128 / 255 is 5 of 128, which is 10 of 255 again) */
+    img_pixels_t dot = flat(1, 1, 4, (const uint8_t[]){9, 99, 199, 255});
+    assert_int_equal(img_square(&dot, 2048), IMG_OK);
+    assert_int_equal(dot.width, 2048);
+    assert_flat(&dot, (const uint8_t[]){9, 99, 199, 255});
+    img_pixels_free(&dot);
+    dot = flat(1, 1, 4, (const uint8_t[]){9, 99, 199, 128});
+    assert_int_equal(img_square(&dot, 300), IMG_OK);
+    for (size_t i = 0; i < 300 * 300; i++) {
+        assert_int_equal(dot.px[4 * i + 3], 128);
+        assert_colour(&dot, (uint32_t)(i % 300), (uint32_t)(i / 300), (const uint8_t[]){9, 99, 199}, 1);
+    }
+    img_pixels_free(&dot);
+}
+
+/* Pillow 9.4's Image.resize(size, BICUBIC, reducing_gap=None) of the same pixels, once reduced
+ * and once enlarged (with overshoot clamped to 0 and 255), to within 1 (our coefficients have
+ * 14 to 22 bits, Pillow's 22). */
+static void test_resize_as_pillow(void **state)
+{
+    (void)state;
+    static const uint8_t want8to5[] = {
+        50,  58,  120, 124, 100, 103, 154, 147, 125, 134, 158, 161, 104, 83,  44,  85,  147, 134, 93,
+        114, 71,  145, 143, 198, 128, 114, 150, 137, 143, 69,  125, 150, 35,  140, 147, 110, 127, 134,
+        209, 93,  123, 146, 128, 126, 95,  130, 115, 178, 156, 132, 191, 123, 120, 170, 154, 109, 145,
+        141, 177, 122, 75,  190, 138, 167, 127, 138, 117, 127, 140, 125, 130, 144, 148, 64,  148};
+    static const uint8_t want3to7[] = {
+        0,  0,   0,   8,  7,   1,   51,  95,  102, 108, 161, 189, 175, 113, 171, 231, 41,  126, 255, 15,  110,
+        0,  10,  20,  12, 22,  35,  58,  84,  114, 113, 134, 181, 159, 107, 161, 194, 62,  119, 211, 46,  104,
+        2,  58,  119, 20, 54,  120, 75,  55,  146, 125, 63,  162, 121, 90,  137, 101, 115, 103, 100, 127, 90,
+        5,  117, 205, 30, 98,  194, 94,  43,  169, 139, 11,  139, 88,  75,  109, 19,  154, 84,  0,   185, 73,
+        12, 172, 193, 39, 152, 181, 107, 98,  151, 153, 54,  116, 98,  78,  87,  23,  115, 66,  0,   130, 56,
+        20, 215, 154, 46, 199, 145, 115, 161, 123, 165, 118, 97,  118, 85,  71,  52,  62,  51,  27,  51,  42,
+        23, 234, 141, 50, 220, 133, 119, 187, 113, 170, 141, 89,  125, 87,  64,  61,  41,  45,  35,  22,  36};
+    const struct {
+        uint32_t in, out;
+        const uint8_t *want;
+    } cases[] = {{8, 5, want8to5}, {3, 7, want3to7}};
+    for (size_t i = 0; i < 2; i++) {
+        const uint32_t w = cases[i].in, n = cases[i].out;
+        img_pixels_t p = {malloc(w * w * 3), w, w, 3};
+        for (uint32_t y = 0; y < w; y++)
+            for (uint32_t x = 0; x < w; x++)
+                for (unsigned c = 0; c < 3; c++) /* the same formula made Pillow's input */
+                    p.px[(y * w + x) * 3 + c] = (uint8_t)(((x * 37 + y * 91) * (c + 3) + x * y * 11) % 256);
+        assert_int_equal(img_square(&p, n), IMG_OK);
+        for (size_t k = 0; k < (size_t)n * n * 3; k++)
+            if (abs(p.px[k] - cases[i].want[k]) > 1)
+                fail_msg("%u to %u: byte %zu is %u, Pillow's %u", w, n, k, p.px[k], cases[i].want[k]);
+        img_pixels_free(&p);
+    }
+}
+
 /* ---- encoding ---- */
 
 /* The markers of a JPEG up to its first scan. */
@@ -905,6 +1157,12 @@ int main(void)
         cmocka_unit_test(test_square_centre),
         cmocka_unit_test(test_square_alpha),
         cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_resize_constant),
+        cmocka_unit_test(test_resize_edge),
+        cmocka_unit_test(test_resize_alpha_edge),
+        cmocka_unit_test(test_resize_symmetric),
+        cmocka_unit_test(test_resize_extreme),
+        cmocka_unit_test(test_resize_as_pillow),
         cmocka_unit_test(test_encode_jpeg),
         cmocka_unit_test(test_encode_png),
         cmocka_unit_test(test_encode_webp),
