@@ -165,11 +165,15 @@ static int open_listener(worker_t *wk, const char *name, sock_addr_t *addr, int 
     return 0;
 }
 
-/* A source changed (avatar store, on its watching loop): its variants go at once. */
+/* A source changed (avatar store, on its watching loop): its variants go at once; all of them
+ * when the default did (it is every unknown user's source) or events were lost. */
 static void avatar_changed(void *arg, const char *uid, size_t n)
 {
     server_t *srv = arg;
-    variant_drop_group(srv->variants, uid, n);
+    if (uid)
+        variant_drop_group(srv->variants, uid, n);
+    else
+        variant_drop_all(srv->variants);
 }
 
 void server_worker_stats(const server_t *srv, worker_stats_t *out)

@@ -502,6 +502,14 @@ void variant_drop_group(variant_cache_t *c, const char *group, size_t glen)
     pthread_mutex_unlock(&c->lock);
 }
 
+void variant_drop_all(variant_cache_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->lru.next != &c->lru)
+        evict(c, lru_entry(c->lru.next));
+    pthread_mutex_unlock(&c->lock);
+}
+
 variant_cache_t *variant_cache_new(uint64_t cap, unsigned per_group, unsigned per_client, pool_t *pool)
 {
     variant_cache_t *c = calloc(1, sizeof *c);

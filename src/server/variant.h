@@ -59,6 +59,8 @@ void variant_render(variant_cache_t *c, req_t *r, const char *key, size_t klen, 
 
 /* Forgets every ready variant of the group (its source changed). */
 void variant_drop_group(variant_cache_t *c, const char *group, size_t glen);
+/* Forgets every ready variant (the default avatar changed, or changes were lost). */
+void variant_drop_all(variant_cache_t *c);
 
 typedef struct {
     uint64_t hits, misses;      /* variant_find */

@@ -149,6 +149,22 @@ class SizesAndFormats(unittest.TestCase):
         st, _, body = get(self.srv, "/nobody?s=33&d=404")
         self.assertEqual(st, 404)
 
+    def test_changed_default_drops_its_variants(self):
+        srv = Pixd()
+        try:
+            srv.write("-1.png", solid("PNG", (50, 50), (250, 0, 0)))
+            deadline = time.time() + 10
+            while decode(get(srv, "/nobody?s=20")[2]).convert("RGB").getpixel((10, 10))[0] < 200:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            srv.write("-1.png", solid("PNG", (50, 50), (0, 250, 0)))  # every unknown user's source
+            while decode(get(srv, "/nobody?s=20")[2]).convert("RGB").getpixel((10, 10))[1] < 200:
+                self.assertLess(time.time(), deadline, "the old default's variant is still served")
+                time.sleep(0.05)
+            self.assertEqual(curl(srv.url("/healthz"))[0], 200)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
 
 class GravatarRoute(unittest.TestCase):
     @classmethod

@@ -158,6 +158,10 @@ static void test_keep_find_and_group_bound(void **state)
     assert_true(cached(c, "b|1"));
     variant_cache_stats(c, &st);
     assert_int_equal(st.groups, 1);
+    variant_drop_all(c);
+    assert_false(cached(c, "b|1"));
+    variant_cache_stats(c, &st);
+    assert_int_equal(st.entries + st.groups + st.bytes, 0);
     variant_cache_free(c);
     pool_free(pool);
 }
