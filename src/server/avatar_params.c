@@ -41,6 +41,8 @@ static bool plain_url(const char *u, size_t n)
 
 static int parse_default(const char *v, size_t n, avatar_params_t *p, const char **reason)
 {
+    p->url = NULL; /* a later d= replaces an earlier URL */
+    p->url_len = 0;
     ssize_t dn = http_pct_decode(v, n, p->url_buf, sizeof p->url_buf, true);
     if (dn < 0) {
         *reason = "invalid d= value";

@@ -72,6 +72,9 @@ static void test_defaults(void **state)
     assert_int_equal(p.d, AVATAR_D_URL);
     assert_int_equal(p.url_len, strlen("https://example.com/a.png?x=1"));
     assert_memory_equal(p.url, "https://example.com/a.png?x=1", p.url_len);
+    assert_int_equal(parse("d=https%3A%2F%2Fa.example&default=retro"), 0); /* the last d= counts */
+    assert_int_equal(p.d, AVATAR_D_PICTURE);
+    assert_null(p.url);
     const char *bad[] = {"d=nonsense",   "d=javascript%3Aalert(1)", "d=http%3A%2F%2Fa%0D%0AX%3A+y",
                          "d=http%3A%2F%2F", "d=%zz", "d=http%3A%2F%2Fa+b", "d=ftp%3A%2F%2Fx",
                          "d=Identicon"};
