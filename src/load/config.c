@@ -12,7 +12,7 @@
 static const char usage[] =
     "Usage: pixload [options] URL\n"
     "\n"
-    "Drives HTTP/1.1 load at URL (http://host[:port]/path?query) and reports latency and\n"
+    "Drives HTTP/1.1 or HTTP/2 load at URL (http://host[:port]/path?query) and reports latency and\n"
     "throughput like wrk and ab, with locust-compatible CSV files.\n"
     "\n"
     "Load:\n"
@@ -30,6 +30,10 @@ static const char usage[] =
     "  -R, --rate R            open loop: R requests/s in total, latency measured from each\n"
     "                          request's intended send time (as wrk2)  [closed loop]\n"
     "      --pipeline N        requests in flight per connection        [1]\n"
+    "      --h2                HTTP/2: h2 by ALPN for https://, h2c with prior knowledge\n"
+    "                          for http:// (a server without it is an error) [HTTP/1.1]\n"
+    "      --max-streams N     with --h2: requests in flight per connection, each on its\n"
+    "                          own stream (at most what the server allows)  [1]\n"
     "      --busy-poll USEC    poll this long before sleeping when idle: no wake-up\n"
     "                          latency, at the price of a busy core (use it when\n"
     "                          pixload has cores of its own)              [0: off]\n"
@@ -66,7 +70,8 @@ static const char usage[] =
     "  -h, --help              this text\n"
     "  -V, --version           print the version\n"
     "\n"
-    "Exit status: 0 when the run completed, 2 for bad arguments.\n";
+    "Exit status: 0 when the run completed, 1 when it could not start (with --h2: the\n"
+    "server does not speak HTTP/2), 2 for bad arguments.\n";
 
 const char *load_config_usage(void)
 {
@@ -83,6 +88,8 @@ enum {
     OPT_NO_KEEPALIVE,
     OPT_RATE,
     OPT_PIPELINE,
+    OPT_H2,
+    OPT_MAX_STREAMS,
     OPT_BUSY_POLL,
     OPT_METHOD,
     OPT_HEADER,
@@ -123,6 +130,8 @@ static const option_t options[] = {
     {"no-keepalive", 0, false, OPT_NO_KEEPALIVE},
     {"rate", 'R', true, OPT_RATE},
     {"pipeline", 0, true, OPT_PIPELINE},
+    {"h2", 0, false, OPT_H2},
+    {"max-streams", 0, true, OPT_MAX_STREAMS},
     {"busy-poll", 0, true, OPT_BUSY_POLL},
     {"method", 'm', true, OPT_METHOD},
     {"header", 'H', true, OPT_HEADER},
@@ -304,7 +313,7 @@ int load_parse_duration_ms(const char *s, uint64_t *ms)
 /* ---------------------------------------------------------------- the parser */
 
 typedef struct {
-    bool connections, users, spawn_rate, duration, requests, threads, field, filename;
+    bool connections, users, spawn_rate, duration, requests, threads, field, filename, pipeline, max_streams;
 } seen_t;
 
 static const char *body_option(load_body_kind_t kind)
@@ -364,8 +373,17 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_RATE:
         return parse_rate(opt, arg, &c->rate, err, errlen);
     case OPT_PIPELINE:
+        seen->pipeline = true;
         if (parse_count(opt, arg, LOAD_MAX_PIPELINE, &n, err, errlen) < 0) return -1;
         c->pipeline = (unsigned)n;
+        return 0;
+    case OPT_H2:
+        c->h2 = true;
+        return 0;
+    case OPT_MAX_STREAMS:
+        seen->max_streams = true;
+        if (parse_count(opt, arg, LOAD_MAX_STREAMS, &n, err, errlen) < 0) return -1;
+        c->max_streams = (unsigned)n;
         return 0;
     case OPT_BUSY_POLL:
         n = 0; /* "0" says off explicitly; parse_count wants 1 or more */
@@ -486,6 +504,14 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
     if (!c->keepalive && c->pipeline > 1)
         return errmsg_set(err, errlen,
                           "--pipeline needs keep-alive: it cannot be combined with --no-keepalive");
+    if (seen->max_streams && !c->h2)
+        return errmsg_set(err, errlen, "--max-streams needs --h2 (HTTP/1.1 has --pipeline)");
+    if (c->h2 && seen->pipeline)
+        return errmsg_set(err, errlen,
+                          "--pipeline is HTTP/1.1 pipelining: with --h2, use --max-streams");
+    if (!c->keepalive && c->max_streams > 1)
+        return errmsg_set(err, errlen,
+                          "--max-streams needs keep-alive: it cannot be combined with --no-keepalive");
     if ((seen->field || seen->filename) && c->body_kind != LOAD_BODY_BASE64_IMAGE)
         return errmsg_set(err, errlen, "%s only applies to --base64-image",
                           seen->field ? "--field" : "--filename");
@@ -526,6 +552,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
     *c = (load_config_t){0};
     c->keepalive = true;
     c->pipeline = 1;
+    c->max_streams = 1;
     c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
     c->b64_field = "image";
     load_status_set_default(&c->expect_status);

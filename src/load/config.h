@@ -22,6 +22,7 @@
 #define LOAD_MAX_CONNECTIONS 1000000u
 #define LOAD_MAX_THREADS 1024u
 #define LOAD_MAX_PIPELINE 1024u
+#define LOAD_MAX_STREAMS 10000u
 #define LOAD_MAX_BUSY_POLL_US 1000000u
 #define LOAD_MAX_HEADERS 64u
 #define LOAD_MAX_PARTS 64u
@@ -88,6 +89,8 @@ typedef struct {
     bool keepalive;       /* false with --no-keepalive: "Connection: close" on every request */
     double rate;          /* -R: total requests/s, open loop; 0 = closed loop */
     unsigned pipeline;    /* requests in flight per connection, >= 1 */
+    bool h2;              /* --h2: HTTP/2 (h2 by ALPN for https, h2c with prior knowledge for http) */
+    unsigned max_streams; /* --max-streams: with h2, streams in flight per connection, >= 1 */
     unsigned busy_poll_us; /* --busy-poll: each thread polls this long before sleeping */
 
     /* The request (without --scenario). method is NULL unless -m was given: the default

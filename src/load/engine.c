@@ -1,8 +1,10 @@
 #include "load/engine.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,12 @@
 #include "core/loop.h"
 #include "core/tls.h"
 #include "http/parser.h"
+#include "load/h2client.h"
 
 #define READ_CHUNK 65536
 #define HEAD_LIMIT (64u << 10) /* a response head larger than this is a read error */
 #define RECONNECT_DELAY_MS 10  /* after a failed connect: no busy loop on a dead server */
+#define H2_RETRIES 1           /* sends of a request the server did not process (GOAWAY), after the first */
 
 enum { C_WAIT, C_CONNECTING, C_OPEN, C_DONE };
 enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
@@ -52,6 +56,16 @@ typedef struct lconn {
     bool close_after;
     http_chunked_t chunked;
     uint64_t connect_ns, intended_ns;
+    /* --h2: the session and its streams (h2client.h), the frames being written */
+    h2client_t *h2;
+    struct iovec *wout;
+    unsigned wout_i, wout_n;
+    loop_timer_t rate_timer; /* the next -R slot (c->timer keeps the streams' timeouts) */
+    bool h2_ready;           /* the server's SETTINGS came on this connection */
+    bool h2_drain;           /* no new stream can start here (stream ids used up): end it */
+    bool alpn_checked;       /* https: the handshake chose h2 (checked at the first byte moved) */
+    bool got_bytes;          /* the server sent something on this connection */
+    uint64_t last_read_ns;
 } lconn_t;
 
 struct lthread {
@@ -63,6 +77,8 @@ struct lthread {
     uint64_t rng;
     loop_timer_t tick, end, spawn, flush;
     lconn_t *pending; /* connections whose next request goes out after this batch of events */
+    uint8_t *rbuf;    /* --h2: every read lands here and goes to the session at once */
+    uint64_t clock;   /* --h2: now, taken once per read (the answers in it arrived together) */
     unsigned ticks;         /* whole seconds of the run this thread has published */
     uint64_t last_requests; /* for the per-second request rate */
     stats_t stats;
@@ -84,6 +100,10 @@ struct engine {
     uint64_t t0_ns, end_ns;
     uint64_t issued; /* atomic: requests claimed (with -n) */
     unsigned pipe;   /* requests in flight per connection (1 in rate mode) */
+    h2client_req_t *h2reqs; /* --h2: the scenario's requests as HTTP/2 fields, by entry index */
+    int h2_ok;              /* atomic: some connection got the server's SETTINGS */
+    unsigned h2_limit;      /* atomic: the fewest streams a server allowed per connection (0: none yet) */
+    char fatal[512];        /* under lock: why the run cannot go on (the server does not speak h2) */
     int stopping;    /* atomic */
     pthread_mutex_t lock; /* with cond: finished and every thread's snap_tick */
     pthread_cond_t cond;
@@ -107,6 +127,10 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
 static void connect_failed(lconn_t *c);
 static void start_conn(lconn_t *c);
 static void send_more(lconn_t *c);
+static void h2_connected(lconn_t *c);
+static void h2_turn(lconn_t *c);
+static void h2_on_io(lconn_t *c, uint32_t events);
+static void h2_on_timer(lconn_t *c);
 
 /* ---- bookkeeping --------------------------------------------------------------------- */
 
@@ -152,6 +176,20 @@ static void close_socket(lconn_t *c)
     c->in_body = false;
     c->q_len = 0;
     c->out_i = c->out_n = 0;
+    if (c->h2) {
+        /* Streams still live here are not counted (the run is over, as wrk's in flight at the
+         * end); those that failed were recorded before. Requeued ones wait for the next. */
+        h2client_close(c->h2);
+        for (unsigned i = 0; i < h2client_nslots(c->h2); i++) {
+            h2client_stream_t *s = h2client_slot(c->h2, i);
+            if (s->state == H2CLIENT_LIVE || s->state == H2CLIENT_HELD)
+                h2client_release(c->h2, s);
+        }
+        loop_timer_cancel(c->t->loop, &c->rate_timer);
+        c->wout_i = c->wout_n = 0;
+        c->h2_ready = false;
+        c->h2_drain = false;
+    }
 }
 
 static void retire(lconn_t *c)
@@ -187,6 +225,8 @@ static void on_timer(loop_t *loop, loop_timer_t *tm)
         start_conn(c);
     } else if (c->state == C_CONNECTING) {
         connect_failed(c); /* not open within --timeout */
+    } else if (c->h2) {
+        h2_on_timer(c);
     } else if (c->state == C_OPEN && c->q_len == 0) {
         send_more(c); /* a rate slot came up */
     } else {
@@ -201,8 +241,14 @@ static void on_timer(loop_t *loop, loop_timer_t *tm)
 static void connect_failed(lconn_t *c)
 {
     lthread_t *t = c->t;
-    stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
-                 STATS_ERR_CONNECT);
+    h2client_stream_t *s = !c->claimed && c->h2 ? h2client_next_waiting(c->h2) : NULL;
+    if (s) { /* --h2: a request to send again paid for this connection */
+        stats_record(slot(c, s->entry), STATS_NO_LATENCY, 0, 0, STATS_ERR_CONNECT);
+        h2client_release(c->h2, s);
+    } else {
+        stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
+                     STATS_ERR_CONNECT);
+    }
     c->claimed = false;
     close_socket(c);
     c->state = C_WAIT;
@@ -215,11 +261,15 @@ static void start_conn(lconn_t *c)
 {
     lthread_t *t = c->t;
     engine_t *e = t->e;
-    if (!claim(c)) {
+    if (c->h2 && h2client_waiting(c->h2) && !c->claimed && !over(e)) {
+        /* --h2: requests the server did not process (GOAWAY) go out on the new connection,
+         * already paid for */
+    } else if (!claim(c)) {
         retire(c);
         return;
+    } else {
+        c->claimed = true;
     }
-    c->claimed = true;
     c->connect_ns = now_ns();
     int fd = sock_connect(&e->addr);
     if (fd < 0) {
@@ -254,7 +304,10 @@ static void connected(lconn_t *c)
     t->stats.connects++;
     c->state = C_OPEN;
     loop_timer_cancel(t->loop, &c->timer);
-    send_more(c);
+    if (c->h2)
+        h2_connected(c);
+    else
+        send_more(c);
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -329,8 +382,12 @@ static void on_flush(loop_t *loop, loop_timer_t *tm)
     while (c) {
         lconn_t *next = c->next_pending;
         c->pending = false;
-        if (c->state == C_OPEN)
-            send_more(c);
+        if (c->state == C_OPEN) {
+            if (c->h2)
+                h2_turn(c);
+            else
+                send_more(c);
+        }
         c = next;
     }
 }
@@ -501,6 +558,10 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
         connected(c);
         return;
     }
+    if (c->h2) {
+        h2_on_io(c, events);
+        return;
+    }
     if (c->out_n) { /* a blocked write: room, or for TLS input, may let it go on */
         flush_out(c);
         if (c->state != C_OPEN || c->io.fd < 0)
@@ -512,6 +573,394 @@ static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events)
     do
         on_readable(c);
     while (c->io.pending && c->state == C_OPEN && c->io.fd >= 0);
+}
+
+/* ---- HTTP/2 (--h2) ----------------------------------------------------------------------- */
+/*
+ * One nghttp2 client session per connection (h2client.h), driven in turns: whatever the
+ * socket has is read into the thread's buffer and given to the session at once; the streams
+ * that ended are recorded from the session's callbacks (h2_end); then, once the loop has
+ * handled its batch of events (send_later, as for HTTP/1.1), free stream slots are filled with
+ * new requests (h2_fill) and everything the session has to say goes out in one writev
+ * (h2_turn). Latency counts from the submission (closed loop; the HEADERS go out in the
+ * same turn) or from the intended send time (-R), to the read that completed the response.
+ */
+
+/* The run cannot go on: the server does not speak HTTP/2. main prints why and exits 1. */
+static void engine_fatal(engine_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void engine_fatal(engine_t *e, const char *fmt, ...)
+{
+    pthread_mutex_lock(&e->lock);
+    if (!e->fatal[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->fatal, sizeof e->fatal, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&e->lock);
+    engine_stop(e);
+}
+
+/* A stream ended (called from inside the session): record it, give its slot back. */
+static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
+{
+    lconn_t *c = owner;
+    const scenario_entry_t *en = s->entry;
+    uint64_t lat = (c->t->clock > s->start_ns ? c->t->clock - s->start_ns : 0) / 1000;
+    stats_err_t err = STATS_OK;
+    switch (how) {
+    case H2CLIENT_DONE:
+        if (!load_status_set_has(&en->expect, s->status))
+            err = STATS_ERR_STATUS;
+        else if (en->expect_min_bytes && s->content < en->expect_min_bytes)
+            err = STATS_ERR_MIN_BYTES;
+        break;
+    case H2CLIENT_UNSENT:
+        if (s->retries < H2_RETRIES) { /* never processed: it goes out again, still timed */
+            s->retries++;
+            h2client_requeue(c->h2, s);
+            return;
+        }
+        err = STATS_ERR_REFUSED; /* turned away once too often */
+        break;
+    case H2CLIENT_REFUSED:
+        err = STATS_ERR_REFUSED;
+        break;
+    case H2CLIENT_RESET:
+        err = STATS_ERR_READ;
+        break;
+    }
+    stats_record(slot(c, en), lat, s->status, s->content, err);
+    h2client_release(c->h2, s);
+}
+
+/* The connection failed: its streams fail with err (a connection that never carried one pays
+ * its claim, as a connect failure does), and a new one is opened. Requeued requests wait. */
+static void h2_fail(lconn_t *c, stats_err_t err)
+{
+    lthread_t *t = c->t;
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < h2client_nslots(c->h2); i++) {
+        h2client_stream_t *s = h2client_slot(c->h2, i);
+        if (s->state != H2CLIENT_LIVE)
+            continue;
+        stats_record(slot(c, s->entry), (now - s->start_ns) / 1000, s->status, s->content, err);
+        h2client_release(c->h2, s);
+    }
+    if (c->claimed) {
+        stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0, err);
+        c->claimed = false;
+    }
+    close_socket(c);
+    start_conn(c);
+}
+
+/* The connection ended in order (GOAWAY served, one request with --no-keepalive, or the
+ * session closed): streams still live get no answer now (read errors); on to a new one. */
+static void h2_conn_end(lconn_t *c)
+{
+    if (h2client_live(c->h2)) {
+        h2_fail(c, STATS_ERR_READ);
+        return;
+    }
+    close_socket(c);
+    start_conn(c);
+}
+
+/* A fatal condition ends this connection without a count: the run is being stopped. */
+static void h2_abort(lconn_t *c)
+{
+    close_socket(c);
+    retire(c);
+}
+
+/* https: the first byte moved means the handshake is done; did it choose h2? */
+static bool h2_alpn_ok(lconn_t *c)
+{
+    c->alpn_checked = true;
+    if (io_tls_alpn_h2(&c->io))
+        return true;
+    engine_fatal(c->t->e,
+                 "%s: the server did not select h2 by ALPN: it does not speak HTTP/2 over TLS "
+                 "(without --h2, pixload speaks HTTP/1.1)",
+                 c->t->e->cfg->url_str);
+    h2_abort(c);
+    return false;
+}
+
+/* http: the server answered the preface with something else than SETTINGS. */
+static void h2_not_h2c(lconn_t *c, const uint8_t *p, size_t n)
+{
+    char seen[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < sizeof seen - 1 && p[i] != '\r' && p[i] != '\n'; i++)
+        seen[k++] = isprint(p[i]) ? (char)p[i] : '.';
+    seen[k] = '\0';
+    engine_fatal(c->t->e,
+                 "%s: the server does not speak h2c (HTTP/2 over cleartext with prior knowledge): it "
+                 "answered the connection preface with \"%s\" instead of a SETTINGS frame "
+                 "(without --h2, pixload speaks HTTP/1.1)",
+                 c->t->e->cfg->url_str, seen);
+    h2_abort(c);
+}
+
+static void on_rate_timer(loop_t *loop, loop_timer_t *tm);
+
+/* Arms the timeout timer for a deadline after_ms from now, unless it fires sooner already. */
+static void h2_arm_timeout(lconn_t *c, uint64_t after_ms)
+{
+    loop_t *loop = c->t->loop;
+    if (!loop_timer_armed(&c->timer) || loop_now_ms(loop) + after_ms < c->timer.at_ms)
+        loop_timer_arm(loop, &c->timer, after_ms, on_timer);
+}
+
+/* Fills free stream slots: requests to send again first, then new ones (claimed, rate-paced). */
+static void h2_fill(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    engine_t *e = t->e;
+    const load_config_t *cfg = e->cfg;
+    h2client_t *h = c->h2;
+    unsigned room = c->h2_drain ? 0 : h2client_room(h);
+    if (!room)
+        return;
+    uint64_t now = now_ns();
+    for (; room; room--) {
+        h2client_stream_t *s = h2client_next_waiting(h);
+        if (!s) {
+            if (!cfg->keepalive && !c->fresh)
+                break; /* --no-keepalive: one request per connection */
+            uint64_t start = now;
+            if (cfg->rate > 0) {
+                if (c->intended_ns > now) { /* wait for this connection's next slot */
+                    loop_timer_arm(t->loop, &c->rate_timer, ms_until(c->intended_ns), on_rate_timer);
+                    break;
+                }
+                start = c->intended_ns; /* latency counts from when it should have gone out */
+            }
+            if (!(s = h2client_take(h)))
+                break;
+            if (!claim(c)) {
+                h2client_release(h, s);
+                if (!h2client_live(h) && !h2client_waiting(h))
+                    retire(c);
+                return;
+            }
+            if (cfg->rate > 0)
+                c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+            if (c->fresh && !cfg->keepalive)
+                start = c->connect_ns; /* as ab: a new connection per request includes connecting */
+            c->fresh = false;
+            const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&t->rng));
+            s->entry = en;
+            s->req = &e->h2reqs[en - e->sc->entries];
+            s->start_ns = start;
+        }
+        const scenario_entry_t *en = s->entry;
+        s->sent_ns = now;
+        if (h2client_submit(h, s) != 0) {
+            /* No new stream here (after 2^30 of them the ids run out, or out of memory): the
+             * request goes out on the next connection once this one's streams are done. */
+            h2client_requeue(h, s);
+            c->h2_drain = true;
+            break;
+        }
+        h2_arm_timeout(c, en->timeout_ms);
+    }
+}
+
+/* Writes what is queued. False when the connection was replaced. */
+static bool h2_flush(lconn_t *c)
+{
+    while (c->wout_i < c->wout_n) {
+        ssize_t n = c->io.ops->writev(&c->io, c->wout + c->wout_i, (int)(c->wout_n - c->wout_i));
+        if (n == IO_AGAIN) {
+            /* A TLS handshake waits for input, not room: no EPOLLOUT then (it would spin). */
+            loop_watch_mod(c->t->loop, &c->w, EPOLLIN | (c->io.want == EPOLLOUT ? EPOLLOUT : 0));
+            return true;
+        }
+        if (n <= 0) {
+            h2_fail(c, n == IO_EPROTO ? STATS_ERR_TLS : STATS_ERR_WRITE);
+            return false;
+        }
+        if (!c->alpn_checked && !h2_alpn_ok(c))
+            return false;
+        c->t->stats.bytes_written += (uint64_t)n;
+        c->wout_i = io_iov_advance(c->wout, c->wout_i, c->wout_n, (size_t)n);
+    }
+    c->wout_i = c->wout_n = 0;
+    loop_watch_mod(c->t->loop, &c->w, EPOLLIN);
+    return true;
+}
+
+/* One turn: new requests into free slots, the session's frames out, until it has nothing more
+ * to say or the socket is full; then whether the connection is over. */
+static void h2_turn(lconn_t *c)
+{
+    h2client_t *h = c->h2;
+    for (;;) {
+        if (c->wout_i < c->wout_n) {
+            if (!h2_flush(c))
+                return;
+            if (c->wout_i < c->wout_n)
+                return; /* the socket is full: EPOLLOUT brings us back */
+        }
+        h2_fill(c);
+        if (c->state != C_OPEN)
+            return;
+        struct iovec *iov;
+        unsigned n;
+        c->t->clock = now_ns();
+        if (h2client_output(h, &iov, &n) != 0) {
+            h2_fail(c, STATS_ERR_WRITE);
+            return;
+        }
+        if (!n)
+            break;
+        c->wout = iov;
+        c->wout_i = 0;
+        c->wout_n = n;
+    }
+    if (h2client_over(h) || ((h2client_goaway(h) || c->h2_drain) && !h2client_live(h)) ||
+        (!c->t->e->cfg->keepalive && !c->fresh && !h2client_live(h) && !h2client_waiting(h)))
+        h2_conn_end(c);
+}
+
+/* Reads what the socket has into the session. False when the connection was replaced. */
+static bool h2_read(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    engine_t *e = t->e;
+    do {
+        ssize_t n = c->io.ops->read(&c->io, t->rbuf, READ_CHUNK);
+        if (n == IO_AGAIN) {
+            if (c->wout_i == c->wout_n) /* a TLS read may have to send first */
+                loop_watch_mod(t->loop, &c->w, EPOLLIN | (c->io.want == EPOLLOUT ? EPOLLOUT : 0));
+            return true;
+        }
+        if (n <= 0) {
+            if (n == IO_EPROTO) {
+                h2_fail(c, STATS_ERR_TLS);
+            } else if (!c->got_bytes && !e->tls && !__atomic_load_n(&e->h2_ok, __ATOMIC_RELAXED)) {
+                engine_fatal(e,
+                             "%s: the server closed the connection without answering the HTTP/2 "
+                             "connection preface: it does not speak h2c (HTTP/2 over cleartext with "
+                             "prior knowledge; without --h2, pixload speaks HTTP/1.1)",
+                             e->cfg->url_str);
+                h2_abort(c);
+            } else if (h2client_live(c->h2) || (c->claimed && !c->h2_ready)) {
+                h2_fail(c, STATS_ERR_READ);
+            } else { /* an idle connection closed (after a GOAWAY, or by the server's timer) */
+                close_socket(c);
+                start_conn(c);
+            }
+            return false;
+        }
+        if (!c->alpn_checked && !h2_alpn_ok(c))
+            return false;
+        t->stats.bytes_read += (uint64_t)n;
+        t->clock = c->last_read_ns = now_ns();
+        int rv = h2client_recv(c->h2, t->rbuf, (size_t)n);
+        if (rv == H2CLIENT_NOT_H2) {
+            if (e->tls) { /* h2 by ALPN, then no SETTINGS: a broken server, not a missing protocol */
+                h2_fail(c, STATS_ERR_READ);
+            } else {
+                h2_not_h2c(c, t->rbuf, (size_t)n);
+            }
+            return false;
+        }
+        if (rv < 0) {
+            h2_fail(c, STATS_ERR_READ);
+            return false;
+        }
+        c->got_bytes = true;
+        if (!c->h2_ready && h2client_ready(c->h2)) {
+            c->h2_ready = true;
+            loop_timer_cancel(t->loop, &c->timer); /* the wait for SETTINGS is over */
+            __atomic_store_n(&e->h2_ok, 1, __ATOMIC_RELAXED);
+            unsigned limit = h2client_limit(c->h2), seen = __atomic_load_n(&e->h2_limit, __ATOMIC_RELAXED);
+            while ((!seen || limit < seen) &&
+                   !__atomic_compare_exchange_n(&e->h2_limit, &seen, limit, true, __ATOMIC_RELAXED,
+                                                __ATOMIC_RELAXED))
+                ;
+        }
+    } while (c->io.pending);
+    return true;
+}
+
+static void h2_on_io(lconn_t *c, uint32_t events)
+{
+    if (c->wout_i < c->wout_n) { /* a blocked write: room, or for TLS input, may let it go on */
+        if (!h2_flush(c))
+            return;
+        if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->wout_i < c->wout_n)
+            return;
+    }
+    if (!h2_read(c))
+        return;
+    /* New requests and the session's answers go out once the loop has handled the whole
+     * batch of events, as over HTTP/1.1 (send_later): the server gets a batch's requests
+     * together. A write still blocked waits for EPOLLOUT anyway. */
+    if (c->wout_i == c->wout_n)
+        send_later(c);
+}
+
+static void h2_connected(lconn_t *c)
+{
+    c->alpn_checked = !c->t->e->tls;
+    c->got_bytes = false;
+    c->h2_ready = false;
+    c->last_read_ns = now_ns();
+    if (h2client_open(c->h2) != 0) {
+        h2_fail(c, STATS_ERR_WRITE);
+        return;
+    }
+    /* The server's SETTINGS must come within the timeout, like an answer. */
+    loop_timer_arm(c->t->loop, &c->timer, c->t->e->cfg->timeout_ms, on_timer);
+    h2_turn(c);
+}
+
+/* The timeout timer of an open connection: no SETTINGS yet, or streams past their deadline. A
+ * stream is cancelled alone while the connection still brings answers; when nothing came since
+ * it was sent, the connection is taken for dead and replaced (as the HTTP/1.1 path does). */
+static void h2_on_timer(lconn_t *c)
+{
+    if (!c->h2_ready) {
+        h2_fail(c, STATS_ERR_TIMEOUT);
+        return;
+    }
+    uint64_t now = now_ns(), next = UINT64_MAX;
+    for (unsigned i = 0; i < h2client_nslots(c->h2); i++) {
+        h2client_stream_t *s = h2client_slot(c->h2, i);
+        if (s->state != H2CLIENT_LIVE)
+            continue;
+        const scenario_entry_t *en = s->entry;
+        uint64_t deadline = s->sent_ns + en->timeout_ms * 1000000u;
+        if (deadline > now) {
+            if (deadline < next)
+                next = deadline;
+            continue;
+        }
+        if (c->last_read_ns < s->sent_ns) {
+            h2_fail(c, STATS_ERR_TIMEOUT);
+            return;
+        }
+        stats_record(slot(c, en), (now - s->start_ns) / 1000, s->status, s->content, STATS_ERR_TIMEOUT);
+        h2client_cancel(c->h2, s);
+        h2client_release(c->h2, s);
+    }
+    if (next != UINT64_MAX)
+        loop_timer_arm(c->t->loop, &c->timer, ms_until(next), on_timer);
+    h2_turn(c);
+}
+
+static void on_rate_timer(loop_t *loop, loop_timer_t *tm)
+{
+    (void)loop;
+    lconn_t *c = (lconn_t *)((char *)tm - offsetof(lconn_t, rate_timer));
+    if (c->state == C_OPEN)
+        h2_turn(c);
 }
 
 /* ---- the thread ---------------------------------------------------------------------- */
@@ -625,6 +1074,10 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
     if (sc->tls) {
         if (!(e->tls = tls_ctx_client(err, errlen)))
             return NULL;
+        if (cfg->h2 && tls_ctx_client_offer_h2(e->tls) != 0) {
+            snprintf(err, errlen, "cannot offer h2 by ALPN");
+            return NULL;
+        }
         struct in6_addr literal;
         if (inet_pton(AF_INET, sc->host, &literal) != 1 && inet_pton(AF_INET6, sc->host, &literal) != 1)
             e->server_name = sc->host; /* SNI names hosts, never addresses (RFC 6066) */
@@ -635,6 +1088,18 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
     pthread_cond_init(&e->cond, NULL);
     unsigned pipe = cfg->rate > 0 || cfg->pipeline == 0 ? 1 : cfg->pipeline;
     e->pipe = pipe;
+    if (cfg->h2) { /* every request as HTTP/2 fields, once */
+        if (!(e->h2reqs = calloc(sc->n, sizeof *e->h2reqs))) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < sc->n; i++) {
+            const scenario_entry_t *en = &sc->entries[i];
+            if (h2client_req_build(&e->h2reqs[i], en->request, en->request_len, en->body_len, sc->tls, err,
+                                   errlen) != 0)
+                return NULL;
+        }
+    }
     for (unsigned i = 0; i < nt; i++) {
         lthread_t *t = &e->threads[i];
         t->e = e;
@@ -646,7 +1111,10 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
         t->nconns = cfg->connections / nt + (i < cfg->connections % nt);
         t->conns = calloc(t->nconns ? t->nconns : 1, sizeof *t->conns);
         pthread_mutex_init(&t->snap_lock, NULL);
-        if (!t->loop || !t->conns || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats)) {
+        if (cfg->h2)
+            t->rbuf = malloc(READ_CHUNK);
+        if (!t->loop || !t->conns || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats) ||
+            (cfg->h2 && !t->rbuf)) {
             snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
             return NULL; /* the process exits: nothing to unwind */
         }
@@ -658,7 +1126,10 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
             c->q = calloc(pipe, sizeof *c->q);
             c->q_start = calloc(pipe, sizeof *c->q_start);
             c->out = calloc(pipe, sizeof *c->out);
-            if (!c->q || !c->q_start || !c->out) {
+            /* --no-keepalive: one stream per connection */
+            if (cfg->h2)
+                c->h2 = h2client_new(cfg->keepalive ? cfg->max_streams : 1, h2_end, c);
+            if (!c->q || !c->q_start || !c->out || (cfg->h2 && !c->h2)) {
                 snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
                 return NULL;
             }
@@ -738,19 +1209,38 @@ void engine_free(engine_t *e)
             if (c->io.fd >= 0)
                 c->io.ops->close(&c->io);
             buf_free(&c->in);
+            h2client_free(c->h2);
             free(c->q);
             free(c->q_start);
             free(c->out);
         }
         free(t->conns);
+        free(t->rbuf);
         stats_free(&t->stats);
         stats_free(&t->snap);
         pthread_mutex_destroy(&t->snap_lock);
         loop_free(t->loop);
     }
     free(e->threads);
+    if (e->h2reqs)
+        for (size_t i = 0; i < e->sc->n; i++)
+            h2client_req_free(&e->h2reqs[i]);
+    free(e->h2reqs);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
     tls_ctx_free(e->tls);
     free(e);
+}
+
+const char *engine_error(engine_t *e)
+{
+    pthread_mutex_lock(&e->lock);
+    const char *msg = e->fatal[0] ? e->fatal : NULL;
+    pthread_mutex_unlock(&e->lock);
+    return msg;
+}
+
+unsigned engine_h2_streams(engine_t *e)
+{
+    return __atomic_load_n(&e->h2_limit, __ATOMIC_RELAXED);
 }

@@ -11,6 +11,12 @@
  * time a request was *meant* to be sent, so a stalled server shows as latency instead of
  * hiding behind fewer requests (coordinated omission, as wrk2 corrects it).
  *
+ * HTTP/2 (--h2): one nghttp2 client session per connection (h2client.h) with up to --max-streams
+ * requests in flight, each on its own stream, in turns: read into the session, record the
+ * streams that ended, fill the free slots, write the session's frames in one writev. Open loop:
+ * a request goes out when its time has come and a stream is free, its latency counting from
+ * its time either way.
+ *
  * Users (-u/-r) are connections started gradually: connection k starts k / spawn_rate seconds
  * into the run. Everything is allocated before the clock starts.
  */
@@ -45,6 +51,13 @@ engine_event_t engine_wait(engine_t *e, unsigned sec, uint64_t ms);
 unsigned engine_snapshot(engine_t *e, stats_t *total);
 /* After the run: the final figures of every thread into total; the elapsed seconds. */
 double engine_result(engine_t *e, stats_t *total);
+/* After the run: why it could not go on (with --h2, the server does not speak HTTP/2: no h2 by
+ * ALPN, or the h2c preface answered by something else than SETTINGS), or NULL. main prints it
+ * instead of a summary and exits 1. */
+const char *engine_error(engine_t *e);
+/* With --h2: the fewest streams per connection a server allowed (min(--max-streams, its
+ * SETTINGS_MAX_CONCURRENT_STREAMS)), 0 when no connection got its SETTINGS. */
+unsigned engine_h2_streams(engine_t *e);
 /* Joins the threads and frees everything. */
 void engine_free(engine_t *e);
 

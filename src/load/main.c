@@ -1,5 +1,6 @@
 /* pixload: flags, scenario, run, report. Ctrl-C ends the run early and still reports. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +43,21 @@ static void live_line(const stats_entry_t *now, const stats_entry_t *prev, doubl
     fflush(stderr);
 }
 
+/* The CPUs this process may run on (taskset, cgroup cpusets), for one thread per core. */
+static unsigned cpus_available(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
     load_config_t cfg;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    switch (load_config_parse(&cfg, argc, argv, ncpu > 0 ? (unsigned)ncpu : 1, err, sizeof err)) {
+    switch (load_config_parse(&cfg, argc, argv, cpus_available(), err, sizeof err)) {
     case LOAD_CONFIG_HELP:
         fputs(load_config_usage(), stdout);
         return 0;
@@ -136,8 +146,20 @@ int main(int argc, char **argv)
         fputs("\r\033[K", stderr);
 
     double secs = engine_result(e, &now);
+    const char *fatal = engine_error(e);
+    if (fatal) { /* --h2 and the server does not speak HTTP/2: nothing to report */
+        fprintf(stderr, "pixload: %s\n", fatal);
+        if (csv)
+            report_csv_finish(csv, &(report_t){.cfg = &cfg, .sc = &sc, .st = &now}, err, sizeof err);
+        engine_free(e);
+        stats_free(&now);
+        scenario_free(&sc);
+        load_config_free(&cfg);
+        return 1;
+    }
     report_t r = {.cfg = &cfg, .sc = &sc, .st = &now, .start_wall = start_wall, .duration_s = secs,
-                  .interrupted = interrupted};
+                  .interrupted = interrupted, .protocol = report_protocol(&cfg),
+                  .streams = engine_h2_streams(e)};
     report_text(stdout, &r);
     int rc = 0;
     if (csv && report_csv_finish(csv, &r, err, sizeof err) != 0) {

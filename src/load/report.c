@@ -469,6 +469,9 @@ static void failure_text(char *buf, size_t n, stats_err_t kind, int status, cons
     case STATS_ERR_MIN_BYTES:
         snprintf(buf, n, "CatchResponseError('response body shorter than --expect-min-bytes')");
         break;
+    case STATS_ERR_REFUSED:
+        snprintf(buf, n, "ConnectionError('stream refused by the server (REFUSED_STREAM)')");
+        break;
     default:
         snprintf(buf, n, "Error('unknown')");
     }
@@ -542,6 +545,18 @@ static void fmt_duration_ms(char *buf, size_t n, uint64_t ms)
         snprintf(buf, n, "%llums", (unsigned long long)ms);
 }
 
+const char *report_protocol(const load_config_t *cfg)
+{
+    return !cfg->h2 ? "http/1.1" : cfg->url.scheme == URL_HTTPS ? "h2" : "h2c";
+}
+
+/* The refused-stream count belongs to HTTP/2 runs only (HTTP/1.1 has no streams to refuse):
+ * HTTP/1.1 reports keep their columns. */
+static bool kind_shown(const load_config_t *cfg, int kind)
+{
+    return kind != STATS_ERR_REFUSED || (cfg && cfg->h2);
+}
+
 void report_banner(FILE *out, const load_config_t *cfg)
 {
     char t[32];
@@ -556,6 +571,8 @@ void report_banner(FILE *out, const load_config_t *cfg)
     fprintf(out, "  %u threads and %u %s", cfg->threads, cfg->connections,
             cfg->users_mode ? "users" : "connections");
     if (cfg->spawn_rate > 0) fprintf(out, " (%g started per second)", cfg->spawn_rate);
+    if (cfg->h2) fprintf(out, ", %s, up to %u stream%s each", report_protocol(cfg), cfg->max_streams,
+                         cfg->max_streams == 1 ? "" : "s");
     fputc('\n', out);
     if (cfg->rate > 0)
         fprintf(out, "  open loop at %g requests/s, latency from the intended send time\n", cfg->rate);
@@ -616,6 +633,13 @@ void report_text(FILE *out, const report_t *r)
     stats_aggregate(st, agg);
     const hist_t *lat = &agg->latency;
 
+    if (r->cfg) {
+        fprintf(out, "  protocol: %s", r->protocol ? r->protocol : report_protocol(r->cfg));
+        if (r->cfg->h2 && r->streams && r->streams < r->cfg->max_streams)
+            fprintf(out, " (the server allows %u streams per connection: --max-streams %u lowered)", r->streams,
+                    r->cfg->max_streams);
+        fputc('\n', out);
+    }
     fprintf(out, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev");
     print_stats(out, "Latency", lat, fmt_time_us);
     print_stats(out, "Req/Sec", &st->req_rate, fmt_metric);
@@ -647,6 +671,8 @@ void report_text(FILE *out, const report_t *r)
     if (e[STATS_ERR_MIN_BYTES])
         fprintf(out, "  Responses shorter than --expect-min-bytes: %llu\n",
                 (unsigned long long)e[STATS_ERR_MIN_BYTES]);
+    if (e[STATS_ERR_REFUSED])
+        fprintf(out, "  Refused streams: %llu\n", (unsigned long long)e[STATS_ERR_REFUSED]);
     double secs = r->duration_s > 0 ? r->duration_s : 0;
     char xfer[32];
     fmt_binary(xfer, sizeof xfer, secs > 0 ? (double)st->bytes_read / secs : 0);
@@ -685,8 +711,9 @@ void report_text(FILE *out, const report_t *r)
         fprintf(out, "\nFailures: %llu of %llu (%.2f%%):", (unsigned long long)agg->failures,
                 (unsigned long long)agg->requests, 100.0 * (double)agg->failures / (double)agg->requests);
         for (int k = 0; k < STATS_ERR_KINDS; k++)
-            fprintf(out, "%s %s %llu", k ? "," : "", stats_err_name((stats_err_t)k),
-                    (unsigned long long)e[k]);
+            if (kind_shown(r->cfg, k))
+                fprintf(out, "%s %s %llu", k ? "," : "", stats_err_name((stats_err_t)k),
+                        (unsigned long long)e[k]);
         fputc('\n', out);
     }
     if (st->n > 1) print_per_name(out, r, agg);
@@ -764,7 +791,7 @@ static void json_status_counts(FILE *f, const uint64_t *counts)
     fputc('}', f);
 }
 
-static void json_entry_body(FILE *f, const stats_entry_t *e, double secs)
+static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const load_config_t *cfg)
 {
     fprintf(f,
             "\"requests\": %llu, \"failures\": %llu, \"requests_per_s\": ", (unsigned long long)e->requests,
@@ -780,8 +807,9 @@ static void json_entry_body(FILE *f, const stats_entry_t *e, double secs)
     json_status_counts(f, e->status_failed);
     fputs(", \"errors\": {", f);
     for (int k = 0; k < STATS_ERR_KINDS; k++)
-        fprintf(f, "%s\"%s\": %llu", k ? ", " : "", stats_err_name((stats_err_t)k),
-                (unsigned long long)e->errors[k]);
+        if (kind_shown(cfg, k))
+            fprintf(f, "%s\"%s\": %llu", k ? ", " : "", stats_err_name((stats_err_t)k),
+                    (unsigned long long)e->errors[k]);
     fputc('}', f);
 }
 
@@ -804,6 +832,8 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     json_str(f, PIXD_VERSION);
     fputs(",\n  \"url\": ", f);
     json_str(f, c->url_str);
+    fputs(",\n  \"protocol\": ", f);
+    json_str(f, r->protocol ? r->protocol : report_protocol(c));
     fputs(",\n  \"start_time\": ", f);
     json_num(f, r->start_wall);
     fputs(",\n  \"duration_s\": ", f);
@@ -816,6 +846,9 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     json_num(f, c->rate);
     fprintf(f, ",\n  \"keepalive\": %s,\n  \"pipeline\": %u,\n  \"busy_poll_us\": %u,\n  \"timeout_ms\": %llu",
             c->keepalive ? "true" : "false", c->pipeline, c->busy_poll_us, (unsigned long long)c->timeout_ms);
+    if (c->h2)
+        fprintf(f, ",\n  \"max_streams\": %u,\n  \"streams_per_connection\": %u", c->max_streams,
+                r->streams && r->streams < c->max_streams ? r->streams : c->max_streams);
     fprintf(f, ",\n  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n  \"connects\": %llu",
             (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
             (unsigned long long)st->connects);
@@ -828,7 +861,7 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     fprintf(f, ", \"max\": %llu, \"samples\": %llu}", (unsigned long long)hist_max(&st->req_rate),
             (unsigned long long)st->req_rate.count);
     fputs(",\n  \"total\": {", f);
-    json_entry_body(f, agg, secs);
+    json_entry_body(f, agg, secs, c);
     fputs("},\n  \"by_name\": [", f);
     for (size_t i = 0; i < st->n; i++) {
         fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
@@ -836,7 +869,7 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
         fputs(", \"method\": ", f);
         json_str(f, r->sc->stats[i].method);
         fputs(", ", f);
-        json_entry_body(f, &st->entries[i], secs);
+        json_entry_body(f, &st->entries[i], secs, c);
         fputc('}', f);
     }
     fputs("\n  ]\n}\n", f);

@@ -38,7 +38,15 @@ typedef struct {
     double start_wall; /* Unix time the run started, in seconds */
     double duration_s; /* from the start to the end of the run */
     bool interrupted;  /* stopped by Ctrl-C before its limit */
+    /* What the connections spoke: "http/1.1", "h2" or "h2c" (NULL: as cfg asked for).
+     * streams: with HTTP/2, the fewest streams per connection a server allowed, when below
+     * cfg->max_streams (0: none was). */
+    const char *protocol;
+    unsigned streams;
 } report_t;
+
+/* The protocol cfg asks for: "h2" (--h2 and https), "h2c" (--h2 and http) or "http/1.1". */
+const char *report_protocol(const load_config_t *cfg);
 
 /* "Running 10s test @ URL" and the threads/connections line, as wrk prints them. */
 void report_banner(FILE *out, const load_config_t *cfg);

@@ -31,6 +31,7 @@ typedef enum {
     STATS_ERR_TLS,         /* https: the handshake or a record failed */
     STATS_ERR_STATUS,      /* status outside the expected set */
     STATS_ERR_MIN_BYTES,   /* body shorter than --expect-min-bytes */
+    STATS_ERR_REFUSED,     /* HTTP/2: the server refused the stream (RST_STREAM REFUSED_STREAM) */
     STATS_ERR_KINDS
 } stats_err_t;
 
@@ -98,8 +99,8 @@ static inline void stats_record(stats_entry_t *e, uint64_t latency_us, int statu
     }
 }
 
-/* A short lower-case name for an error kind: connect, read, write, timeout, status,
- * min-bytes. */
+/* A short lower-case name for an error kind: connect, read, write, timeout, tls, status,
+ * min-bytes, refused. */
 const char *stats_err_name(stats_err_t err);
 
 #endif
