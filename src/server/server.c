@@ -113,6 +113,7 @@ static void start_drain(loop_t *loop, void *arg)
     }
     conn_drain_all(wk);
     loop_timer_arm(loop, &wk->tick, 0, on_tick);
+    sem_post(&wk->srv->draining);
 }
 
 static void force_stop(loop_t *loop, void *arg)
@@ -207,6 +208,7 @@ int server_start(server_t *srv, const server_config_t *cfg)
 {
     char err[256];
     memset(srv, 0, sizeof *srv);
+    sem_init(&srv->draining, 0, 0);
     srv->cfg = *cfg;
     srv->log_fd = -1;
     srv->started_s = time(NULL);
@@ -311,11 +313,6 @@ int server_start(server_t *srv, const server_config_t *cfg)
 
 void server_stop(server_t *srv, uint32_t drain_ms)
 {
-    for (int i = 0; i < srv->nworkers; i++)
-        loop_post(srv->workers[i].loop, start_drain, &srv->workers[i]);
-    /* Queued jobs get 503 now, the drain waits for no backlog; their answers are posted after
-     * start_drain, so they say "Connection: close". */
-    pool_drain(srv->pool);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += drain_ms / 1000;
@@ -324,6 +321,15 @@ void server_stop(server_t *srv, uint32_t drain_ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
+    for (int i = 0; i < srv->nworkers; i++)
+        loop_post(srv->workers[i].loop, start_drain, &srv->workers[i]);
+    /* Queued jobs get 503 now, the drain waits for no backlog. Only once every loop drains:
+     * a refusal answered on a loop (a download that completes and finds the pool closed)
+     * must say "Connection: close" like every other answer of the drain. */
+    for (int i = 0; i < srv->nworkers; i++)
+        while (sem_timedwait(&srv->draining, &ts) != 0 && errno == EINTR)
+            ;
+    pool_drain(srv->pool);
     for (int i = 0; i < srv->nworkers; i++) {
         if (pthread_timedjoin_np(srv->workers[i].thread, NULL, &ts) != 0) {
             loop_post(srv->workers[i].loop, force_stop, NULL);
@@ -346,6 +352,7 @@ void server_free(server_t *srv)
     }
     free(srv->workers);
     upload_free(srv->upload);
+    sem_destroy(&srv->draining);
     hashindex_free(srv->hashes);
     variant_cache_free(srv->variants);
     avatar_store_free(srv->avatars);

@@ -9,6 +9,7 @@
 #define PIXD_SERVER_SERVER_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +126,7 @@ struct server {
     struct variant_cache *variants; /* sizes, formats and generated avatars */
     struct hashindex *hashes;       /* /avatar/<hash> names registered by uploads */
     struct upload *upload;
+    sem_t draining;   /* posted by each worker once it drains (server_stop waits for all) */
     int log_fd;
     int64_t started_s;
     int conns_now;     /* atomic: open connections across workers */

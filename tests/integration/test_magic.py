@@ -854,7 +854,7 @@ class LifecycleTest(MagicBase):
                 r = c.read_response()
                 statuses.append(r.status)
                 if r.status != 200:  # refused by the drain, which says close (a 200 may predate it)
-                    self.assertEqual(r.header("connection"), "close")
+                    self.assertEqual(r.header("connection"), "close", (r.status, r.body[:200]))
                 if r.status == 200:
                     img = jpg if c is fetching else big
                     self.assertEqual(base64.b64decode(json.loads(r.body)["encoded_img"]), pillow_bw(img))
