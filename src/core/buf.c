@@ -61,3 +61,19 @@ void buf_free(buf_t *b)
     free(b->data);
     *b = (buf_t){0};
 }
+
+void buf_pool_give(buf_pool_t *p, buf_t *b)
+{
+    if (b->cap == p->size && p->n < BUF_POOL_SLOTS) {
+        p->slots[p->n++] = b->data;
+        *b = (buf_t){0};
+    } else {
+        buf_free(b);
+    }
+}
+
+void buf_pool_free(buf_pool_t *p)
+{
+    while (p->n)
+        free(p->slots[--p->n]);
+}

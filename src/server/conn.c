@@ -31,7 +31,7 @@
 #include "server/metrics.h"
 
 #define HEAD_MAX CONN_HEAD_MAX
-#define READ_CHUNK 16384        /* one read while no body is expected */
+#define READ_CHUNK CONN_READ_CHUNK
 #define BODY_READ_MAX (256u << 10) /* one read of a chunked body */
 #define IN_KEEP (2 * READ_CHUNK) /* read buffer capacity kept between requests */
 #define REQUESTS_PER_TURN 16    /* pipelined requests one connection gets before others run */
@@ -78,6 +78,13 @@ static void count_buffer(conn_t *c)
     c->buf_counted = c->in.cap;
 }
 
+void conn_release_input(conn_t *c)
+{
+    if (!buf_size(&c->in))
+        buf_pool_give(&c->wk->bufs, &c->in);
+    count_buffer(c);
+}
+
 static bool body_charge(conn_t *c, uint64_t n)
 {
     return server_mem_hold(c->wk->srv, &c->body_charge, n);
@@ -99,7 +106,8 @@ static void conn_free(conn_t *c)
     release_body(c);
     body_uncharge(c);
     h2_conn_free(c);
-    buf_free(&c->in);
+    buf_reset(&c->in);
+    buf_pool_give(&wk->bufs, &c->in);
     count_buffer(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -277,12 +285,13 @@ static bool next_request(conn_t *c)
         c->nodelay = true;
     }
     buf_consume(&c->in, c->head_len + c->raw_len);
-    /* What a large body grew is not kept for the life of the connection. */
+    /* What a large body grew is not kept for the life of the connection; with nothing
+     * pipelined, nothing is kept at all (conn_release_input). */
     if (c->in.cap > IN_KEEP && buf_shrink(&c->in, IN_KEEP) != 0) {
         conn_close(c);
         return false;
     }
-    count_buffer(c);
+    conn_release_input(c);
     c->head_len = c->body_len = c->raw_len = 0;
     c->state = CONN_IDLE;
     conn_watch(c, EV_READ);
@@ -437,6 +446,8 @@ static void h1_hold(req_t *r, void (*cancel)(void *arg), void *arg)
  * 1: bytes came; 0: nothing now; -1: the connection closed. */
 int conn_fill(conn_t *c, size_t max, size_t limit)
 {
+    if (!c->in.data)
+        buf_pool_take(&c->wk->bufs, &c->in);
     long room = buf_reserve(&c->in, READ_CHUNK, limit);
     count_buffer(c);
     if (room < 0) {
@@ -447,6 +458,7 @@ int conn_fill(conn_t *c, size_t max, size_t limit)
         return 0; /* at the limit: advance() has answered 431/413 already */
     ssize_t n = c->io.ops->read(&c->io, c->in.data + c->in.len, (size_t)room < max ? (size_t)room : max);
     if (n == IO_AGAIN) {
+        conn_release_input(c); /* nothing came (a TLS record's first part, a wake-up early) */
         if (c->io.want == EPOLLOUT) /* TLS: the handshake has to send before it reads on */
             conn_watch(c, EPOLLOUT);
         return 0;

@@ -24,6 +24,7 @@ enum conn_state {
 struct h2_conn;
 
 #define CONN_HEAD_MAX 8192 /* a request head (HTTP/2: a header list), every request: 431 beyond */
+#define CONN_READ_CHUNK 16384 /* one read while no body is expected; the pooled buffers' size */
 
 struct conn {
     loop_watch_t w;
@@ -95,6 +96,10 @@ void conn_timer(conn_t *c, uint64_t after_ms);
 /* One read of at most max bytes into c->in, its capacity bounded by limit. 1: bytes came;
  * 0: nothing now (io.want says which way it waits); -1: the connection closed. */
 int conn_fill(conn_t *c, size_t max, size_t limit);
+/* Gives the read buffer back to the worker's spares (worker_t.bufs) when it holds no byte;
+ * the next conn_fill takes one again: a connection waiting for its client costs its state,
+ * not 16 KiB of buffer (as nginx frees an idle connection's buffers). */
+void conn_release_input(conn_t *c);
 /* Ends the sending side and reads and drops what the client still sends, for a while, then
  * closes: the client reads our last bytes instead of losing them to a reset. */
 void conn_linger(conn_t *c);

@@ -30,7 +30,7 @@
 
 #include "http/h2.h"
 
-#define H2_READ_CHUNK 16384
+#define H2_READ_CHUNK CONN_READ_CHUNK
 #define H2_READS_PER_TURN 16      /* reads of a busy connection before the others get a turn */
 #define H2_OUT_HIGH (256u << 10)  /* frames pulled from nghttp2 per write */
 #define H2_COPY_MAX 1024          /* DATA payloads up to this size are copied, not referenced */
@@ -89,8 +89,7 @@ struct h2_conn {
     unsigned nopen;            /* streams nghttp2 has open */
     unsigned nheld;            /* streams whose handler answers later */
     unsigned nbody;            /* streams receiving a body */
-    char *out;                 /* frame bytes */
-    size_t out_len, out_cap;
+    buf_t out;                 /* frame bytes, at data[0, len): a spare of the worker's while any wait */
     seg_t *segs;
     size_t nsegs, segs_cap, seg_i; /* seg_i: the first not wholly written */
     size_t queued;             /* bytes queued, all kinds */
@@ -248,7 +247,8 @@ static void abandon(h2_conn_t *h)
 {
     h->abandoned = true;
     h->work = h->work_tail = NULL;
-    h->out_len = h->nsegs = h->seg_i = h->queued = 0;
+    buf_reset(&h->out);
+    h->nsegs = h->seg_i = h->queued = 0;
     free_done(h);
     h2_stream_t *next;
     for (h2_stream_t *st = h->streams; st; st = next) {
@@ -456,25 +456,19 @@ static seg_t *seg_add(h2_conn_t *h)
 /* Copies frame bytes to the queue. 0 or -1 (out of memory). */
 static int out_bytes(h2_conn_t *h, const void *p, size_t n)
 {
-    if (h->out_len + n > h->out_cap) {
-        size_t cap = h->out_cap ? h->out_cap : 16384;
-        while (cap < h->out_len + n)
-            cap *= 2;
-        char *o = realloc(h->out, cap);
-        if (!o)
-            return -1;
-        h->out = o;
-        h->out_cap = cap;
-    }
+    if (!h->out.data)
+        buf_pool_take(&h->c->wk->bufs, &h->out);
+    if (buf_reserve(&h->out, n, SIZE_MAX) < (long)n)
+        return -1;
     /* Consecutive bytes make one segment. */
     seg_t *last = h->nsegs > h->seg_i ? &h->segs[h->nsegs - 1] : NULL;
-    if (!(last && last->kind == SEG_BYTES && last->at + last->len == h->out_len)) {
+    if (!(last && last->kind == SEG_BYTES && last->at + last->len == h->out.len)) {
         if (!(last = seg_add(h)))
             return -1;
-        *last = (seg_t){.kind = SEG_BYTES, .at = h->out_len};
+        *last = (seg_t){.kind = SEG_BYTES, .at = h->out.len};
     }
-    memcpy(h->out + h->out_len, p, n);
-    h->out_len += n;
+    memcpy(h->out.data + h->out.len, p, n);
+    h->out.len += n;
     last->len += n;
     h->queued += n;
     return 0;
@@ -525,7 +519,7 @@ static bool flush(h2_conn_t *h)
         unsigned k = 0;
         for (size_t i = h->seg_i; i < h->nsegs && k < H2_IOV; i++) {
             seg_t *s = &h->segs[i];
-            iov[k++] = (struct iovec){(void *)(s->kind == SEG_BYTES ? h->out + s->at : s->p), s->len};
+            iov[k++] = (struct iovec){(void *)(s->kind == SEG_BYTES ? h->out.data + s->at : s->p), s->len};
         }
         ssize_t n = c->io.ops->writev(&c->io, iov, (int)k);
         if (n == IO_AGAIN || !conn_wrote(c, n)) {
@@ -547,7 +541,8 @@ static bool flush(h2_conn_t *h)
                 h->seg_i++;
         }
     }
-    h->out_len = h->nsegs = h->seg_i = 0;
+    buf_reset(&h->out);
+    h->nsegs = h->seg_i = 0;
     h->blocked_ms = 0;
     free_done(h);
     return true;
@@ -859,6 +854,11 @@ void h2_run(conn_t *c, bool readable)
             break;
         }
     }
+    /* Waiting now: the buffers go back to the worker's spares when empty (every byte read went
+     * to the library; the queue, once written). */
+    conn_release_input(c);
+    if (!buf_size(&h->out))
+        buf_pool_give(&c->wk->bufs, &h->out);
     /* Reading goes on while a write waits: a client's resets and window updates still count. */
     conn_watch(c, EV_READ | (h->seg_i < h->nsegs || read_wants_out ? EPOLLOUT : 0));
     arm_timer(h);
@@ -878,7 +878,8 @@ void h2_conn_free(conn_t *c)
         return;
     abandon(h); /* nothing holds a stream by now: all of them go */
     nghttp2_session_del(h->s);
-    free(h->out);
+    buf_reset(&h->out);
+    buf_pool_give(&h->c->wk->bufs, &h->out);
     free(h->segs);
     free(h);
     c->h2 = NULL;

@@ -289,6 +289,7 @@ int server_start(server_t *srv, const server_config_t *cfg)
         wk->srv = srv;
         wk->id = i;
         wk->loop = loop_new();
+        wk->bufs.size = CONN_READ_CHUNK;
         wk->fetch = wk->loop ? fetch_new(wk->loop, srv) : NULL;
         if (!wk->loop || !wk->fetch) {
             fprintf(stderr, "pixd: cannot start worker %d: %s\n", i, strerror(errno));
@@ -347,6 +348,7 @@ void server_free(server_t *srv)
         worker_t *wk = &srv->workers[i];
         /* Connections still open after a forced stop: their memory goes with the process. */
         buf_free(&wk->log);
+        buf_pool_free(&wk->bufs);
         fetch_free(wk->fetch);
         loop_free(wk->loop);
     }

@@ -107,6 +107,8 @@ struct worker {
     bool draining;
     http_date_cache_t date;
     buf_t log;         /* access log lines not yet written */
+    buf_pool_t bufs;   /* spare 16 KiB buffers: read buffers and HTTP/2 frame queues no connection
+                          holds while it waits (conn_release_input) */
     loop_timer_t tick; /* flushes the log; ends the drain */
     struct fetch *fetch; /* downloads for /magic/imageurl on this loop */
     worker_stats_t stats;
