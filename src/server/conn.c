@@ -116,7 +116,6 @@ static void conn_free(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     wk->nconns--;
-    __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
     free(c);
 }
 
@@ -129,8 +128,10 @@ void conn_close(conn_t *c)
     c->io.ops->close(&c->io);
     c->w.fd = -1;
     c->state = CONN_CLOSED;
-    /* --max-conns counts sockets: this one is free for the next accept now, on any worker. */
+    /* --max-conns counts sockets: this one is free for the next accept now, on any worker. The
+     * open-connections figure counts sockets too, not the memory a held handler keeps. */
     __atomic_fetch_sub(&c->wk->srv->conns_now, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->wk->stats.conns_open, c->wk->stats.conns_open - 1, __ATOMIC_RELAXED);
     if (c->h2)
         h2_conn_closed(c); /* its streams' handlers are told; c->held while any still holds */
     else if (c->held && c->hold_cancel)
@@ -185,7 +186,7 @@ void conn_accepted(worker_t *wk, int fd, const sock_addr_t *peer, struct tls_ctx
     wk->conns = c;
     wk->nconns++;
     wk->stats.conns_total++;
-    __atomic_store_n(&wk->stats.conns_open, (uint64_t)wk->nconns, __ATOMIC_RELAXED);
+    __atomic_store_n(&wk->stats.conns_open, wk->stats.conns_open + 1, __ATOMIC_RELAXED);
     c->state = CONN_IDLE;
     c->w.fd = fd;
     c->r = (req_t){.ops = &h1_ops, .wk = wk, .http = &c->req, .peer = &c->peer};

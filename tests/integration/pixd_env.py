@@ -18,6 +18,21 @@ PIXD_BIN = os.environ.get("PIXD_BIN", os.path.join(os.environ.get("PIXD_BUILD", 
 HOOKS = os.environ.get("PIXD_TEST_HOOKS") == "1"
 
 
+def wait_until(cond, what, timeout=30, pause=0.01):
+    """Polls cond() until it gives a true value, and returns that value. A state that never comes
+    fails the test naming `what` (a string, or a function that gives one then) after `timeout` s:
+    a bound against hanging, generous because this machine's speed swings, never a measure of
+    speed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what() if callable(what) else what} (still not so after {timeout} s)")
+        time.sleep(pause)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import unittest
 
 from PIL import Image
 
-from pixd_env import HOOKS, Pixd, curl, make_image
+from pixd_env import HOOKS, Pixd, curl, make_image, wait_until
 
 
 def md5(s):
@@ -134,14 +134,8 @@ class SizesAndFormats(unittest.TestCase):
         _, _, red = get(self.srv, "/carol?s=10")
         self.assertGreater(decode(red).convert("RGB").getpixel((5, 5))[0], 150)
         self.srv.write("carol.jpg", make_image("JPEG", size=(100, 100), color=(0, 0, 250)))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            _, _, body = get(self.srv, "/carol?s=10")
-            if decode(body).convert("RGB").getpixel((5, 5))[2] > 150:
-                break
-            time.sleep(0.05)
-        else:
-            self.fail("the old rendering is still served")
+        wait_until(lambda: decode(get(self.srv, "/carol?s=10")[2]).convert("RGB").getpixel((5, 5))[2] > 150,
+                   "the old rendering is still served")
 
     def test_default_avatar_resized(self):
         st, h, body = get(self.srv, "/nobody?s=33")
@@ -153,14 +147,10 @@ class SizesAndFormats(unittest.TestCase):
         srv = Pixd()
         try:
             srv.write("-1.png", solid("PNG", (50, 50), (250, 0, 0)))
-            deadline = time.time() + 10
-            while decode(get(srv, "/nobody?s=20")[2]).convert("RGB").getpixel((10, 10))[0] < 200:
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.05)
+            pixel = lambda: decode(get(srv, "/nobody?s=20")[2]).convert("RGB").getpixel((10, 10))
+            wait_until(lambda: pixel()[0] >= 200, "the red default is not served")
             srv.write("-1.png", solid("PNG", (50, 50), (0, 250, 0)))  # every unknown user's source
-            while decode(get(srv, "/nobody?s=20")[2]).convert("RGB").getpixel((10, 10))[1] < 200:
-                self.assertLess(time.time(), deadline, "the old default's variant is still served")
-                time.sleep(0.05)
+            wait_until(lambda: pixel()[1] >= 200, "the old default's variant is still served")
             self.assertEqual(curl(srv.url("/healthz"))[0], 200)
         finally:
             self.assertEqual(srv.stop(), 0)
@@ -322,10 +312,7 @@ class VariantBounds(unittest.TestCase):
             srv.wait_held("pool_job")
             for t in threads[1:]:
                 t.start()
-            deadline = time.time() + 20
-            while metrics(srv)["pixd_variant_render_joins_total"] < 4:
-                self.assertLess(time.time(), deadline, "the others never joined")
-                time.sleep(0.01)
+            wait_until(lambda: metrics(srv)["pixd_variant_render_joins_total"] >= 4, "the others never joined")
             srv.release("pool_job")
             for t in threads:
                 t.join(30)
@@ -351,10 +338,8 @@ class VariantBounds(unittest.TestCase):
             other = {}
             t2 = threading.Thread(target=lambda: other.update(r=get(srv, "/alice?s=52", source="127.0.0.2")))
             t2.start()
-            deadline = time.time() + 20
-            while metrics(srv)["pixd_image_jobs_queued"] < 1:  # queued behind the held one, not refused
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.01)
+            # queued behind the held one, not refused
+            wait_until(lambda: metrics(srv)["pixd_image_jobs_queued"] >= 1, "the second render is not queued")
             # and a cached avatar is served meanwhile
             self.assertEqual(get(srv, "/alice")[0], 200)
             srv.release("pool_job")
@@ -382,19 +367,15 @@ class VariantBounds(unittest.TestCase):
                 s = socket.create_connection(("127.0.0.1", srv.port))
                 s.sendall(b"GET /alice?s=77 HTTP/1.1\r\nHost: x\r\n\r\n")
                 socks.append(s)
-            deadline = time.time() + 20
-            while metrics(srv)["pixd_variant_render_joins_total"] < 1:
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.01)
+            wait_until(lambda: metrics(srv)["pixd_variant_render_joins_total"] >= 1, "the second client never joined")
+            before = metrics(srv)["pixd_connections_open"]
             for s in socks:
                 s.close()
-            while metrics(srv)["pixd_image_jobs_queued"] >= 1 and time.time() < deadline:
-                time.sleep(0.01)
+            # Both closes seen (the job is marked cancelled then) before the pool goes on.
+            wait_until(lambda: metrics(srv)["pixd_connections_open"] <= before - 2, "pixd never saw the clients leave")
             srv.release("pool_job")
             holder.join(30)
-            while metrics(srv)["pixd_variant_renders_in_flight"] > 0:
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.01)
+            wait_until(lambda: metrics(srv)["pixd_variant_renders_in_flight"] == 0, "a render is still in flight")
             m = metrics(srv)
             self.assertEqual(m['pixd_image_jobs_total{outcome="dropped"}'], 1)
             # a client that comes later still gets it

@@ -12,7 +12,7 @@ import unittest
 
 from PIL import Image
 
-from pixd_env import Pixd, curl, make_image, raw
+from pixd_env import Pixd, curl, make_image, raw, wait_until
 
 
 
@@ -269,13 +269,10 @@ class ChangesOnDiskTest(unittest.TestCase):
         finally:
             srv.stop()
 
-    def _await(self, c, path, want, limit=1.0):
-        t0 = time.time()
-        while True:
-            body = c.request("GET", path).body
-            if body == want or time.time() - t0 > limit:
-                return body
-            time.sleep(0.02)
+    def _await(self, c, path, want):
+        """The body of path once it is want (the cache is dropped by inotify, on another thread)."""
+        return wait_until(lambda: (lambda b: b if b == want else None)(c.request("GET", path).body),
+                          f"{path} still serves the old bytes")
 
 
 class LargeAvatarTest(unittest.TestCase):
@@ -307,13 +304,11 @@ class LargeAvatarTest(unittest.TestCase):
             other = os.urandom(300_000)
             with open(os.path.join(srv.dir, "huge.jpg"), "wb") as f:
                 f.write(other)
-            deadline = time.time() + 1
-            while True:
+            def fetch():
                 body = c.request("GET", "/huge").body
                 self.assertIn(body, (big, other))
-                if body == other or time.time() > deadline:
-                    break
-            self.assertEqual(body, other)
+                return body == other
+            wait_until(fetch, "the rewritten file is not served", pause=0)
         finally:
             srv.stop()
 

@@ -19,7 +19,7 @@ import urllib.parse
 
 from PIL import Image
 
-from pixd_env import HOOKS, Pixd, curl
+from pixd_env import HOOKS, Pixd, curl, wait_until
 
 
 def photo(size, fmt="JPEG", seed=0, **save):
@@ -842,10 +842,8 @@ class LifecycleTest(MagicBase):
             fetching.send(b"POST /magic/imageurl HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(url) + url)
             # The signal comes once the first job runs and the download is under way (states,
             # not a pause: a loaded machine may take any time to get there).
-            deadline = time.time() + 30
-            while srv.status()["jobs"]["running"] < 1 or "/slow" not in origin.hits:
-                self.assertLess(time.time(), deadline, "the first job never started")
-                time.sleep(0.01)
+            wait_until(lambda: srv.status()["jobs"]["running"] >= 1 and "/slow" in origin.hits,
+                       "the first job or the download never started")
             srv.proc.send_signal(signal.SIGTERM)
             # Jobs already running finish; those still queued get 503 at once (the exact split
             # is test_adversarial's, with the pool held); all while draining says close.

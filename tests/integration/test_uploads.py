@@ -31,7 +31,7 @@ import urllib.parse
 
 from PIL import Image, ImageOps
 
-from pixd_env import PIXD_BIN, Conn, free_port, make_image
+from pixd_env import PIXD_BIN, Conn, free_port, make_image, wait_until
 
 TOKEN = "admin-token-0123456789abcdef"
 KEY_NEW = "key-new-00112233445566778899aabbccddeeff"
@@ -426,10 +426,7 @@ class KeyRotation(TmpFolder, unittest.TestCase):
             # The old key goes: rewrite the file, SIGHUP, poll until old URLs are refused.
             write_secret(srv.key_file, ["# rotated", KEY_NEW])
             srv.hup()
-            deadline = time.time() + 10
-            while put_with(KEY_OLD) != 403:
-                self.assertLess(time.time(), deadline, "the old key still works after SIGHUP")
-                time.sleep(0.02)
+            wait_until(lambda: put_with(KEY_OLD) == 403, "the old key still works after SIGHUP")
             srv.wait_log(r"SIGHUP: .*reloaded")
             self.assertEqual(put_with(KEY_NEW), 200)
             self.assertEqual(srv.put("/rot", pic, BEARER).status, 200)  # the token file was re-read too
@@ -488,31 +485,24 @@ class Behaviour(unittest.TestCase):
     def put(self, path, body, ctype="image/jpeg"):
         return self.srv.put(path, body, BEARER, ctype)
 
-    def assertServes(self, path, data, timeout=5):
+    def assertServes(self, path, data):
         """GET path gives data; polls when the answer was stale (the avatar cache is dropped by
         inotify, on another thread). The number of stale first answers."""
-        deadline, stale = time.time() + timeout, 0
-        while True:
-            r = self.srv.get(path)
-            if r.status == 200 and r.body == data:
-                return stale
-            stale += 1
-            if time.time() > deadline:
-                self.fail(f"{path} does not serve the stored picture: {r}")
-            time.sleep(0.01)
+        answers = []
 
-    def assertNamed(self, h, uid, timeout=5):
+        def fresh():
+            answers.append(self.srv.get(path))
+            return answers[-1].status == 200 and answers[-1].body == data
+        wait_until(fresh, lambda: f"{path} does not serve the stored picture: {answers[-1]}")
+        return len(answers) - 1
+
+    def assertNamed(self, h, uid):
         """/avatar/<h> serves uid's picture: the same answer as /<uid>?s=80 (Gravatar's default
         size for /avatar/<hash>), polled like assertServes."""
-        deadline = time.time() + timeout
-        while True:
+        def named():
             r, want = self.srv.get(f"/avatar/{h}?d=404"), self.srv.get(f"/{uid}?s=80")
-            if r.status == 200 and r.body == want.body:
-                self.assertEqual(decode(r.body).size, (80, 80))
-                return
-            if time.time() > deadline:
-                self.fail(f"/avatar/{h} does not serve {uid}'s picture: {r}")
-            time.sleep(0.01)
+            return r if r.status == 200 and r.body == want.body else None
+        self.assertEqual(decode(wait_until(named, f"/avatar/{h} does not serve {uid}'s picture").body).size, (80, 80))
 
     def test_raw_and_multipart(self):
         r = self.put("/raw1", self.red, ctype="application/octet-stream")
@@ -606,10 +596,8 @@ class Behaviour(unittest.TestCase):
         # DELETE: 204, then the names fall back and /<uid> gives the default; again: 404.
         self.assertEqual(self.srv.request("DELETE", "/jane2", headers=BEARER).status, 204)
         self.assertFalse([n for n in self.srv.files() if n.startswith("jane2.")])
-        deadline = time.time() + 5
-        while self.srv.get(f"/avatar/{md5('jd@example.org')}?d=404").status != 404:
-            self.assertLess(time.time(), deadline)
-            time.sleep(0.01)
+        wait_until(lambda: self.srv.get(f"/avatar/{md5('jd@example.org')}?d=404").status == 404,
+                   "the deleted user's hash still names a picture")
         self.assertServes("/jane2", self.default)
         self.assertEqual(self.srv.request("DELETE", "/jane2", headers=BEARER).status, 404)
         self.assertEqual(self.srv.request("DELETE", "/never-was", headers=BEARER).status, 404)
@@ -961,15 +949,13 @@ class TlsReload(TmpFolder, unittest.TestCase):
             replace_file(b[1], key)
             replace_file(b[0], cert)
             srv.hup()
-            deadline = time.time() + 10
-            while True:
+            def new_cert():
                 c, der = self.tls_conn(tls_port)
                 if der == der_of(b[0]):
-                    break
+                    return c
                 c.close()
                 self.assertEqual(der, der_of(a[0]))
-                self.assertLess(time.time(), deadline, "pixd never served the new certificate")
-                time.sleep(0.02)
+            c = wait_until(new_cert, "pixd never served the new certificate")
             self.assertEqual(c.request("GET", "/someone").status, 200)
             c.close()
             srv.wait_log(r"SIGHUP: certificate .*reloaded")
