@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/hashtab.h"
+#include "core/list.h"
 #include "core/siphash.h"
 #include "http/date.h"
 #include "image/image.h"
@@ -32,7 +33,7 @@ static const char *const exts[] = {".png", ".jpg", ".jpeg", ".gif", ".webp"};
 
 typedef struct entry {
     struct entry *chain;            /* hash bucket */
-    struct entry *lru_prev, *lru_next;
+    list_t lru;                     /* in its shard's lru or neg list */
     avatar_file_t *file;            /* NULL: the user has no file, serve the default */
     uint64_t cost;
     uint64_t loaded_ms;
@@ -53,7 +54,7 @@ typedef struct {
     uint64_t gen;                   /* bumped by every invalidation: stale loads are not cached */
     entry_t **buckets;
     uint32_t nbuckets, nentries, nneg;
-    entry_t lru, neg;               /* sentinels of files and of negatives; .lru_next is the most recent */
+    list_t lru, neg;                /* files and negatives, each most recent first */
     uint64_t hits, misses, evictions;
 } __attribute__((aligned(64))) shard_t; /* no false sharing between neighbouring locks */
 
@@ -389,18 +390,9 @@ static avatar_result_t load_uid(avatar_store_t *s, const char *uid, size_t n, av
 
 /* ---- the cache (callers hold the shard's lock) ---------------------------------------- */
 
-static void lru_unlink(entry_t *e)
+static entry_t *lru_entry(list_t *l)
 {
-    e->lru_prev->lru_next = e->lru_next;
-    e->lru_next->lru_prev = e->lru_prev;
-}
-
-static void lru_push(entry_t *head, entry_t *e)
-{
-    e->lru_next = head->lru_next;
-    e->lru_prev = head;
-    head->lru_next->lru_prev = e;
-    head->lru_next = e;
+    return LIST_ENTRY(l, entry_t, lru);
 }
 
 static entry_t **find_slot(shard_t *sh, const char *k, size_t n, uint64_t h)
@@ -415,7 +407,7 @@ static void entry_remove(shard_t *sh, entry_t *e)
 {
     entry_t **pp = find_slot(sh, e->key, e->klen, e->hash);
     *pp = e->chain;
-    lru_unlink(e);
+    list_unlink(&e->lru);
     sh->bytes -= e->cost;
     if (!e->file) {
         sh->neg_bytes -= e->cost;
@@ -437,13 +429,13 @@ static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file
      * file cannot push out files; a file displaces negatives first (a few failed openat()s
      * rebuild one), then the least recent files. */
     while (!f && (sh->neg_bytes + cost > sh->neg_cap || sh->bytes + cost > sh->cap)) {
-        if (sh->neg.lru_prev == &sh->neg)
+        if (list_empty(&sh->neg))
             return; /* files fill the budget */
-        entry_remove(sh, sh->neg.lru_prev);
+        entry_remove(sh, lru_entry(sh->neg.prev));
         sh->evictions++;
     }
     while (f && sh->bytes + cost > sh->cap) { /* cost <= cap/4: something is there to evict */
-        entry_remove(sh, sh->neg.lru_prev != &sh->neg ? sh->neg.lru_prev : sh->lru.lru_prev);
+        entry_remove(sh, lru_entry(!list_empty(&sh->neg) ? sh->neg.prev : sh->lru.prev));
         sh->evictions++;
     }
     entry_t *e = calloc(1, sizeof *e);
@@ -457,7 +449,7 @@ static void insert(shard_t *sh, const char *k, size_t n, uint64_t h, avatar_file
     e->loaded_ms = now_ms();
     entry_t **slot = find_slot(sh, k, n, h); /* evictions may have moved the chain's end */
     *slot = e;
-    lru_push(f ? &sh->lru : &sh->neg, e);
+    list_push_front(f ? &sh->lru : &sh->neg, &e->lru);
     sh->bytes += cost;
     sh->nentries++;
     if (!f) {
@@ -480,8 +472,7 @@ avatar_result_t avatar_get(avatar_store_t *s, const char *uid, size_t n, avatar_
     }
     if (e) {
         sh->hits++;
-        lru_unlink(e);
-        lru_push(e->file ? &sh->lru : &sh->neg, e);
+        list_move_front(e->file ? &sh->lru : &sh->neg, &e->lru);
         *out = file_ref(e->file ? e->file : s->deflt);
         pthread_mutex_unlock(&sh->lock);
         return *out ? AVATAR_FOUND : AVATAR_NONE;
@@ -548,10 +539,10 @@ void avatar_slow_release(avatar_slow_t *slow)
 
 static void shard_empty(shard_t *sh)
 {
-    while (sh->lru.lru_next != &sh->lru)
-        entry_remove(sh, sh->lru.lru_next);
-    while (sh->neg.lru_next != &sh->neg)
-        entry_remove(sh, sh->neg.lru_next);
+    while (!list_empty(&sh->lru))
+        entry_remove(sh, lru_entry(sh->lru.next));
+    while (!list_empty(&sh->neg))
+        entry_remove(sh, lru_entry(sh->neg.next));
 }
 
 /* Empties every shard; loads in flight are not cached either (gen). Callers hold lock_all. */
@@ -699,8 +690,8 @@ avatar_store_t *avatar_store_new(const server_config_t *cfg, char *err, size_t e
         sh->neg_cap = sh->cap / NEG_SHARE;
         sh->nbuckets = 16;
         sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets);
-        sh->lru.lru_next = sh->lru.lru_prev = &sh->lru;
-        sh->neg.lru_next = sh->neg.lru_prev = &sh->neg;
+        list_init(&sh->lru);
+        list_init(&sh->neg);
         if (!sh->buckets) {
             snprintf(err, errlen, "out of memory");
             goto fail;

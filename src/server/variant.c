@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/hashtab.h"
+#include "core/list.h"
 #include "core/siphash.h"
 #include "server/pool.h"
 
@@ -17,13 +18,8 @@
 typedef struct flight flight_t;
 typedef struct group group_t;
 
-/* LRU links of ready entries; first in an entry, so a link is its entry. */
-typedef struct lru {
-    struct lru *prev, *next;
-} lru_t;
-
 typedef struct entry {
-    lru_t lru;
+    list_t lru; /* ready entries, in the cache's LRU order */
     struct entry *chain;
     struct entry *grp_prev, *grp_next; /* ready entries of the same group, most recent first */
     group_t *grp;
@@ -90,7 +86,7 @@ struct variant_cache {
     group_t **gbuckets;
     uint32_t ngbuckets, ngroups;
     client_t *clients[CLIENT_BUCKETS];
-    lru_t lru; /* sentinel: .next is the most recent */
+    list_t lru; /* ready entries, most recent first */
     variant_stats_t st;
 };
 
@@ -117,23 +113,9 @@ static group_t **group_slot(variant_cache_t *c, const char *g, size_t n, uint64_
 
 /* ---- ready entries (callers hold the lock) -------------------------------------------- */
 
-static void lru_unlink(lru_t *l)
+static entry_t *lru_entry(list_t *l)
 {
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-}
-
-static void lru_push(lru_t *head, lru_t *l)
-{
-    l->next = head->next;
-    l->prev = head;
-    head->next->prev = l;
-    head->next = l;
-}
-
-static entry_t *lru_entry(lru_t *l)
-{
-    return (entry_t *)l;
+    return LIST_ENTRY(l, entry_t, lru);
 }
 
 static void unlink_entry(variant_cache_t *c, entry_t *e)
@@ -177,7 +159,7 @@ static void group_push(group_t *grp, entry_t *e)
 static void evict(variant_cache_t *c, entry_t *e)
 {
     unlink_entry(c, e);
-    lru_unlink(&e->lru);
+    list_unlink(&e->lru);
     group_unlink(e);
     group_release(c, e->grp);
     c->bytes -= e->cost;
@@ -222,7 +204,7 @@ static void keep(variant_cache_t *c, entry_t *e, const char *g, size_t glen, ava
         evict(c, old);
         c->st.evictions++;
     }
-    while (c->bytes + cost > c->cap && c->lru.prev != &c->lru) {
+    while (c->bytes + cost > c->cap && !list_empty(&c->lru)) {
         evict(c, lru_entry(c->lru.prev));
         c->st.evictions++;
     }
@@ -231,7 +213,7 @@ static void keep(variant_cache_t *c, entry_t *e, const char *g, size_t glen, ava
     e->flight = NULL;
     e->cost = cost;
     group_push(grp, e);
-    lru_push(&c->lru, &e->lru);
+    list_push_front(&c->lru, &e->lru);
     c->bytes += cost;
 }
 
@@ -477,8 +459,7 @@ avatar_file_t *variant_find(variant_cache_t *c, const char *key, size_t klen)
     avatar_file_t *f = e ? e->file : NULL;
     if (f) {
         __atomic_add_fetch(&f->_refs, 1, __ATOMIC_RELAXED);
-        lru_unlink(&e->lru); /* to the front, of the cache and of its group */
-        lru_push(&c->lru, &e->lru);
+        list_move_front(&c->lru, &e->lru); /* to the front, of the cache and of its group */
         group_unlink(e);
         group_push(e->grp, e);
         c->st.hits++;
@@ -505,7 +486,7 @@ void variant_drop_group(variant_cache_t *c, const char *group, size_t glen)
 void variant_drop_all(variant_cache_t *c)
 {
     pthread_mutex_lock(&c->lock);
-    while (c->lru.next != &c->lru)
+    while (!list_empty(&c->lru))
         evict(c, lru_entry(c->lru.next));
     pthread_mutex_unlock(&c->lock);
 }
@@ -529,7 +510,7 @@ variant_cache_t *variant_cache_new(uint64_t cap, unsigned per_group, unsigned pe
     c->per_group = per_group ? per_group : 1;
     c->per_client = per_client;
     c->pool = pool;
-    c->lru.next = c->lru.prev = &c->lru;
+    list_init(&c->lru);
     return c;
 }
 
@@ -538,7 +519,7 @@ void variant_cache_free(variant_cache_t *c)
 {
     if (!c)
         return;
-    while (c->lru.next != &c->lru)
+    while (!list_empty(&c->lru))
         evict(c, lru_entry(c->lru.next));
     free(c->buckets);
     free(c->gbuckets);
