@@ -5,6 +5,7 @@
   contenders.py [--dir DIR]... list
   contenders.py [--dir DIR]... show NAME --port P --avatars DIR --run DIR --cert F --key F
                                      [--origin URL] [--pixd BIN] [--cores N] [--cpus LIST]
+  contenders.py [--dir DIR]... target NAME URL [--origin URL] [--experiments NAMES]
   contenders.py [--dir DIR]... record OUT_JSON [--experiments NAMES] [--target NAME=URL]... NAME...
 
 --dir adds a folder of contender folders (bench/contenders is always read first; a later folder's
@@ -12,7 +13,9 @@ contender replaces an earlier one of the same name). `names` prints the contende
 report order (others by name, then the references); `list` a table of them with their
 experiments and whether their Debian packages are installed; `show` renders one contender's
 templates into --run and prints shell assignments for bench/lib.sh (C_START, C_SETUP, C_VERSION,
-C_READY, C_SCHEME, C_CORES, C_CPUS, C_EXPERIMENTS, C_CHECKS: bench/check_peer.py's options);
+C_READY, C_SCHEME, C_CORES, C_CPUS, C_EXPERIMENTS, C_CHECKS: bench/check_peer.py's options,
+C_RENDERED: the rendered files); `target` the same C_EXPERIMENTS, C_READY and C_CHECKS for a server
+already running at URL (bench/run --target);
 `record` writes every named contender's declaration, installed package versions and, for the
 targets of bench/run --target, what is known about them, to OUT_JSON for bench/report.py.
 The format is documented in docs/contenders.md. Errors name the file and the key and exit 2.
@@ -171,10 +174,12 @@ def cmd_show(c, a):
     values = {"port": a.port, "cores": cores, "cpus": cpus, "avatars": a.avatars, "cert": a.cert, "key": a.key,
               "run": a.run, "dir": c["dir"], "origin": a.origin, "pixd": a.pixd, "python": PYTHON, "src": SRC}
     os.makedirs(a.run, exist_ok=True)
+    rendered = []
     for t in c["templates"]:
         with open(os.path.join(c["dir"], t)) as f:
             text = render(f.read(), values)
-        with open(os.path.join(a.run, t[:-3] if t.endswith(".in") else t), "w") as f:
+        rendered.append(os.path.join(a.run, t[:-3] if t.endswith(".in") else t))
+        with open(rendered[-1], "w") as f:
             f.write(text)
     out = {"C_START": render(c["start"], values), "C_SETUP": render(c["setup"], values),
            "C_VERSION": render(c["version"], values), "C_READY": c["ready"], "C_SCHEME": c["scheme"],
@@ -182,19 +187,44 @@ def cmd_show(c, a):
     for k, v in out.items():
         print(f"{k}={shlex.quote(v)}")
     print("C_CHECKS=(" + " ".join(shlex.quote(x) for x in check_args(c, c["experiments"], a.origin)) + ")")
+    print("C_RENDERED=(" + " ".join(shlex.quote(x) for x in rendered) + ")")
 
 
 def cmd_list(found):
-    rows = [("contender", "experiments", "cores", "packages", "description")]
     for n in ordered(found):
         c = found[n]
         vers = package_versions(c["packages"])
-        pk = ", ".join(f"{p} {v or 'MISSING'}" for p, v in vers.items()) or "–"
-        ref = f" [reference: {c['reference_label'] or 'yes'}]" if c["reference"] else ""
-        rows.append((n, ",".join(c["experiments"]), str(c["cores"]), pk, c["description"] + ref))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[4])
+        missing = [p for p, v in vers.items() if v is None]
+        ref = f", reference ({c['reference_label']})" if c["reference"] else ""
+        print(f"{n}: {c['description']}")
+        print(f"    experiments: {' '.join(c['experiments'])}; {c['cores']} core(s), {c['scheme']}{ref}"
+              + (", from memory" if c["from_memory"] else "") + (f"; /magic: {c['magic']}" if c["magic"] else ""))
+        print("    packages: " + (", ".join(f"{p} {v or 'NOT INSTALLED'}" for p, v in vers.items()) or "none")
+              + (" (scripts/install-deps.sh bench, or apt-get install " + " ".join(missing) + ")" if missing else ""))
+
+
+def target_entry(name, url, found, experiments):
+    """The contender for bench/run --target NAME=URL: the declaration of the folder NAME when there
+    is one (its experiments, checks and reference role), else a generic one checked within the
+    tolerance; never started, its CPU unknown. Its experiments: the chosen ones it can take part
+    in (avatars-h2 needs https)."""
+    scheme = url.split(":", 1)[0]
+    c = dict(found[name]) if name in found else {
+        "name": name, "experiments": list(EXPERIMENTS), "reference": False, "reference_label": "",
+        "compare_to": "", "from_memory": False, "magic": "tolerance", "checks": [], "packages": [], "ready": "/-1"}
+    c.update(target=url, scheme=scheme, cores=None, packages_installed={},
+             description=f"already running at {url} (--target: its CPU is not measured)"
+                         + (f"; declared as {c['description']}" if name in found else ""),
+             experiments=[e for e in experiments if e in c["experiments"] and (e != "avatars-h2" or scheme == "https")])
+    c["reference_of"] = reference_of(c, found)
+    return c
+
+
+def cmd_target(found, a):
+    c = target_entry(a.name, a.url, found, a.experiments.split())
+    print(f"C_EXPERIMENTS={shlex.quote(' '.join(c['experiments']))}")
+    print(f"C_READY={shlex.quote(c['ready'])}")
+    print("C_CHECKS=(" + " ".join(shlex.quote(x) for x in check_args(c, c["experiments"], a.origin)) + ")")
 
 
 def cmd_record(found, a):
@@ -206,13 +236,7 @@ def cmd_record(found, a):
         out[n] = c
     for spec in a.target:
         name, url = spec.split("=", 1)
-        scheme = url.split(":", 1)[0]
-        c = {"name": name, "target": url, "description": f"already running at {url} (--target: its CPU is not measured)",
-             "experiments": [e for e in experiments if e != "avatars-h2" or scheme == "https"],
-             "cores": None, "scheme": scheme, "reference": False, "reference_label": "", "compare_to": "",
-             "from_memory": False, "magic": "tolerance", "checks": [], "packages": [], "packages_installed": {}}
-        c["reference_of"] = reference_of(c, found)
-        out[name] = c
+        out[name] = target_entry(name, url, found, experiments)
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)
 
@@ -232,6 +256,11 @@ def main():
     p.add_argument("--pixd", default=os.path.join(SRC, "build", "pixd"))
     p.add_argument("--cores", type=int, help="instead of the declared cores ({cores})")
     p.add_argument("--cpus", help="instead of the cores' CPU list ({cpus}, the taskset list)")
+    p = sub.add_parser("target")
+    p.add_argument("name")
+    p.add_argument("url")
+    p.add_argument("--origin", default="")
+    p.add_argument("--experiments", default=" ".join(EXPERIMENTS))
     p = sub.add_parser("record")
     p.add_argument("out")
     p.add_argument("names", nargs="*")
@@ -241,7 +270,7 @@ def main():
     try:
         found = load_all([os.path.join(BENCH, "contenders")] + a.dir)
         wanted = getattr(a, "name", None)
-        if wanted is not None and wanted not in found:
+        if a.cmd == "show" and wanted not in found:
             raise FormatError(f"unknown contender {wanted!r} (known: {' '.join(ordered(found))})")
         if a.cmd == "names":
             want = a.only.replace(",", " ").split()
@@ -255,6 +284,8 @@ def main():
             cmd_list(found)
         elif a.cmd == "show":
             cmd_show(found[a.name], a)
+        elif a.cmd == "target":
+            cmd_target(found, a)
         else:
             cmd_record(found, a)
     except FormatError as e:

@@ -99,7 +99,7 @@ contender_sh() {
 start_peer() {
   local name=$1 port=$2 shown cg=''
   : "${AVATARS:?start_peer needs AVATARS}"
-  PEER_RUN=$RUN_DIR/$name-$port PEER_LOG=$RUN_DIR/$name-$port/stderr.log PEER_CGROUP=''
+  PEER_RUN=$RUN_DIR/$name-$port PEER_LOG=$RUN_DIR/$name-$port/stderr.log PEER_CGROUP='' PEER_PID='' PEER_URL=''
   [ -f "$RUN_DIR/cert.pem" ] || make_cert "$RUN_DIR"
   shown=$(contender_sh show "$name" --port "$port" --avatars "$AVATARS" --run "$PEER_RUN" \
             --cert "$RUN_DIR/cert.pem" --key "$RUN_DIR/key.pem" --origin "${ORIGIN:-}" --pixd "$PIXD" \
