@@ -622,7 +622,7 @@ def write_verify(out, names, starts):
     rep.para("Each contender started alone and checked by bench/check_peer.py: status, headers, content type, the "
              "avatar bytes, that images decode, and for /magic contenders the answer image against Pillow's "
              "conversion: byte-identical (\"exact\"), or within the tolerance (mean difference <= "
-             "8/255 after 4x4 averaging) for contenders that declare their own algorithm. Logs: logs/check-*.txt.")
+             "4/255 after a Gaussian blur of radius 2 px) for contenders that declare their own algorithm. Logs: logs/check-*.txt.")
     rep.table(contenders_table(names, starts))
     exact = [n for n in names if starts.get(n, ("", "", ""))[2] == "exact"]
     rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
