@@ -2,7 +2,8 @@
 # Installs the Debian packages pixd needs, idempotently.
 #   scripts/install-deps.sh [build|test|bench|all]   (default: all)
 # build: compilers and libraries; test: + curl, nginx, Pillow, locust (CSV reference),
-# chromium (the page test drives it headless); bench: + the Python peers, wrk, ab, gnuplot.
+# chromium (the page test drives it headless); bench: + the Python peers, wrk, ab, gnuplot, Go
+# (bench/contenders/go).
 set -euo pipefail
 what=${1:-all}
 
