@@ -625,7 +625,8 @@ def write_verify(out, names, starts):
              "4/255 after a Gaussian blur of radius 2 px) for contenders that declare their own algorithm. Logs: logs/check-*.txt.")
     rep.table(contenders_table(names, starts))
     exact = [n for n in names if starts.get(n, ("", "", ""))[2] == "exact"]
-    rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
+    if any(starts.get(n, ("", "", ""))[2] for n in names):
+        rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
     with open(os.path.join(out, "verify.md"), "w") as f:
         f.write(rep.md())
 
