@@ -10,7 +10,7 @@ right), DIR/runs.csv (one row per load run: CPU and times) and each run's figure
 --json-out file, or ab's / wrk's / h2load's text output in DIR/logs.
 
 Per experiment and contender the table shows medians over the trials with their spread
-(bench/stats.py: the range, or from 6 trials a 95 % interval of the median). "ref ÷ this"
+(bench/stats.py: the range, or from 6 trials a 95 % interval of the median). "reference ÷ this"
 compares with the reference contender the folder names (compare_to) or has the same cores and
 scheme: req/s, or server CPU time per request when the load generator, not the server, was the
 limit (its core >= 90 % busy while the server's was not). Two contenders whose spreads overlap
