@@ -75,7 +75,7 @@ TINY_APP = textwrap.dedent("""\
 """)
 TINY_TOML = """\
 description = "http.server, threads (a test's contender)"
-experiments = ["avatars", "avatars-ka"]
+experiments = ["avatars-ka"]
 cores = 1
 start = "{python} %s --port {port} --avatars {avatars}%s"
 """
