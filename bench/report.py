@@ -54,7 +54,6 @@ PALETTE = ["#756bb1", "#e7ba52", "#8c6d31", "#7b4173", "#17becf", "#bcbd22", "#3
 LOADGEN_BUSY = 90.0   # % busy: core 0, the load generator's, is saturated ...
 SERVER_ROOM = 85.0    # ... while core 1, the server's, is below this
 WIDE_SPREAD = 1.3     # fastest / slowest trial beyond this is called out
-TW_MAX = 1000         # TIME_WAIT sockets bench/run waits to drain before a run (its tw_max)
 PY_PACKAGES = ["Flask", "Werkzeug", "gunicorn", "fastapi", "uvicorn", "aiohttp", "starlette", "Pillow"]
 # contenders.json: every contender's declaration (bench/contenders.py record); set by main().
 CONTENDERS = {}
@@ -419,7 +418,7 @@ def versions(meta):
             + " (each contender's packages: contenders.json; its version: contenders/NAME/command.txt)")
 
 
-def experiment_table(exp, results, starts, names, tw_wait):
+def experiment_table(exp, results, starts, names, tw_wait, tw_max):
     t = Table("contender", "cores", "req/s (median)", "req/s spread", "p50 ms", "p99 ms",
               "mean ms", "content bytes", "requests", "failures (all trials)", "server CPU µs/req (spread)",
               "CPU % server / load gen", "busy % core 0 / 1", "reference ÷ this")
@@ -453,7 +452,7 @@ def experiment_table(exp, results, starts, names, tw_wait):
                          f"{f_pct(a['core0_pct'])} busy, core 1 {f_pct(a['core1_pct'])}): req/s measure the load "
                          "generator; compare server CPU per request" + (
                              "." if a["server_us"] is not None else ", which is not measured for a --target."))
-        if tw_wait and a["tw_at_start_max"] >= TW_MAX:
+        if tw_wait and a["tw_at_start_max"] >= tw_max:
             notes.append(f"{name}: a run started among {a['tw_at_start_max']:,} TIME_WAIT sockets of earlier runs "
                          "(the bounded wait for them to drain ran out): its figures may be disturbed.")
         if a["failures"]:
@@ -723,7 +722,7 @@ def main():
         rep.heading(2, title_e, e)
         cmd = meta.get(f"cmd_{e}", "")
         rep.para(f"{what}. Load: `{cmd}`.")
-        t, notes = experiment_table(e, results_by_exp[e], starts, names, int(meta["tw_wait"]))
+        t, notes = experiment_table(e, results_by_exp[e], starts, names, int(meta["tw_wait"]), int(meta["tw_max"]))
         rep.table(t)
         rep.bullets(notes)
 
