@@ -2,7 +2,8 @@
 # Installs the Debian packages pixd needs, idempotently.
 #   scripts/install-deps.sh [build|test|bench|all]   (default: all)
 # build: compilers and libraries; test: + curl, nginx, Pillow, locust (CSV reference),
-# chromium (the page test drives it headless); bench: + the Python peers, wrk, ab, gnuplot.
+# chromium (the page test drives it headless); bench: + the Python peers, wrk, ab, gnuplot, Go
+# (bench/contenders/go).
 set -euo pipefail
 what=${1:-all}
 
@@ -14,7 +15,7 @@ test=(curl nginx-light python3 python3-pil python3-locust python3-multipart open
       libgravatar-url-perl strace nghttp2-client python3-h2 python3-hyperframe)
 bench=(wrk apache2-utils gnuplot-nox python3-flask gunicorn python3-fastapi
        python3-uvicorn python3-uvloop python3-httptools python3-starlette python3-aiohttp
-       python3-multipart python3-pil iproute2 procps libnginx-mod-http-image-filter)
+       python3-multipart python3-pil iproute2 procps libnginx-mod-http-image-filter golang-go)
 
 case "$what" in
   build) pkgs=("${build[@]}") ;;
