@@ -85,7 +85,7 @@ if [ "$aa" = 1 ]; then kinds=(nginx nginx) labels=(nginx-A nginx-B); else kinds=
 if [ "$tls" = 1 ]; then kinds=("${kinds[@]/%/-tls}"); fi
 declare -A URL PGID PORT
 # shellcheck disable=SC2034 # read by start_peer
-PIN_CPU=$SERVER_CPU NGINX_WORKERS=1 PIXD_THREADS=1
+PIN_CPU=$SERVER_CPU
 for i in 0 1; do
   port=$(free_port)
   start_peer "${kinds[$i]}" "$port"

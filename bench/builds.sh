@@ -58,8 +58,8 @@ one() {
   for kind in keepalive close base64 multipart; do
     port=$(free_port)
     case "$kind" in
-      keepalive | close) PIXD=$bin PIN_CPU=1 PIXD_THREADS=1 start_peer pixd "$port" ;;
-      *) PIXD=$bin PIN_CPU='' PIXD_THREADS=2 start_peer pixd "$port" ;;
+      keepalive | close) PIXD=$bin PIN_CPU=1 start_peer pixd "$port" ;;
+      *) PIXD=$bin PIN_CPU='' start_peer pixd2 "$port" ;;
     esac
     wait_ready "$PEER_URL/status" "$PEER_PID"
     wait_quiet 30 10 1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts every contender in turn on a free port and checks its answers (bench/check_peer.py):
-# avatars for all, /magic/* for the Python peers and pixd, redirects and /status for pixd.
-#   bench/check_peers.sh [NAME...]        (default: all of ALL_PEERS in bench/lib.sh)
+# Starts every contender in turn on a free port and checks its answers (bench/check_peer.py with
+# the checks its folder declares, see docs/contenders.md); bench/run --verify does the same inside
+# the suite, with a report.
+#   bench/check_peers.sh [NAME...]        (default: every folder of bench/contenders)
 # pixd is skipped while $PIXD (default build/pixd) does not exist. Exits 1 if a check failed,
 # keeping the logs in $RUN_DIR; removes $RUN_DIR when all passed unless KEEP=1.
 set -euo pipefail
@@ -14,33 +15,26 @@ make_avatars "$AVATARS"
 origin_port=$(free_port)
 start_nginx origin.conf.in "$origin_port" "$AVATARS"
 wait_ready "http://127.0.0.1:$origin_port/3.jpeg" "$STARTED_PID"
-origin=http://127.0.0.1:$origin_port
+ORIGIN=http://127.0.0.1:$origin_port
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=("${ALL_PEERS[@]}")
+[ ${#names[@]} -eq 0 ] && mapfile -t names < <(contender_sh names)
 failed=() skipped=()
 for name in "${names[@]}"; do
-  if [ "$name" = pixd ] && [ ! -x "$PIXD" ]; then
-    echo "== pixd: skipped ($PIXD does not exist yet)"
-    skipped+=(pixd)
+  if [[ "$name" == pixd* ]] && [ ! -x "$PIXD" ]; then
+    echo "== $name: skipped ($PIXD does not exist yet)"
+    skipped+=("$name")
     continue
   fi
-  port=$(free_port)
-  start_peer "$name" "$port"
-  echo "== $name ($PEER_URL, log $PEER_LOG)"
-  opts=()
-  case "$name" in
-    nginx|nginx-tls) opts=(--redirect) ;;
-    pixd) opts=(--redirect --status --magic "$origin") ;;
-    starlette) ;;
-    *) opts=(--magic "$origin") ;;
-  esac
-  if wait_ready "$PEER_URL/-1" "$PEER_PID" 30 && "$PY" "$BENCH_DIR/check_peer.py" "$PEER_URL" "$AVATARS" "${opts[@]}"; then
+  echo "== $name"
+  if start_peer "$name" "$(free_port)" && wait_ready "$PEER_URL$C_READY" "$PEER_PID" 30 &&
+     "$PY" "$BENCH_DIR/check_peer.py" "$PEER_URL" "$AVATARS" "${C_CHECKS[@]}"; then
     :
   else
+    echo "   failed; log: $PEER_LOG"
     failed+=("$name")
   fi
-  stop_group "$PEER_PID"
+  [ -z "${PEER_PID:-}" ] || stop_group "$PEER_PID"
 done
 
 echo "checked: ${names[*]}; skipped: ${skipped[*]:-none}; failed: ${failed[*]:-none}"

@@ -6,9 +6,16 @@
 #   RUN_DIR        where configs, logs and nginx prefixes go (default: a new /tmp/pixd-run.*)
 #   AVATARS        the avatar folder start_peer serves (make_avatars fills one)
 #   PIXD           the pixd binary (default: <source>/build/pixd)
-#   PIXD_THREADS   pixd --threads (default 1)      PIXD_ARGS  extra pixd arguments
-#   NGINX_WORKERS  nginx worker_processes (default 1)
-#   PIN_CPU        when set, servers start under `taskset -c $PIN_CPU`
+#   CONTENDERS_DIRS  more folders of contender folders, colon-separated (bench/contenders is
+#                  always read; see docs/contenders.md)
+#   CORES          start_peer: instead of the contender's declared cores (pixd's threads, nginx's
+#                  workers)
+#   PIXD_ARGS      extra pixd arguments (the pixd contenders add them)
+#   ORIGIN         the /magic/imageurl origin URL ({origin})
+#   NGINX_WORKERS  start_nginx's worker_processes (default 1)
+#   PIN_CPU        when set, servers start under `taskset -c $PIN_CPU` (empty: not pinned);
+#                  unset, a contender is pinned to its cores' CPUs
+#   CGROUP_ROOT    a writable cgroup v2 folder: each contender gets a cgroup in it (peer_cpu_us)
 #
 # Every server starts as the leader of its own process group (setsid), so its workers share its
 # pgid: stop_all kills whole groups and cpu_ticks sums the CPU of every process in the group.
@@ -18,8 +25,6 @@ SRC_DIR=$(dirname "$BENCH_DIR")
 PEERS_DIR=$BENCH_DIR/peers
 PY=/usr/bin/python3
 PIXD=${PIXD:-$SRC_DIR/build/pixd}
-# ALL_PEERS: every contender start_peer knows, in the order the original charts listed them.
-ALL_PEERS=(flask gunicorn2 gunicorn3 fastapi fastapi2 aiohttp aiohttp2 starlette nginx nginx-tls pixd pixd-tls)
 STARTED_PGIDS=()
 
 if [ -z "${RUN_DIR:-}" ]; then
@@ -52,68 +57,67 @@ start_group() {
 }
 
 # make_cert DIR: a fresh self-signed P-256 certificate for localhost and 127.0.0.1 in
-# DIR/cert.pem, its key in DIR/key.pem (the same kind for nginx-tls and pixd-tls).
+# DIR/cert.pem, its key in DIR/key.pem (the same kind for every TLS contender).
 make_cert() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
     -keyout "$1/key.pem" -out "$1/cert.pem" 2>"$1/openssl.log"
 }
 
-# start_nginx CONF PORT ROOT: nginx from bench/nginx/CONF (a template) on 127.0.0.1:PORT serving
-# ROOT, under the private prefix $RUN_DIR/nginx-PORT; sets STARTED_PID. A TLS template gets a
-# fresh self-signed P-256 certificate. STARTED_LOG is nginx's error log.
+# start_nginx CONF PORT ROOT: nginx from bench/nginx/CONF (a template: @PREFIX@, @PORT@, @ROOT@,
+# @WORKERS@) on 127.0.0.1:PORT serving ROOT, under the private prefix $RUN_DIR/nginx-PORT (the
+# /magic/imageurl origin, and bench/sizes.sh's image_filter); sets STARTED_PID and STARTED_LOG
+# (nginx's error log).
 start_nginx() {
   local conf=$1 port=$2 root=$3
   local prefix=$RUN_DIR/nginx-$port
   mkdir -p "$prefix"
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$root|g" \
       -e "s|@WORKERS@|${NGINX_WORKERS:-1}|g" "$BENCH_DIR/nginx/$conf" >"$prefix/nginx.conf"
-  if grep -q ssl_certificate "$prefix/nginx.conf"; then
-    make_cert "$prefix"
-  fi
   start_group "$prefix/stderr.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
   STARTED_LOG=$prefix/error.log
 }
 
-# start_peer NAME PORT: starts contender NAME (one of ALL_PEERS) on 127.0.0.1:PORT serving
-# $AVATARS; sets PEER_PID (its process group), PEER_URL and PEER_LOG. Returns 2 for an unknown
-# name.
+# contender_sh CMD ARGS...: bench/contenders.py CMD ARGS (names, list, show, record) over
+# bench/contenders and CONTENDERS_DIRS.
+contender_sh() {
+  local cmd=$1 d; shift
+  local dirs=()
+  for d in ${CONTENDERS_DIRS:+${CONTENDERS_DIRS//:/ }}; do dirs+=(--dir "$d"); done
+  "$PY" "$BENCH_DIR/contenders.py" "${dirs[@]}" "$cmd" "$@"
+}
+
+# start_peer NAME PORT: starts contender NAME (a folder of bench/contenders or of a folder in
+# CONTENDERS_DIRS, see docs/contenders.md) on 127.0.0.1:PORT serving $AVATARS: renders it into a
+# fresh $RUN_DIR/NAME-PORT, runs its setup there, then its start command under `sh -c` as a
+# process group of its own, pinned to PIN_CPU when set (empty: not pinned), else to its cores'
+# CPU list; in the cgroup CGROUP_ROOT/NAME-PORT when CGROUP_ROOT is set (bench/run). CORES
+# overrides its declared cores ({cores}: pixd's threads, nginx's workers). Sets PEER_PID (its
+# process group), PEER_URL, PEER_LOG, PEER_RUN, PEER_CGROUP and the C_* of contenders.py show
+# (C_CHECKS: bench/check_peer.py's options). Returns 2 for an unknown or malformed contender, 1
+# when its setup failed (PEER_LOG says why).
 start_peer() {
-  local name=$1 port=$2
-  local log=$RUN_DIR/$name-$port.log
+  local name=$1 port=$2 shown cg=''
   : "${AVATARS:?start_peer needs AVATARS}"
-  PEER_URL=http://127.0.0.1:$port
-  local uvicorn=(env AVATAR_DIR="$AVATARS" "$PY" -m uvicorn --app-dir "$PEERS_DIR"
-                 --host 127.0.0.1 --port "$port" --no-access-log --log-level warning)
-  local gunicorn=(env AVATAR_DIR="$AVATARS" gunicorn --chdir "$PEERS_DIR" -b "127.0.0.1:$port"
-                  --log-level warning)
-  # The /magic/imageurl origin (origin.conf.in) is on loopback, which pixd refuses to fetch
-  # from unless allowed.
-  # shellcheck disable=SC2206 # PIXD_ARGS is a list of words
-  local pixd=("$PIXD" --avatars "$AVATARS" --threads "${PIXD_THREADS:-1}" --fetch-allow 127.0.0.0/8 ${PIXD_ARGS:-})
-  case "$name" in
-    flask)     start_group "$log" "$PY" "$PEERS_DIR/flask_app.py" --port "$port" --avatars "$AVATARS" ;;
-    gunicorn2) start_group "$log" "${gunicorn[@]}" -w 2 flask_app:app ;;
-    gunicorn3) start_group "$log" "${gunicorn[@]}" -w 3 flask_app:app ;;
-    fastapi)   start_group "$log" "${uvicorn[@]}" fastapi_app:app ;;
-    fastapi2)  start_group "$log" "${uvicorn[@]}" --workers 2 fastapi_app:app ;;
-    aiohttp)   start_group "$log" "$PY" "$PEERS_DIR/aiohttp_app.py" --port "$port" --avatars "$AVATARS" ;;
-    aiohttp2)  start_group "$log" "${gunicorn[@]}" -k aiohttp.GunicornWebWorker -w 2 aiohttp_app:app ;;
-    starlette) start_group "$log" "${uvicorn[@]}" --workers 2 starlette_app:app ;;
-    nginx)     start_nginx avatars.conf.in "$port" "$AVATARS" ;;
-    nginx-tls) start_nginx avatars-tls.conf.in "$port" "$AVATARS"; PEER_URL=https://127.0.0.1:$port ;;
-    pixd)      start_group "$log" "${pixd[@]}" --listen "127.0.0.1:$port" ;;
-    pixd-tls)  # https on PORT (its plain listener, on a port of its own, goes unused).
-               local dir=$RUN_DIR/pixd-tls-$port
-               mkdir -p "$dir"
-               make_cert "$dir"
-               start_group "$log" "${pixd[@]}" --listen "127.0.0.1:$(free_port)" --tls-listen "127.0.0.1:$port" \
-                 --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
-               PEER_URL=https://127.0.0.1:$port ;;
-    *) echo "start_peer: unknown contender '$name' (known: ${ALL_PEERS[*]})" >&2; return 2 ;;
-  esac
+  PEER_RUN=$RUN_DIR/$name-$port PEER_LOG=$RUN_DIR/$name-$port/stderr.log PEER_CGROUP='' PEER_PID='' PEER_URL=''
+  [ -f "$RUN_DIR/cert.pem" ] || make_cert "$RUN_DIR"
+  shown=$(contender_sh show "$name" --port "$port" --avatars "$AVATARS" --run "$PEER_RUN" \
+            --cert "$RUN_DIR/cert.pem" --key "$RUN_DIR/key.pem" --origin "${ORIGIN:-}" --pixd "$PIXD" \
+            ${CORES:+--cores "$CORES"}) || return 2
+  eval "$shown"
+  PEER_URL=$C_SCHEME://127.0.0.1:$port
+  if [ -n "$C_SETUP" ] && ! (cd "$PEER_RUN" && sh -c "$C_SETUP") >"$PEER_RUN/setup.log" 2>&1; then
+    PEER_LOG=$PEER_RUN/setup.log PEER_PID=''
+    return 1
+  fi
+  if [ -n "${CGROUP_ROOT:-}" ]; then
+    PEER_CGROUP=$CGROUP_ROOT/$name-$port
+    mkdir "$PEER_CGROUP"
+    # The shell joins the cgroup before it starts the server: every process it forks is in it.
+    cg="echo \$\$ >$PEER_CGROUP/cgroup.procs && "
+  fi
+  PIN_CPU=${PIN_CPU-$C_CPUS} start_group "$PEER_LOG" sh -c "$cg$C_START"
   PEER_PID=$STARTED_PID
-  PEER_LOG=$STARTED_LOG
 }
 
 # wait_ready URL [PID [SECONDS]]: waits until URL answers any HTTP status (default 20 s); fails
@@ -151,8 +155,6 @@ stop_all() {
   STARTED_PGIDS=()
 }
 
-# cpu_ticks PGID: CPU time (user + system, clock ticks, see `getconf CLK_TCK`) used so far by
-# every live process of group PGID, all threads included, plus the children they reaped.
 # core_busy CPU: busy clock ticks of one core so far (everything but idle and iowait).
 core_busy() {
   awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
@@ -179,6 +181,8 @@ wait_quiet() {
   WAITED=$((SECONDS - start)) IDLE="$b0/$b1"
 }
 
+# cpu_ticks PGID: CPU time (user + system, clock ticks, see `getconf CLK_TCK`) used so far by
+# every live process of group PGID, all threads included, plus the children they reaped.
 cpu_ticks() {
   local pg=$1 total=0 f line
   local -a s
@@ -190,4 +194,15 @@ cpu_ticks() {
     total=$((total + s[11] + s[12] + s[13] + s[14]))
   done
   echo "$total"
+}
+
+# peer_cpu_us: CPU time (µs) the contender start_peer started last has used so far: its cgroup's
+# cpu.stat usage_usec (every process it ever had, exited ones included) when it has one, else
+# cpu_ticks of its process group (live processes and the children they reaped).
+peer_cpu_us() {
+  if [ -n "$PEER_CGROUP" ]; then
+    awk '$1 == "usage_usec" { print $2 }' "$PEER_CGROUP/cpu.stat"
+  else
+    echo $(($(cpu_ticks "$PEER_PID") * 1000000 / HZ))
+  fi
 }

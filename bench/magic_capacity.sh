@@ -67,7 +67,7 @@ print(sum(ips), 1e6 / (sum(ips) / len(ips)))'
 server() {
   local r=$1 port ep t0 t1 lg
   port=$(free_port)
-  AVATARS=$RUN_DIR PIXD_THREADS=${PIXD_THREADS:-2} start_peer pixd "$port"
+  AVATARS=$RUN_DIR CORES=${PIXD_THREADS:-2} start_peer pixd "$port"
   wait_ready "$PEER_URL/status" "$PEER_PID"
   for ep in base64 multipart; do
     local body=(--base64-image "$image")

@@ -82,7 +82,7 @@ make_avatars "$AVATARS"
 
 declare -A URL PGID SIZE
 # shellcheck disable=SC2034 # read by start_peer
-PIN_CPU=$SERVER_CPU NGINX_WORKERS=1 PIXD_THREADS=1
+PIN_CPU=$SERVER_CPU
 start_peer nginx "$(free_port)"
 URL[nginx]=$PEER_URL/1k PGID[nginx]=$PEER_PID SIZE[nginx]=1024
 wait_ready "${URL[nginx]}" "$PEER_PID"

@@ -92,7 +92,7 @@ make_avatars "$AVATARS"
 # The servers, all pinned to core 1.
 declare -A URL PGID
 # shellcheck disable=SC2034 # read by start_peer / start_nginx
-PIN_CPU=$SERVER_CPU NGINX_WORKERS=1 PIXD_THREADS=1
+PIN_CPU=$SERVER_CPU NGINX_WORKERS=1
 base_args=${PIXD_ARGS:-}
 start() { # start LABEL: starts the server LABEL, sets URL[LABEL] and PGID[LABEL]
   local label=$1 port

@@ -143,7 +143,7 @@ ORIGIN=http://127.0.0.1:$origin_port
 wait_ready "$ORIGIN/3.jpeg" "$STARTED_PID"
 
 port=$(free_port)
-AVATARS=$IMAGES PIXD_THREADS=${PIXD_THREADS:-2} \
+AVATARS=$IMAGES CORES=${PIXD_THREADS:-2} \
   PIXD_ARGS="--max-body-mb $MAX_BODY_MB --header-timeout 2 --body-timeout 2 ${PIXD_ARGS:-}" \
   start_peer pixd "$port"
 PIXD_PID=$PEER_PID PIXD_LOG=$PEER_LOG URL=$PEER_URL
