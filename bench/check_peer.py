@@ -29,18 +29,21 @@ import sys
 import urllib.parse
 import uuid
 
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageFilter, ImageStat
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
 import common  # noqa: E402  (the conversion the peers run)
 
 failures = 0
 inexact = 0
-# Mean absolute difference, in 0-255 grey levels, allowed between an answer and Pillow's bitmap
-# after both are decoded and averaged over 4x4 blocks: a dither stands for the grey level of its
+# Mean absolute difference, in 0-255 grey levels, allowed between an answer and Pillow's after both
+# are decoded and blurred (Gaussian, radius BLUR px): a dither stands for the grey level of its
 # neighbourhood, and two error-diffusion dithers of nearly equal input (another JPEG decoder's
-# rounding) place their dots differently while keeping every neighbourhood's share of white.
-TOLERANCE = 8.0
+# rounding) place their dots differently while keeping each neighbourhood's share of white. On the
+# suite's test image Go's decoder with Pillow's dither reads 1.4; the same dither of an input 8
+# levels brighter 7.8, a plain threshold 80.
+TOLERANCE = 4.0
+BLUR = 2
 
 
 def report(ok, what, detail=""):
@@ -135,8 +138,9 @@ def compare_bw(data, src, what, mode):
     if mode == "pillow":
         report(False, what, "not byte-identical to Pillow's answer (the contender declares magic = \"pillow\")")
         return
-    diff = ImageStat.Stat(ImageChops.difference(got.convert("L").reduce(4), ref.convert("L").reduce(4))).mean[0]
-    report(diff <= TOLERANCE, what, f"JPEG {got.size}, differs from Pillow's by {diff:.2f}/255 over 4x4 blocks "
+    blur = ImageFilter.GaussianBlur(BLUR)
+    diff = ImageStat.Stat(ImageChops.difference(got.convert("L").filter(blur), ref.convert("L").filter(blur))).mean[0]
+    report(diff <= TOLERANCE, what, f"JPEG {got.size}, differs from Pillow's by {diff:.2f}/255 blurred by {BLUR} px "
            f"(tolerance {TOLERANCE:g})")
 
 

@@ -1,19 +1,20 @@
 #!/usr/bin/python3
 """Turns a bench/run results folder into summary.md, results.json, four charts and index.html.
 
-  report.py DIR
+  report.py DIR            the report of a run
+  report.py --verify DIR   DIR/verify.md: each contender's verification (bench/run --verify)
 
-Reads DIR/meta.txt (settings, versions), DIR/starts.csv (did each contender start and answer
-right), DIR/runs.csv (one row per load run: CPU ticks and times) and each run's figures:
-pixload's --json-out file, or ab's / wrk's text output in DIR/logs.
+Reads DIR/meta.txt (settings, machine, versions), DIR/contenders.json (each contender's
+declaration, bench/contenders.py record), DIR/starts.csv (did each contender start and answer
+right), DIR/runs.csv (one row per load run: CPU and times) and each run's figures: pixload's
+--json-out file, or ab's / wrk's / h2load's text output in DIR/logs.
 
-Per experiment and contender the table shows medians over the trials, with the requests/s of
-the slowest and fastest trial beside (two-worker servers are sometimes bimodal). "pixd ÷ this"
-compares with pixd on the same cores: pixd (--threads 1, core 1) for one-process contenders,
-pixd2 (--threads 2, both cores) for multi-process ones, pixd-tls (--threads 1 over TLS) for
-nginx-tls. When the load generator, not the server,
-was the limit (its core >= 90 % busy while the server's was not), requests/s say nothing about
-the server and the ratio is of server CPU time per request instead.
+Per experiment and contender the table shows medians over the trials with their spread
+(bench/stats.py: the range, or from 6 trials a 95 % interval of the median). "ref ÷ this"
+compares with the reference contender the folder names (compare_to) or has the same cores and
+scheme: req/s, or server CPU time per request when the load generator, not the server, was the
+limit (its core >= 90 % busy while the server's was not). Two contenders whose spreads overlap
+are called tied. A --target's CPU is unknown: no CPU ratio is printed for it.
 """
 import csv
 import html
@@ -26,11 +27,14 @@ import subprocess
 import sys
 from importlib import metadata
 
+import stats
+
 EXPERIMENTS = {
     "avatars": ("Avatars, a new connection per request",
                 "GET /-1, the default avatar, closing the connection after each request: the original "
                 "`ab -n 4000 -c 100` test"),
     "avatars-ka": ("Avatars, keep-alive", "GET /-1 on 100 keep-alive connections"),
+    "avatars-h2": ("Avatars, HTTP/2", "GET /-1 over TLS with HTTP/2 (ALPN h2): 100 connections, 10 streams each"),
     "base64": ("/magic/base64", "POST JSON `{\"filename\", \"image\": <base64 JPEG>}`, answered with the "
                "black-and-white JPEG in base64 JSON; locust-style users started at a spawn rate"),
     "multipart": ("/magic/multipart", "POST the JPEG as multipart/form-data, answered with the "
@@ -38,35 +42,22 @@ EXPERIMENTS = {
     "imageurl": ("/magic/imageurl", "POST `{\"image_url\"}`: the server downloads the JPEG from a local "
                  "nginx origin (on core 0) and answers as /magic/base64"),
 }
-CHART_LABELS = {"avatars": "avatars (close)", "avatars-ka": "avatars (keep-alive)", "base64": "/magic/base64",
-                "multipart": "/magic/multipart", "imageurl": "/magic/imageurl"}
-CONTENDERS = {
-    "flask": "Flask, Werkzeug development server (threaded)",
-    "gunicorn2": "Flask under gunicorn, 2 sync workers",
-    "gunicorn3": "Flask under gunicorn, 3 sync workers",
-    "fastapi": "FastAPI under uvicorn, 1 worker",
-    "fastapi2": "FastAPI under uvicorn, 2 workers",
-    "aiohttp": "aiohttp, 1 process",
-    "aiohttp2": "aiohttp under gunicorn's aiohttp worker, 2 processes",
-    "starlette": "Starlette under uvicorn, 2 workers (avatars only)",
-    "nginx": "nginx, 1 worker (avatars only)",
-    "nginx-tls": "nginx over TLS, 1 worker (avatars only)",
-    "pixd": "pixd --threads 1",
-    "pixd2": "pixd --threads 2",
-    "pixd-tls": "pixd --threads 1 over TLS (avatars only)",
-}
-# One colour per contender in every chart, whatever subset ran; pixd in reds.
+CHART_LABELS = {"avatars": "avatars (close)", "avatars-ka": "avatars (keep-alive)", "avatars-h2": "avatars (HTTP/2)",
+                "base64": "/magic/base64", "multipart": "/magic/multipart", "imageurl": "/magic/imageurl"}
+# One colour per contender in every chart, whatever subset ran; the references in reds, others
+# not listed from PALETTE in order.
 COLORS = {"flask": "#9ecae1", "gunicorn2": "#6baed6", "gunicorn3": "#3182bd", "fastapi": "#a1d99b",
           "fastapi2": "#31a354", "aiohttp": "#fdae6b", "aiohttp2": "#e6550d", "starlette": "#bcbddc",
           "nginx": "#636363", "nginx-tls": "#bdbdbd", "pixd": "#a50f15", "pixd2": "#fb6a4a",
           "pixd-tls": "#67000d"}
-# The pixd runs others are compared with, and what each stands for.
-REFERENCES = {"pixd": "1 core", "pixd2": "2 cores", "pixd-tls": "1 core, TLS"}
+PALETTE = ["#756bb1", "#e7ba52", "#8c6d31", "#7b4173", "#17becf", "#bcbd22", "#393b79", "#637939", "#d6616b"]
 LOADGEN_BUSY = 90.0   # % busy: core 0, the load generator's, is saturated ...
 SERVER_ROOM = 85.0    # ... while core 1, the server's, is below this
 WIDE_SPREAD = 1.3     # fastest / slowest trial beyond this is called out
-TWO_WORKER_ASYNC = {"fastapi2", "aiohttp2", "starlette"}  # the bimodal kind
+TW_MAX = 1000         # TIME_WAIT sockets bench/run waits to drain before a run (its tw_max)
 PY_PACKAGES = ["Flask", "Werkzeug", "gunicorn", "fastapi", "uvicorn", "aiohttp", "starlette", "Pillow"]
+# contenders.json: every contender's declaration (bench/contenders.py record); set by main().
+CONTENDERS = {}
 
 
 # ---- reading the runs ------------------------------------------------------------------------
@@ -125,6 +116,25 @@ def from_wrk(path):
             "p50": lat(r"^\s+50%"), "p99": lat(r"^\s+99%"), "mean": lat(r"^\s+Latency"), "content": None}
 
 
+def from_h2load(path):
+    """h2load's figures: no percentiles, its mean "time for request"; bodies from its data bytes."""
+    text = open(path, errors="replace").read()
+    fin = re.search(r"^finished in [\d.]+m?s, ([\d.]+) req/s", text, re.M)
+    req = re.search(r"^requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
+                    r"(\d+) timeout", text, re.M)
+    codes = re.search(r"^status codes: (\d+) 2xx", text, re.M)
+    data = re.search(r"\((\d+)\) data", text)
+    mean = re.search(r"^time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", text, re.M)
+    done = int(req.group(1)) if req else 0
+    failures = sum(int(req.group(i)) for i in (3, 4, 5)) + (done - int(codes.group(1)) if codes else 0) if req else 0
+    return {"rps": float(fin.group(1)) if fin else 0.0, "requests": done, "failures": max(failures, 0),
+            "p50": None, "p99": None, "mean": ms(mean.group(1), mean.group(2)) if mean else None,
+            "content": int(data.group(1)) / done if data and done else None}
+
+
+PARSERS = {"ab": from_ab, "wrk": from_wrk, "h2load": from_h2load}
+
+
 def share(ticks, hz, seconds):
     """ticks of CPU time as a percentage of one core over seconds."""
     return 100.0 * ticks / hz / seconds if seconds > 0 else 0.0
@@ -138,43 +148,49 @@ def read_runs(out, hz):
             try:
                 if tool == "pixload":
                     m = from_pixload(os.path.join(out, "json", rid + ".json"))
-                elif tool == "ab":
-                    m = from_ab(os.path.join(out, "logs", rid + ".txt"))
                 else:
-                    m = from_wrk(os.path.join(out, "logs", rid + ".txt"))
+                    m = PARSERS[tool](os.path.join(out, "logs", rid + ".txt"))
             except (OSError, ValueError, KeyError):
                 m = {"rps": 0.0, "requests": 0, "failures": 0, "p50": None, "p99": None, "mean": None, "content": None}
             # CPU shares are over the time between the counter readings around the run.
             window, load_cpu = float(row["window_s"]), float(row["loadgen_cpu_s"])
-            server, origin, kernel = int(row["server_ticks"]), int(row["origin_ticks"]), int(row["kernel_ticks"])
-            pinned = row["pinned"] == "1"
+            origin, kernel = int(row["origin_ticks"]), int(row["kernel_ticks"])
+            # Empty for a --target: its CPU is on another machine or not ours to read.
+            server = int(row["server_cpu_us"]) * hz / 1e6 if row["server_cpu_us"] else None
             m.update(trial=int(row["trial"]), contender=row["contender"], experiment=row["experiment"],
-                     role=row["role"], tool=tool, id=rid, pinned=pinned,
+                     role=row["role"], tool=tool, id=rid, tw_at_start=int(row["tw_at_start"]),
                      ok=row["exit"] == "0" and m["requests"] > 0, exit=row["exit"])
-            m["server_us"] = server * 1e6 / hz / m["requests"] if m["requests"] else None
-            m["server_pct"], m["load_pct"] = share(server, hz, window), share(load_cpu * hz, hz, window)
+            m["server_us"] = server * 1e6 / hz / m["requests"] if m["requests"] and server is not None else None
+            m["server_pct"] = share(server, hz, window) if server is not None else None
+            m["load_pct"] = share(load_cpu * hz, hz, window)
             m["core0_pct"] = share(int(row["core0_busy"]), hz, window)
             m["core1_pct"] = share(int(row["core1_busy"]), hz, window)
             # Process time on the two cores that was not the server's, the load generator's, the
             # origin's or the kernel threads', as a share of the machine: other users' work.
-            other = int(row["user_sys"]) - server - origin - kernel - load_cpu * hz
+            other = int(row["user_sys"]) - (server or 0) - origin - kernel - load_cpu * hz
             m["foreign_pct"] = max(0.0, share(other, hz, window) / 2)
             # Core 0 (the load generator's) saturated while core 1 (all the server's, or half of
-            # it) still had room: the server was not the limit.
-            m["loadgen_bound"] = m["core0_pct"] >= LOADGEN_BUSY and m["core1_pct"] < SERVER_ROOM
+            # it) still had room: the server was not the limit. A target's server is elsewhere:
+            # the load generator's own CPU near a whole core says it.
+            if server is None:
+                m["loadgen_bound"] = m["load_pct"] >= LOADGEN_BUSY
+            else:
+                m["loadgen_bound"] = m["core0_pct"] >= LOADGEN_BUSY and m["core1_pct"] < SERVER_ROOM
             runs.append(m)
     return runs
 
 
 def read_starts(out):
-    """contender -> (status, detail): ok when every start answered right, else the first failure."""
+    """contender -> (status, detail, magic): ok when every start answered right, else the first
+    failure; magic: "exact", "within tolerance" or "" as its verification found."""
     status = {}
     with open(os.path.join(out, "starts.csv"), newline="") as f:
         for row in csv.DictReader(f):
             name = row["contender"]
+            magic = row["magic"] or status.get(name, ("", "", ""))[2]
             if row["status"] != "ok" and status.get(name, ("ok",))[0] == "ok":
-                status[name] = (row["status"], f"trial {row['trial']}: {row['detail']}")
-            status.setdefault(name, ("ok", ""))
+                status[name] = (row["status"], f"trial {row['trial']}: {row['detail']}", magic)
+            status.setdefault(name, ("ok", "", magic))
     return status
 
 
@@ -189,12 +205,16 @@ def aggregate(runs):
     """Medians over the trials of one contender's main runs of one experiment."""
     ok = [r for r in runs if r["ok"]]
     agg = {"trials": len(runs), "trials_ok": len(ok), "tools": sorted({r["tool"] for r in runs}),
-           "failures": sum(r["failures"] for r in runs), "pinned": runs[0]["pinned"],
+           "failures": sum(r["failures"] for r in runs),
            "rps_trials": [round(r["rps"], 1) for r in sorted(ok, key=lambda r: r["trial"])],
-           "foreign_pct_max": max((r["foreign_pct"] for r in runs), default=0.0)}
+           "foreign_pct_max": max((r["foreign_pct"] for r in runs), default=0.0),
+           "tw_at_start_max": max((r["tw_at_start"] for r in runs), default=0)}
     for key in ("rps", "p50", "p99", "mean", "content", "requests", "server_us", "server_pct", "load_pct",
                 "core0_pct", "core1_pct"):
         agg[key] = med(ok, key)
+    # The spreads the headline judges ties by.
+    agg["rps_stat"] = stats.summary([r["rps"] for r in ok])
+    agg["server_us_stat"] = stats.summary([r["server_us"] for r in ok])
     agg["rps_min"] = min(agg["rps_trials"], default=None)
     agg["rps_max"] = max(agg["rps_trials"], default=None)
     agg["loadgen_bound"] = sum(r["loadgen_bound"] for r in ok) * 2 > len(ok) if ok else False
@@ -202,36 +222,34 @@ def aggregate(runs):
 
 
 def reference_of(name, results):
-    """The pixd run that had the same cores as contender name."""
-    if name in REFERENCES:
-        return None
-    want = "pixd-tls" if name.endswith("-tls") else "pixd" if results[name]["pinned"] else "pixd2"
-    for ref in (want, "pixd", "pixd2"):
-        if ref in results and results[ref]["rps"]:
-            return ref
-    return None
+    """The reference contender name is compared with (its compare_to, else the one with the same
+    cores and scheme, bench/contenders.py), when it was measured."""
+    ref = CONTENDERS.get(name, {}).get("reference_of")
+    return ref if ref in results and results[ref]["rps"] else None
 
 
 def compare(name, results):
-    """(text, value, kind) of pixd's figure over contender name's: req/s, or CPU per request when
-    the load generator was the limit in either run."""
-    if name in REFERENCES:
-        return ("reference, " + REFERENCES[name], None, None)
+    """(text, value, kind, tied) of the reference's figure over contender name's: req/s, or CPU per
+    request when the load generator was the limit in either run. tied: the two spreads overlap
+    (None: one trial, nothing to judge)."""
+    c = CONTENDERS.get(name, {})
+    if c.get("reference"):
+        return ("reference" + (", " + c["reference_label"] if c.get("reference_label") else ""), None, None, None)
     ref = reference_of(name, results)
     this = results[name]
     if ref is None or not this["rps"]:
-        return ("–", None, None)
+        return ("–", None, None, None)
     r = results[ref]
-    want = "pixd-tls" if name.endswith("-tls") else "pixd" if this["pinned"] else "pixd2"
-    suffix = "" if ref == want else f" (vs {ref})"
     if this["loadgen_bound"] or r["loadgen_bound"]:
         why = "load gen bound" if this["loadgen_bound"] else f"{ref}: load gen bound"
         if this["server_us"] and r["server_us"]:
             v = this["server_us"] / r["server_us"]
-            return (f"CPU/req {v:.1f}×{suffix} ({why})", v, "cpu")
-        return (why, None, None)
+            tie = stats.tied(this["server_us_stat"], r["server_us_stat"])
+            return (f"{'tied, ' if tie else ''}CPU/req {v:.2f}× vs {ref} ({why})", v, "cpu", tie)
+        return (f"{why}; no CPU ratio (server CPU not measured)", None, None, None)
     v = r["rps"] / this["rps"]
-    return (f"{v:.1f}×{suffix}" if v < 100 else f"{v:.0f}×{suffix}", v, "rps")
+    tie = stats.tied(this["rps_stat"], r["rps_stat"])
+    return (f"{'tied, ' if tie else ''}{f_ratio(v)} vs {ref}", v, "rps", tie)
 
 
 # ---- formatting ------------------------------------------------------------------------------
@@ -254,8 +272,20 @@ def f_pct(v):
     return "–" if v is None else f"{v:.0f} %"
 
 
-def cores_of(name, pinned):
-    return "core 1" if pinned else "cores 0–1"
+def f_ratio(v):
+    return f"{v:.2f}×" if v < 10 else f"{v:.1f}×" if v < 100 else f"{v:.0f}×"
+
+
+def f_spread(s, fmt):
+    """A figure's spread over the trials: lo–hi, marked when it is a 95 % interval."""
+    if s["kind"] in ("none", "single"):
+        return "–"
+    return f"{fmt(s['lo'])}–{fmt(s['hi'])}" + (" (95 %)" if s["kind"] == "interval" else "")
+
+
+def cores_of(name):
+    cores = CONTENDERS.get(name, {}).get("cores")
+    return "remote" if CONTENDERS.get(name, {}).get("target") else "core 1" if cores == 1 else "cores 0–1"
 
 
 class Table:
@@ -384,40 +414,48 @@ def versions(meta):
             pkgs.append(f"{p} {metadata.version(p)}")
         except metadata.PackageNotFoundError:
             pkgs.append(f"{p} missing")
-    return (f"{meta['pixd']}, {meta['pixload']}, nginx {meta['nginx']}, {meta['wrk']}, {meta['ab']}, "
-            f"Python {sys.version.split()[0]}: " + ", ".join(pkgs))
+    return (f"{meta['pixd']}, {meta['pixload']}, {meta['wrk']}, {meta['ab']}, {meta['h2load']}; Debian packages: "
+            f"{meta['packages']}; Python {sys.version.split()[0]}: " + ", ".join(pkgs)
+            + " (each contender's packages: contenders.json; its version: contenders/NAME/command.txt)")
 
 
-def experiment_table(exp, results, starts, names):
-    t = Table("contender", "cores", "req/s (median)", "req/s trials min–max", "p50 ms", "p99 ms",
-              "mean ms", "content bytes", "requests", "failures (all trials)", "server CPU µs/req",
-              "CPU % server / load gen", "busy % core 0 / 1", "pixd ÷ this")
+def experiment_table(exp, results, starts, names, tw_wait):
+    t = Table("contender", "cores", "req/s (median)", "req/s spread", "p50 ms", "p99 ms",
+              "mean ms", "content bytes", "requests", "failures (all trials)", "server CPU µs/req (spread)",
+              "CPU % server / load gen", "busy % core 0 / 1", "reference ÷ this")
     notes = []
     for name in names:
-        status, detail = starts.get(name, ("not run", ""))
+        status = starts.get(name, ("not run",))[0]
         if name not in results:
             if status != "ok":
                 t.add(name, "", f"**{status}**", *[""] * (len(t.headers) - 3))
             continue
         a = results[name]
         tool = "" if a["tools"] == ["pixload"] else f" ({'/'.join(a['tools'])})"
-        spread = f"{f_rps(a['rps_min'])}–{f_rps(a['rps_max'])}" if a["trials_ok"] > 1 else f_rps(a["rps"])
+        spread = f_spread(a["rps_stat"], f_rps)
         if a["trials_ok"] < a["trials"]:
             spread += f" ({a['trials'] - a['trials_ok']} of {a['trials']} failed)"
-        cmp_text = compare(name, results)[0]
-        t.add(name + tool, cores_of(name, a["pinned"]), f_rps(a["rps"]), spread, f_ms(a["p50"]), f_ms(a["p99"]),
-              f_ms(a["mean"]), f_int(a["content"]), f_int(a["requests"]), f_int(a["failures"]),
-              "–" if a["server_us"] is None else f"{a['server_us']:,.0f}",
-              f"{a['server_pct']:.0f} / {a['load_pct']:.0f}", f"{a['core0_pct']:.0f} / {a['core1_pct']:.0f}",
-              cmp_text)
+        cpu = "–" if a["server_us"] is None else f"{a['server_us']:,.0f}"
+        if a["server_us_stat"]["kind"] in ("range", "interval"):
+            cpu += f" ({f_spread(a['server_us_stat'], f_int)})"
+        t.add(name + tool, cores_of(name), f_rps(a["rps"]), spread, f_ms(a["p50"]), f_ms(a["p99"]),
+              f_ms(a["mean"]), f_int(a["content"]), f_int(a["requests"]), f_int(a["failures"]), cpu,
+              f"{f_pct(a['server_pct']).rstrip(' %')} / {a['load_pct']:.0f}",
+              f"{a['core0_pct']:.0f} / {a['core1_pct']:.0f}", compare(name, results)[0])
         if a["rps_min"] and a["rps_max"] and a["rps_max"] / a["rps_min"] > WIDE_SPREAD:
-            why = ("a two-worker async server, see Notes" if name in TWO_WORKER_ASYNC else
+            why = ("a multi-process server: the kernel may hand most connections to one process, see Notes"
+                   if CONTENDERS.get(name, {}).get("cores") == 2 else
                    "runs this short are at the mercy of the load generator's core" if a["loadgen_bound"] else "")
             notes.append(f"{name}: trials ranged {f_rps(a['rps_min'])}–{f_rps(a['rps_max'])} req/s "
                          f"({', '.join(f_rps(v) for v in a['rps_trials'])})" + (f": {why}." if why else "."))
         if a["loadgen_bound"]:
-            notes.append(f"{name}: the load generator was the limit (core 0 {f_pct(a['core0_pct'])} busy, core 1 "
-                         f"{f_pct(a['core1_pct'])}): req/s measure the load generator; compare server CPU per request.")
+            notes.append(f"{name}: the load generator was the limit (its CPU {f_pct(a['load_pct'])} of its core; core 0 "
+                         f"{f_pct(a['core0_pct'])} busy, core 1 {f_pct(a['core1_pct'])}): req/s measure the load "
+                         "generator; compare server CPU per request" + (
+                             "." if a["server_us"] is not None else ", which is not measured for a --target."))
+        if tw_wait and a["tw_at_start_max"] >= TW_MAX:
+            notes.append(f"{name}: a run started among {a['tw_at_start_max']:,} TIME_WAIT sockets of earlier runs "
+                         "(the bounded wait for them to drain ran out): its figures may be disturbed.")
         if a["failures"]:
             notes.append(f"{name}: {a['failures']:,} failed requests (see csv/*_failures.csv and logs/).")
         if a["foreign_pct_max"] > 5:
@@ -439,7 +477,8 @@ def crosscheck_table(runs):
             label = "/magic/base64, same body file, all connections at once"
         else:
             mine = by.get((r["contender"], r["experiment"], "main", "pixload", r["trial"]))
-            label = "avatars, new connection per request" if r["experiment"] == "avatars" else "avatars, keep-alive"
+            label = {"avatars": "avatars, new connection per request", "avatars-ka": "avatars, keep-alive",
+                     "avatars-h2": "avatars, HTTP/2"}[r["experiment"]]
         if mine is None:
             continue
         ratio = f"{r['rps'] / mine['rps']:.2f}" if mine["rps"] else "–"
@@ -460,7 +499,7 @@ def summary_of(run):
 def headline_table(results_by_exp, names, exps):
     t = Table("contender", *[CHART_LABELS[e] for e in exps])
     for name in names:
-        if name in REFERENCES or not any(name in results_by_exp[e] for e in exps):
+        if CONTENDERS.get(name, {}).get("reference") or not any(name in results_by_exp[e] for e in exps):
             continue
         cells = []
         for e in exps:
@@ -468,10 +507,28 @@ def headline_table(results_by_exp, names, exps):
             if name not in res:
                 cells.append("")
                 continue
-            text, value, kind = compare(name, res)
-            cells.append("–" if value is None else (f"{value:.1f}×" if value < 100 else f"{value:.0f}×")
-                         + (" CPU" if kind == "cpu" else ""))
+            _, value, kind, tie = compare(name, res)
+            if value is None:
+                cells.append("–")
+                continue
+            cell = f_ratio(value) + (" CPU" if kind == "cpu" else "")
+            cells.append(f"tied ({cell})" if tie else cell)
         t.add(name, *cells)
+    return t
+
+
+def protocols_table(results_by_exp):
+    """Per server that took part in the HTTP/2 experiment: req/s and server CPU per request over
+    HTTP/1.1 closing each connection, HTTP/1.1 keep-alive and HTTP/2, side by side."""
+    exps = [e for e in ("avatars", "avatars-ka", "avatars-h2") if e in results_by_exp]
+    names = [n for n in CONTENDERS if n in results_by_exp.get("avatars-h2", {})]
+    if not names:
+        return None
+    t = Table("server", *[f"{CHART_LABELS[e]} req/s" for e in exps], *[f"{CHART_LABELS[e]} CPU µs/req" for e in exps])
+    for n in names:
+        got = [results_by_exp[e].get(n) for e in exps]
+        t.add(n, *[f_rps(a["rps"]) if a else "" for a in got],
+              *[(f_int(a["server_us"]) if a else "") for a in got])
     return t
 
 
@@ -514,7 +571,9 @@ def draw_charts(out, results_by_exp, names, exps):
             "set border 3", "set xtics nomirror scale 0", "set ytics nomirror",
             "set logscale y" if log else "unset logscale y", f"set yrange {yrange}",
         ]
-        lines += [f"set linetype {i + 1} lc rgb '{COLORS.get(nm, '#888888')}'" for i, nm in enumerate(names)]
+        others = [nm for nm in names if nm not in COLORS]
+        lines += [f"set linetype {i + 1} lc rgb '{COLORS.get(nm) or PALETTE[others.index(nm) % len(PALETTE)]}'"
+                  for i, nm in enumerate(names)]
         # Each bar's value above it, upright so that neighbours do not overlap. Bar i of n in
         # group g is centred at g + (i - (n - 1) / 2) / (n + gap).
         offs = [(i - (n - 1) / 2) / (n + 1) for i in range(n)]
@@ -537,14 +596,55 @@ def draw_charts(out, results_by_exp, names, exps):
     return drawn
 
 
+def magic_cell(name, starts):
+    """How the contender's /magic answers compared with Pillow's, as declared and as found."""
+    c, found = CONTENDERS.get(name, {}), starts.get(name, ("", "", ""))[2]
+    if not found:
+        return "–"
+    declared = {"pillow": "Pillow's algorithm", "tolerance": "own algorithm"}.get(c.get("magic"), "")
+    return f"{'**exact**' if found == 'exact' else found}" + (f" ({declared})" if declared else "")
+
+
+def contenders_table(names, starts):
+    t = Table("contender", "what", "cores", "serves avatars", "/magic answers", "status")
+    for n in names:
+        c = CONTENDERS.get(n, {})
+        status, detail, _ = starts.get(n, ("not run", "", ""))
+        t.add(n, c.get("description", n), cores_of(n), "from memory" if c.get("from_memory") else "from files",
+              magic_cell(n, starts), status if status == "ok" else f"**{status}**: {detail}")
+    return t
+
+
+def write_verify(out, names, starts):
+    """verify.md: the verification of every contender (bench/run --verify)."""
+    rep = Report()
+    rep.heading(1, "Verification")
+    rep.para("Each contender started alone and checked by bench/check_peer.py: status, headers, content type, the "
+             "avatar bytes, that images decode, and for /magic contenders the answer image against Pillow's "
+             "conversion: byte-identical (\"exact\"), or within the tolerance (mean difference <= "
+             "4/255 after a Gaussian blur of radius 2 px) for contenders that declare their own algorithm. Logs: logs/check-*.txt.")
+    rep.table(contenders_table(names, starts))
+    exact = [n for n in names if starts.get(n, ("", "", ""))[2] == "exact"]
+    rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
+    with open(os.path.join(out, "verify.md"), "w") as f:
+        f.write(rep.md())
+
+
 def main():
-    out = os.path.abspath(sys.argv[1])
+    verify = sys.argv[1] == "--verify"
+    out = os.path.abspath(sys.argv[-1])
     meta = read_meta(out)
-    hz = int(meta["hz"])
-    runs = read_runs(out, hz)
+    with open(os.path.join(out, "contenders.json")) as f:
+        CONTENDERS.update(json.load(f))
     starts = read_starts(out)
     names = meta["contenders"].split()
+    if verify:
+        write_verify(out, names, starts)
+        return
+    hz = int(meta["hz"])
+    runs = read_runs(out, hz)
     exps = meta["experiments"].split()
+    trials = int(meta["trials"])
 
     results_by_exp = {}
     for e in exps:
@@ -555,89 +655,105 @@ def main():
                 res[n] = aggregate(mine)
         results_by_exp[e] = res
     xc_table, xc_pairs = crosscheck_table(runs)
+    targets = [n for n in names if CONTENDERS.get(n, {}).get("target")]
 
     rep = Report()
     title = f"pixd benchmark, {meta['start']}"
     rep.heading(1, title)
     rep.para(f"Command: `{meta['command']}` ({meta['mode']} mode, {meta['trials']} trial(s)). "
-             f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; load average before the run "
+             f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}, CPU frequency governor "
+             f"{meta['governor']}, net.ipv4.tcp_tw_reuse {meta['tcp_tw_reuse']}; load average before the run "
              f"{meta['load_before']}.")
     rep.para("Versions: " + versions(meta) + ".")
-    rep.para("Cores: one-process servers (flask, fastapi, aiohttp, nginx and nginx-tls with one worker, "
-             "pixd and pixd-tls `--threads 1`) are pinned to core 1 with taskset; multi-process ones (gunicorn2/3, fastapi2, "
-             "aiohttp2, starlette, pixd2 = pixd `--threads 2`) may use both cores. The load generator (one "
-             "thread), the nginx origin of /magic/imageurl and the harness run on core 0. \"CPU % server / load gen\": "
-             "the CPU time of every process of the server (/proc, user + system) and of the load generator over the "
-             "run, 100 % = one core; \"busy % core 0 / 1\": each core's busy time, the kernel's loopback network "
-             "work included. \"pixd ÷ this\" is pixd's requests/s over the contender's, "
-             "against pixd on the same cores (pixd for core 1, pixd2 for cores 0–1, pixd-tls for nginx-tls); where the load generator was "
-             "the limit it is the contender's server CPU time per request over pixd's (marked \"CPU\").")
+    cpu_how = ("each contender's own cgroup (cgroup v2 `cpu.stat` usage_usec: every process it ever had, exact to "
+               "the microsecond)" if meta["cpu_source"] == "cgroup" else
+               "/proc (user + system time of the live processes of its process group and the children they reaped, "
+               "in clock ticks: cgroup v2 was not writable on this machine, so the time of worker processes that exit "
+               "during a run is lost and short runs read coarsely)")
+    rep.para("Cores: a contender declared with one core (its folder's `cores`) is pinned to core 1 with taskset; "
+             "one with two may use both cores. The load generator (one thread), the nginx origin of /magic/imageurl "
+             "and the harness run on core 0. \"CPU % server / load gen\": the server's CPU time, read from "
+             f"{cpu_how}, and the load generator's, over the run, 100 % = one core; \"busy % core 0 / 1\": each "
+             "core's busy time, the kernel's loopback network work included. \"reference ÷ this\": the requests/s "
+             "of the reference the contender is compared with (its folder's `compare_to`, else the pixd on the same "
+             "cores and scheme) over the contender's; where the load generator was the limit, the contender's server "
+             "CPU time per request over the reference's (marked \"CPU\"). " +
+             (f"Before every load run the harness waited (at most {meta['tw_wait']} s) for fewer than {meta['tw_max']} "
+              "TIME_WAIT sockets of earlier runs to remain." if int(meta["tw_wait"]) else
+              "A smoke run does not wait for the TIME_WAIT sockets of earlier runs to drain (runs.csv has their "
+              "count at each start).") + (f" Targets ({', '.join(targets)}) were already running: their server CPU is not available, "
+                          "and no CPU ratio is printed for them." if targets else ""))
     rep.para(f"Inputs: the default avatar /-1 is a {meta['avatar_bytes']}-byte 400x400 JPEG; the /magic image "
              f"is a {meta['image_size']} of {meta['image_bytes']} bytes. Contenders start one at a time, each on its "
-             f"own loopback port, and are checked (status, content type, the images decode, /magic answers equal "
-             f"Pillow's conversion) before they are measured; their order flips every trial.")
+             f"own loopback port, and are verified (status, headers, content type, the images decode, /magic answers "
+             f"against Pillow's conversion) before they are measured; one that fails is not measured. Their order "
+             f"flips every trial.")
 
-    rep.heading(2, "Headline: pixd ÷ each contender", "headline")
-    rep.para("Requests/s of pixd on the same cores over the contender's (\"CPU\": server CPU time per request of "
-             "the contender over pixd's, where the load generator was the limit). Medians over the trials; "
-             "above 1 means pixd is ahead.")
+    rep.heading(2, "Headline: reference ÷ each contender", "headline")
+    rep.para("Requests/s of the reference (pixd on the same cores) over the contender's (\"CPU\": server CPU time "
+             "per request of the contender over the reference's, where the load generator was the limit). Medians "
+             f"over the trials; above 1 means pixd is ahead. Spread: {stats.method(trials)}; \"tied\" where the two "
+             "spreads overlap: the noise does not support a ratio there." +
+             (" One trial gives no spread: nothing is called tied or not." if trials == 1 else ""))
     rep.table(headline_table(results_by_exp, names, exps))
-    pixd_lines = []
+    ref_lines = []
     for e in exps:
-        for p in REFERENCES:
+        for p in names:
             a = results_by_exp[e].get(p)
-            if a and a["rps"]:
+            if CONTENDERS.get(p, {}).get("reference") and a and a["rps"]:
                 cpu = "–" if a["server_us"] is None else f"{a['server_us']:,.0f}"
-                pixd_lines.append(f"{CHART_LABELS[e]}: {p} {f_rps(a['rps'])} req/s, p50 {f_ms(a['p50'])} ms, "
-                                  f"{cpu} µs CPU/req")
-    rep.bullets(pixd_lines)
+                ref_lines.append(f"{CHART_LABELS[e]}: {p} {f_rps(a['rps'])} req/s ({f_spread(a['rps_stat'], f_rps)}), "
+                                 f"p50 {f_ms(a['p50'])} ms, {cpu} µs CPU/req")
+    rep.bullets(ref_lines)
+
+    protocols = protocols_table(results_by_exp)
+    if protocols:
+        rep.heading(2, "HTTP/1.1 and HTTP/2 side by side", "protocols")
+        rep.para("The 37 KB avatar per server: HTTP/1.1 with a new connection per request (over TLS: a full handshake "
+                 "each), HTTP/1.1 keep-alive, and HTTP/2 over TLS (100 connections, 10 streams each). Medians over "
+                 "the trials.")
+        rep.table(protocols)
 
     rep.heading(2, "Contenders", "contenders")
-    t = Table("contender", "what", "cores", "status")
-    for n in names:
-        status, detail = starts.get(n, ("not run", ""))
-        any_run = next((r for r in runs if r["contender"] == n), None)
-        pinned = any_run["pinned"] if any_run else n in ("flask", "fastapi", "aiohttp", "nginx", "nginx-tls", "pixd", "pixd-tls")
-        t.add(n, CONTENDERS.get(n, n), cores_of(n, pinned), status if status == "ok" else f"**{status}**: {detail}")
-    rep.table(t)
+    rep.table(contenders_table(names, starts))
 
-    all_notes = {}
     for e in exps:
         title_e, what = EXPERIMENTS[e]
         rep.heading(2, title_e, e)
         cmd = meta.get(f"cmd_{e}", "")
         rep.para(f"{what}. Load: `{cmd}`.")
-        t, notes = experiment_table(e, results_by_exp[e], starts, names)
+        t, notes = experiment_table(e, results_by_exp[e], starts, names, int(meta["tw_wait"]))
         rep.table(t)
         rep.bullets(notes)
-        all_notes[e] = notes
 
     rep.heading(2, "Charts", "charts")
     rep.para("The original experiment's four charts, one bar per contender, grouped by endpoint.")
     for fname, ctitle in draw_charts(out, results_by_exp, names, exps):
         rep.image(f"charts/{fname}.png", f"charts/{fname}.svg", ctitle)
 
-    rep.heading(2, "Cross-check: pixload against wrk and ab", "crosscheck")
+    rep.heading(2, "Cross-check: pixload against wrk, ab and h2load", "crosscheck")
     if xc_table.rows:
         rep.para(f"In trial 1, right after pixload's run with the same settings: `{meta['cmd_ab']}` after the "
-                 f"avatars run, `{meta['cmd_wrk_ka']}` after the keep-alive run, and for /magic/base64 both tools "
+                 f"avatars run, `{meta['cmd_wrk_ka']}` after the keep-alive run, `{meta['cmd_h2load']}` after the "
+                 f"HTTP/2 run (when h2load is installed), and for /magic/base64 both tools "
                  f"posting the same body file with all connections open from the start: `{meta['cmd_base64-c']}` "
                  f"and `{meta['cmd_wrk_base64']}`. Where a tool's core is near 100 %, its figure is the tool's "
-                 f"speed, not the server's. ab's percentiles are whole milliseconds.")
+                 f"speed, not the server's. ab's percentiles are whole milliseconds; h2load gives none (its mean only).")
         rep.table(xc_table)
     else:
         rep.para("Not run (--no-crosscheck, or no contender reached it).")
 
     rep.heading(2, "Notes", "notes")
     rep.bullets([
-        "Two-worker async servers (uvicorn `--workers 2`, aiohttp under gunicorn) sometimes hand almost all "
-        "connections to one worker and run at one-process speed; that is why every table shows the slowest and "
-        "fastest trial beside the median.",
+        "Multi-process servers (uvicorn `--workers 2`, aiohttp under gunicorn) sometimes hand almost all "
+        "connections to one worker and run at one-process speed; that is why every table shows the spread "
+        "beside the median.",
         "Without keep-alive, a one-thread load generator on one core saturates before a fast server does "
         "(opening and closing a TCP connection per request costs the client about as much as the server): "
         "that experiment is judged by server CPU per request.",
         "Figures are from pixload's `--json-out` files (json/); its locust-format CSVs are in csv/, each tool's "
-        "text output in logs/, the raw per-run CPU counters in runs.csv.",
+        "text output in logs/, the raw per-run CPU counters in runs.csv, each contender's rendered configuration and "
+        "command line in contenders/, its declaration and package versions in contenders.json.",
     ])
 
     with open(os.path.join(out, "summary.md"), "w") as f:
@@ -646,10 +762,13 @@ def main():
         f.write(rep.html(title))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"meta": meta,
-                   "contenders": {n: {"status": starts.get(n, ("not run", ""))[0],
-                                      "detail": starts.get(n, ("", ""))[1]} for n in names},
+                   "contenders": {n: {"status": starts.get(n, ("not run",))[0],
+                                      "detail": starts.get(n, ("", ""))[1],
+                                      "magic": starts.get(n, ("", "", ""))[2],
+                                      "target": CONTENDERS.get(n, {}).get("target", "")} for n in names},
                    "experiments": {e: {n: dict(a, ratio=compare(n, results_by_exp[e])[1],
-                                               ratio_kind=compare(n, results_by_exp[e])[2])
+                                               ratio_kind=compare(n, results_by_exp[e])[2],
+                                               tied=compare(n, results_by_exp[e])[3])
                                        for n, a in results_by_exp[e].items()} for e in exps},
                    "crosscheck": xc_pairs}, f, indent=1)
 
