@@ -2,7 +2,7 @@
 """Checks that one running contender answers the avatar route and the /magic API correctly.
 
   check_peer.py BASE_URL AVATAR_DIR [--magic ORIGIN_URL [--magic-mode pillow|tolerance]
-                [--endpoints base64,multipart,imageurl]] [--redirect] [--status]
+                [--endpoints base64,multipart,imageurl]] [--redirect] [--status] [--h2]
 
 BASE_URL     http://127.0.0.1:P or https://... (certificate not verified: self-signed)
 AVATAR_DIR   the folder the contender serves, made by make_avatars.py
@@ -13,6 +13,7 @@ AVATAR_DIR   the folder the contender serves, made by make_avatars.py
 --endpoints  the /magic endpoints to check (default: all three)
 --redirect   also check /<uid>.<ext> -> 301 /<uid> (pixd, nginx)
 --status     also check GET /status answers JSON (pixd)
+--h2         also check GET /-1 over HTTP/2 (curl --http2: by ALPN for https)
 
 Prints one line per check, then `magic: exact` (every /magic answer byte-identical to this
 process's own Pillow conversion) or `magic: within tolerance` when /magic was checked, and exits
@@ -25,7 +26,9 @@ import io
 import json
 import os
 import ssl
+import subprocess
 import sys
+import tempfile
 import urllib.parse
 import uuid
 
@@ -119,6 +122,18 @@ def check_status(base):
     report(ok, "GET /status -> JSON", f"status {status} {hdrs.get('content-type')!r} {body[:80]!r}")
 
 
+def check_h2(base, adir):
+    """GET /-1 with curl --http2: HTTP/2 negotiated, status 200, the file's very bytes."""
+    with open(os.path.join(adir, "-1.png"), "rb") as f:
+        want = f.read()
+    with tempfile.NamedTemporaryFile() as body:
+        r = subprocess.run(["curl", "-sk", "--http2", "--max-time", "10", "-o", body.name, "-w", "%{http_version} %{http_code}",
+                            base + "/-1"], stdout=subprocess.PIPE, text=True)
+        got = body.read()
+    report(r.stdout == "2 200" and got == want, "GET /-1 over HTTP/2 -> -1.png",
+           f"curl: {r.stdout!r} (exit {r.returncode}), {len(got)} bytes, want '2 200' and {len(want)} bytes")
+
+
 def compare_bw(data, src, what, mode):
     """Reports whether data (a JPEG) is the black-and-white conversion of src: byte-identical to
     Pillow's, or (mode "tolerance") within TOLERANCE of it."""
@@ -190,6 +205,7 @@ def main():
     ap.add_argument("--magic", metavar="ORIGIN_URL")
     ap.add_argument("--redirect", action="store_true")
     ap.add_argument("--status", action="store_true")
+    ap.add_argument("--h2", action="store_true")
     ap.add_argument("--magic-mode", choices=("pillow", "tolerance"), default="tolerance")
     ap.add_argument("--endpoints", default="base64,multipart,imageurl")
     args = ap.parse_args()
@@ -198,6 +214,8 @@ def main():
         check_redirect(args.base)
     if args.status:
         check_status(args.base)
+    if args.h2:
+        check_h2(args.base, args.avatars)
     if args.magic:
         check_magic(args.base, args.avatars, args.magic, args.magic_mode, args.endpoints.split(","))
         print("magic: within tolerance" if inexact else "magic: exact")

@@ -150,7 +150,7 @@ def render(text, values):
 
 def check_args(c, experiments, origin):
     """bench/check_peer.py's options for the answers c must give."""
-    args = [f"--{k}" for k in c["checks"]]
+    args = [f"--{k}" for k in c["checks"]] + (["--h2"] if "avatars-h2" in experiments else [])
     magic = [e for e in experiments if e in MAGIC_EXPERIMENTS]
     if magic:
         args += ["--magic", origin, "--magic-mode", c["magic"] or "tolerance", "--endpoints", ",".join(magic)]

@@ -78,7 +78,7 @@ start_nginx() {
   STARTED_LOG=$prefix/error.log
 }
 
-# contender_sh CMD ARGS...: bench/contenders.py CMD ARGS (names, list, show, record) over
+# contender_sh CMD ARGS...: bench/contenders.py CMD ARGS (names, list, show, target, record) over
 # bench/contenders and CONTENDERS_DIRS.
 contender_sh() {
   local cmd=$1 d; shift

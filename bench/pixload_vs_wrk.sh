@@ -6,7 +6,7 @@
 #                           [--quiet-max S] [--retries N] [--disturbed PCT] [--busy-poll USEC]
 #   PIXLOAD=build/pixload PIXD=build/pixd bench/pixload_vs_wrk.sh   results in $OUT
 #
-# Two targets, each pinned to core 1: nginx serving a 1 KiB file (bench/nginx/avatars.conf.in,
+# Two targets, each pinned to core 1: nginx serving a 1 KiB file (bench/contenders/nginx,
 # one worker, GET /1k) and pixd (--threads 1) serving the 1.5 KB avatar GET /thumb. Per round
 # and target, the load generators run pinned to core 0 with the same settings, one after the
 # other, A then B in odd rounds and B then A in even ones (slow drift hits both alike):

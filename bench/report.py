@@ -10,7 +10,7 @@ right), DIR/runs.csv (one row per load run: CPU and times) and each run's figure
 --json-out file, or ab's / wrk's / h2load's text output in DIR/logs.
 
 Per experiment and contender the table shows medians over the trials with their spread
-(bench/stats.py: the range, or from 6 trials a 95 % interval of the median). "ref ÷ this"
+(bench/stats.py: the range, or from 6 trials a 95 % interval of the median). "reference ÷ this"
 compares with the reference contender the folder names (compare_to) or has the same cores and
 scheme: req/s, or server CPU time per request when the load generator, not the server, was the
 limit (its core >= 90 % busy while the server's was not). Two contenders whose spreads overlap
@@ -625,7 +625,8 @@ def write_verify(out, names, starts):
              "4/255 after a Gaussian blur of radius 2 px) for contenders that declare their own algorithm. Logs: logs/check-*.txt.")
     rep.table(contenders_table(names, starts))
     exact = [n for n in names if starts.get(n, ("", "", ""))[2] == "exact"]
-    rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
+    if any(starts.get(n, ("", "", ""))[2] for n in names):
+        rep.para("Byte-identical to Pillow: " + (", ".join(exact) if exact else "none") + ".")
     with open(os.path.join(out, "verify.md"), "w") as f:
         f.write(rep.md())
 

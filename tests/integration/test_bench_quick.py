@@ -1,26 +1,84 @@
 """The benchmark suite's smoke test: `bench/run --quick`, then its report in headless Chromium.
 
-Every contender must start, pass bench/check_peer.py and appear in summary.md with non-zero
-figures in every experiment it takes part in; no speed is asserted. The HTML report must show
-its tables and every chart image. The screenshot goes to $PIXD_BUILD/artifacts/report.png.
+Every contender folder of bench/contenders must start, pass its verification and appear in
+summary.md with non-zero figures in every experiment it declares; no speed is asserted. The same
+run also reads a contenders folder made here (--contenders-dir): `tiny`, a small Python server
+that must be started, verified and measured like the others, and `wrongbytes`, which answers
+altered avatar bytes and must be reported as failing verification and never measured. The HTML
+report must show its tables and every chart image; the screenshot goes to
+$PIXD_BUILD/artifacts/report.png. A second, short run measures a pixd started here with
+--target (its CPU unknown to the suite).
 """
 import base64
+import csv
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import tempfile
+import textwrap
 import unittest
 
 from test_page import CHROMIUM, Chromium
 
 SRC = os.environ.get("PIXD_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD = os.environ.get("PIXD_BUILD") or os.path.dirname(os.environ.get("PIXD_BIN", ""))
-CONTENDERS = ["flask", "gunicorn2", "gunicorn3", "fastapi", "fastapi2", "aiohttp", "aiohttp2", "starlette",
-              "nginx", "nginx-tls", "pixd", "pixd2", "pixd-tls"]
-EXPERIMENTS = ["avatars", "avatars-ka", "base64", "multipart", "imageurl"]
-AVATARS_ONLY = {"starlette", "nginx", "nginx-tls", "pixd-tls"}
+PY = "/usr/bin/python3"
+FOLDERS = subprocess.run([PY, os.path.join(SRC, "bench", "contenders.py"), "names"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.split()
+CONTENDERS = FOLDERS + ["tiny"]
+HEADINGS = {"avatars": "Avatars, a new connection per request", "avatars-ka": "Avatars, keep-alive",
+            "avatars-h2": "Avatars, HTTP/2", "base64": "/magic/base64", "multipart": "/magic/multipart",
+            "imageurl": "/magic/imageurl"}
 RUN_BUDGET_S = 480  # CTest gives the whole file 600 s
+
+# A contender as small as one gets: http.server answering the avatar route (with --wrong, the
+# avatars' bytes with one flipped: it must fail verification).
+TINY_APP = textwrap.dedent("""\
+    import argparse, email.utils, mimetypes, os
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--avatars")
+    ap.add_argument("--wrong", action="store_true")
+    args = ap.parse_args()
+
+    class Avatar(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            uid = self.path.lstrip("/")
+            path = next((p for p in (os.path.join(args.avatars, uid + e) for e in (".png", ".jpg", ".jpeg", ".gif"))
+                         if "/" not in uid and os.path.isfile(p)), os.path.join(args.avatars, "-1.png"))
+            with open(path, "rb") as f:
+                body = f.read()
+            if args.wrong:
+                body = body[:-1] + bytes([body[-1] ^ 1])
+            st = os.stat(path)
+            self.send_response(200)
+            self.send_header("Content-Type", mimetypes.guess_type(path)[0] or "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "public, max-age=7200")
+            self.send_header("ETag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
+            self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    ThreadingHTTPServer.request_queue_size = 1024
+    ThreadingHTTPServer(("127.0.0.1", args.port), Avatar).serve_forever()
+""")
+TINY_TOML = """\
+description = "http.server, threads (a test's contender)"
+experiments = ["avatars", "avatars-ka"]
+cores = 1
+start = "{python} %s --port {port} --avatars {avatars}%s"
+"""
 
 
 def table_rows(md, heading):
@@ -42,8 +100,16 @@ class BenchQuickTest(unittest.TestCase):
         # nginx's unprivileged workers must reach the avatar folder inside it.
         os.chmod(cls.tmp.name, 0o755)
         cls.out = os.path.join(cls.tmp.name, "out")
+        extra = os.path.join(cls.tmp.name, "contenders")
+        for name, flag in (("tiny", ""), ("wrongbytes", " --wrong")):
+            os.makedirs(os.path.join(extra, name))
+            with open(os.path.join(extra, name, "contender.toml"), "w") as f:
+                f.write(TINY_TOML % ("{dir}/../tiny/app.py", flag))
+        with open(os.path.join(extra, "tiny", "app.py"), "w") as f:
+            f.write(TINY_APP)
         env = dict(os.environ, PIXD_BUILD=BUILD)
-        cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--out", cls.out], env=env,
+        cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--out", cls.out,
+                                   "--contenders-dir", extra], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=RUN_BUDGET_S)
         cls.log = cls.proc.stdout.decode(errors="replace")
 
@@ -58,43 +124,73 @@ class BenchQuickTest(unittest.TestCase):
         with open(os.path.join(self.out, "results.json")) as f:
             return json.load(f)
 
+    def declared(self):
+        with open(os.path.join(self.out, "contenders.json")) as f:
+            return {n: c["experiments"] for n, c in json.load(f).items()}
+
     def test_every_contender_answers_and_is_measured(self):
-        res = self.results()
+        res, declared = self.results(), self.declared()
         for name in CONTENDERS:
             with self.subTest(contender=name):
                 c = res["contenders"][name]
                 self.assertEqual(c["status"], "ok", c["detail"])
-                for exp in EXPERIMENTS:
-                    if name in AVATARS_ONLY and exp not in ("avatars", "avatars-ka"):
-                        continue
+                for exp in declared[name]:
                     a = res["experiments"][exp].get(name)
                     self.assertIsNotNone(a, f"{name} has no {exp} figures")
-                    for key in ("rps", "requests", "p50", "mean", "server_us"):
+                    for key in ("rps", "requests", "mean", "server_us"):
                         self.assertGreater(a[key] or 0, 0, f"{exp} {name} {key}")
                     self.assertEqual(a["failures"], 0, f"{exp} {name}")
-                    if a["tools"] != ["wrk"]:  # wrk does not report body sizes
-                        self.assertGreater(a["content"] or 0, 0, f"{exp} {name} content")
+                    self.assertGreater(a["content"] or 0, 0, f"{exp} {name} content")
+
+    def test_magic_exactness_is_reported(self):
+        res = self.results()
+        self.assertEqual(res["contenders"]["pixd"]["magic"], "exact")
+        self.assertEqual(res["contenders"]["flask"]["magic"], "exact")
+        self.assertEqual(res["contenders"]["go"]["magic"], "within tolerance")
+
+    def test_wrong_bytes_fail_verification_and_are_not_measured(self):
+        c = self.results()["contenders"]["wrongbytes"]
+        self.assertEqual(c["status"], "wrong-answers")
+        self.assertIn("is not -1.png", c["detail"])
+        with open(os.path.join(self.out, "runs.csv"), newline="") as f:
+            self.assertEqual([r["id"] for r in csv.DictReader(f) if r["contender"] == "wrongbytes"], [])
+        self.assertIn("| wrongbytes |", self.summary().split("## Contenders", 1)[1])
+
+    def test_records(self):
+        with open(os.path.join(self.out, "meta.txt")) as f:
+            meta = dict(line.rstrip("\n").split("=", 1) for line in f)
+        for key in ("cpu", "cores", "kernel", "governor", "cpu_source", "packages"):
+            self.assertTrue(meta[key], key)
+        with open(os.path.join(self.out, "contenders.json")) as f:
+            self.assertTrue(json.load(f)["nginx"]["packages_installed"]["nginx-light"])
+        self.assertTrue(os.path.isfile(os.path.join(self.out, "contenders", "nginx", "nginx.conf")))
+        with open(os.path.join(self.out, "contenders", "tiny", "command.txt")) as f:
+            self.assertIn("app.py --port", f.read())
+
+    def summary(self):
+        with open(os.path.join(self.out, "summary.md")) as f:
+            return f.read()
 
     def test_summary_tables(self):
-        with open(os.path.join(self.out, "summary.md")) as f:
-            md = f.read()
-        headings = {"avatars": "Avatars, a new connection per request", "avatars-ka": "Avatars, keep-alive",
-                    "base64": "/magic/base64", "multipart": "/magic/multipart", "imageurl": "/magic/imageurl"}
-        for exp, heading in headings.items():
+        md, declared = self.summary(), self.declared()
+        for exp, heading in HEADINGS.items():
             rows = {k.split(" (")[0]: v for k, v in table_rows(md, heading).items()}
-            want = [n for n in CONTENDERS if exp.startswith("avatars") or n not in AVATARS_ONLY]
+            want = [n for n in CONTENDERS if exp in declared[n]] + ["wrongbytes"]
             self.assertEqual(sorted(rows), sorted(want), heading)
-            for name in want:
+            for name in want[:-1]:
                 with self.subTest(experiment=exp, contender=name):
                     cells = rows[name]
                     self.assertGreater(number(cells[2]), 0, cells)    # req/s
                     self.assertGreater(number(cells[8]), 0, cells)    # requests
-                    self.assertGreater(number(cells[10]), 0, cells)   # server CPU µs/req
+                    self.assertGreater(number(cells[10].split(" (")[0]), 0, cells)   # server CPU µs/req
+            self.assertIn("**wrong-answers**", rows["wrongbytes"][2])
         contenders = table_rows(md, "Contenders")
-        self.assertEqual({k: v[3] for k, v in contenders.items()}, {n: "ok" for n in CONTENDERS})
-        # The cross-check ran pixload next to wrk and ab.
+        self.assertEqual({k: v[5] for k, v in contenders.items() if k != "wrongbytes"}, {n: "ok" for n in CONTENDERS})
+        side = table_rows(md, "HTTP/1.1 and HTTP/2 side by side")
+        self.assertEqual(sorted(side), sorted(n for n in CONTENDERS if "avatars-h2" in declared[n]))
+        # The cross-check ran pixload next to wrk, ab and (where installed) h2load.
         xc = md.split("## Cross-check", 1)[1]
-        for tool in ("| ab |", "| wrk |"):
+        for tool in ("| ab |", "| wrk |") + (("| h2load |",) if os.path.exists("/usr/bin/h2load") else ()):
             self.assertIn(tool, xc)
 
     def test_outputs(self):
@@ -119,9 +215,9 @@ class BenchQuickTest(unittest.TestCase):
                                     ("response_time", "requests_per_second", "content_size", "request_count")))
             for src, width in images:
                 self.assertGreater(width, 0, f"{src} did not load")
-            # Headline, contenders, one per experiment, cross-check; each with rows.
+            # Headline, HTTP/1.1 and HTTP/2, contenders, one per experiment, cross-check; each with rows.
             rows = b.js("[...document.querySelectorAll('table')].map(t => t.tBodies[0].rows.length)")
-            self.assertEqual(len(rows), 3 + len(EXPERIMENTS))
+            self.assertEqual(len(rows), 4 + len(HEADINGS))
             self.assertTrue(all(n > 0 for n in rows), rows)
             self.assertIn("pixd", b.js("document.querySelector('h1').textContent"))
 
@@ -134,6 +230,59 @@ class BenchQuickTest(unittest.TestCase):
                 f.write(base64.b64decode(shot["data"]))
         finally:
             b.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(BUILD and os.path.exists(os.path.join(BUILD, "pixload")), "PIXD_BUILD with pixload is needed")
+class BenchTargetTest(unittest.TestCase):
+    """bench/run --target: a pixd started here, serving an avatar folder made here (as on another
+    machine), measured by a short run without starting anything of its own but the origin."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pixd-bench-target-")
+        os.chmod(cls.tmp.name, 0o755)
+        avatars, cls.out = os.path.join(cls.tmp.name, "avatars"), os.path.join(cls.tmp.name, "out")
+        subprocess.run([PY, os.path.join(SRC, "bench", "make_avatars.py"), avatars], check=True)
+        port = free_port()
+        cls.pixd = subprocess.Popen([os.path.join(BUILD, "pixd"), "--avatars", avatars, "--threads", "1",
+                                     "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        env = dict(os.environ, PIXD_BUILD=BUILD)
+        cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--no-crosscheck", "--out", cls.out,
+                                   "--experiments", "avatars-ka,base64", "--avatars", avatars,
+                                   "--target", f"pixd=http://127.0.0.1:{port}", "--target", f"far=http://127.0.0.1:{port}"],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        cls.log = cls.proc.stdout.decode(errors="replace")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pixd.send_signal(signal.SIGTERM)
+        cls.pixd.wait(timeout=10)
+        cls.tmp.cleanup()
+
+    def test_targets_verified_and_measured_without_cpu(self):
+        self.assertEqual(self.proc.returncode, 0, self.log[-4000:])
+        with open(os.path.join(self.out, "results.json")) as f:
+            res = json.load(f)
+        self.assertEqual(sorted(res["contenders"]), ["far", "pixd"])
+        for name in ("pixd", "far"):
+            with self.subTest(target=name):
+                self.assertEqual(res["contenders"][name]["status"], "ok", res["contenders"][name]["detail"])
+                self.assertEqual(res["contenders"][name]["magic"], "exact")
+                for exp in ("avatars-ka", "base64"):
+                    a = res["experiments"][exp][name]
+                    self.assertGreater(a["requests"], 0)
+                    self.assertEqual(a["failures"], 0)
+                    self.assertIsNone(a["server_us"])
+                    self.assertNotEqual(res["experiments"][exp][name]["ratio_kind"], "cpu")
+        with open(os.path.join(self.out, "summary.md")) as f:
+            self.assertIn("their server CPU is not available", f.read())
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """aiohttp peer: the avatar route and the three /magic endpoints, written as the originals were.
 
-Standalone:  /usr/bin/python3 aiohttp_app.py --port P --avatars DIR
-gunicorn:    AVATAR_DIR=DIR gunicorn -k aiohttp.GunicornWebWorker -w 2 -b 127.0.0.1:P \
-                 --chdir bench/peers aiohttp_app:app
+Standalone:  PYTHONPATH=bench/peers /usr/bin/python3 app.py --port P --avatars DIR
+gunicorn:    PYTHONPATH=bench/peers AVATAR_DIR=DIR gunicorn -k aiohttp.GunicornWebWorker -w 2 \
+                 -b 127.0.0.1:P --chdir bench/contenders/aiohttp app:app
 
 One difference from the original: /magic/imageurl downloads through one ClientSession per
 process (aiohttp's documented practice) instead of opening a session per request.

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """FastAPI peer: the avatar route and the three /magic endpoints, written as the originals were.
 
-  AVATAR_DIR=DIR uvicorn --app-dir bench/peers --port P [--workers 2] --no-access-log fastapi_app:app
-  /usr/bin/python3 fastapi_app.py --port P --avatars DIR        (one uvicorn worker)
+  PYTHONPATH=bench/peers AVATAR_DIR=DIR uvicorn --app-dir bench/contenders/fastapi --port P [--workers 2] --no-access-log app:app
+  PYTHONPATH=bench/peers /usr/bin/python3 app.py --port P --avatars DIR        (one uvicorn worker)
 
 As in the original, /magic/base64 and /magic/multipart are `async def` (Pillow runs on the event
 loop) and /magic/imageurl is a plain `def` using urllib, which FastAPI runs in its thread pool.

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Flask peer: the avatar route and the three /magic endpoints, written as the originals were.
 
-Dev server:  /usr/bin/python3 flask_app.py --port P --avatars DIR
-gunicorn:    AVATAR_DIR=DIR gunicorn -w 3 -b 127.0.0.1:P --chdir bench/peers flask_app:app
+Dev server:  PYTHONPATH=bench/peers /usr/bin/python3 app.py --port P --avatars DIR
+gunicorn:    PYTHONPATH=bench/peers AVATAR_DIR=DIR gunicorn -w 3 -b 127.0.0.1:P --chdir bench/contenders/flask app:app
 """
 import base64
 import logging

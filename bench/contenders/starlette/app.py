@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Starlette peer: the avatar route only, as the original experiment hand-optimised it.
 
-  AVATAR_DIR=DIR uvicorn --app-dir bench/peers --port P --workers 2 --no-access-log starlette_app:app
+  PYTHONPATH=bench/peers AVATAR_DIR=DIR uvicorn --app-dir bench/contenders/starlette --port P --workers 2 --no-access-log app:app
 
 Per request it stats and reads the whole file, then answers through a bare ASGI callable with
 last-modified, etag (md5 of mtime-size), cache-control and content-length. Unlike the original
