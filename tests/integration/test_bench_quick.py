@@ -1,7 +1,10 @@
 """The benchmark suite's smoke test: `bench/run --quick`, then its report in headless Chromium.
 
-Every contender folder of bench/contenders must start, pass its verification and appear in
-summary.md with non-zero figures in every experiment it declares; no speed is asserted. The same
+Every contender folder of bench/contenders must parse and be listed (`--list`); one of each kind
+(pixd and pixd-tls, the references; nginx from a template; nginx-tls with HTTP/2; flask, a Python
+app with /magic; go, built by its setup step) must start, pass its verification and appear in
+summary.md with non-zero figures in every experiment it declares: all of them twice in CI (plain
+and sanitizer builds) would take a quarter of an hour. No speed is asserted. The same
 run also reads a contenders folder made here (--contenders-dir): `tiny`, a small Python server
 that must be started, verified and measured like the others, and `wrongbytes`, which answers
 altered avatar bytes and must be reported as failing verification and never measured. The HTML
@@ -28,7 +31,8 @@ BUILD = os.environ.get("PIXD_BUILD") or os.path.dirname(os.environ.get("PIXD_BIN
 PY = "/usr/bin/python3"
 FOLDERS = subprocess.run([PY, os.path.join(SRC, "bench", "contenders.py"), "names"], check=True,
                          stdout=subprocess.PIPE, text=True).stdout.split()
-CONTENDERS = FOLDERS + ["tiny"]
+QUICK = ["pixd", "pixd-tls", "nginx", "nginx-tls", "flask", "go"]
+CONTENDERS = [n for n in QUICK if n in FOLDERS] + ["tiny"]
 HEADINGS = {"avatars": "Avatars, a new connection per request", "avatars-ka": "Avatars, keep-alive",
             "avatars-h2": "Avatars, HTTP/2", "base64": "/magic/base64", "multipart": "/magic/multipart",
             "imageurl": "/magic/imageurl"}
@@ -109,7 +113,7 @@ class BenchQuickTest(unittest.TestCase):
             f.write(TINY_APP)
         env = dict(os.environ, PIXD_BUILD=BUILD)
         cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--out", cls.out,
-                                   "--contenders-dir", extra], env=env,
+                                   "--contenders-dir", extra, "--only", ",".join(CONTENDERS + ["wrongbytes"])], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=RUN_BUDGET_S)
         cls.log = cls.proc.stdout.decode(errors="replace")
 
@@ -127,6 +131,13 @@ class BenchQuickTest(unittest.TestCase):
     def declared(self):
         with open(os.path.join(self.out, "contenders.json")) as f:
             return {n: c["experiments"] for n, c in json.load(f).items()}
+
+    def test_every_folder_is_listed(self):
+        out = subprocess.run([os.path.join(SRC, "bench", "run"), "--list"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout)
+        for name in FOLDERS:
+            self.assertRegex(out.stdout, rf"(?m)^{re.escape(name)}: ", name)
 
     def test_every_contender_answers_and_is_measured(self):
         res, declared = self.results(), self.declared()
