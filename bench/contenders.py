@@ -200,7 +200,7 @@ def cmd_list(found):
         print(f"    experiments: {' '.join(c['experiments'])}; {c['cores']} core(s), {c['scheme']}{ref}"
               + (", from memory" if c["from_memory"] else "") + (f"; /magic: {c['magic']}" if c["magic"] else ""))
         print("    packages: " + (", ".join(f"{p} {v or 'NOT INSTALLED'}" for p, v in vers.items()) or "none")
-              + (" (scripts/install-deps.sh bench, or apt-get install " + " ".join(missing) + ")" if missing else ""))
+              + (" (bench/run installs them, or: scripts/install-deps.sh bench " + " ".join(missing) + ")" if missing else ""))
 
 
 def target_entry(name, url, found, experiments):
@@ -248,6 +248,8 @@ def main():
     p = sub.add_parser("names")
     p.add_argument("--only", default="", help="names, comma- or space-separated")
     sub.add_parser("list")
+    p = sub.add_parser("packages")
+    p.add_argument("names", nargs="*")
     p = sub.add_parser("show")
     p.add_argument("name")
     for opt in ("--port", "--avatars", "--run", "--cert", "--key"):
@@ -282,6 +284,8 @@ def main():
                     print(n)
         elif a.cmd == "list":
             cmd_list(found)
+        elif a.cmd == "packages":  # what the named contenders need, for scripts/install-deps.sh
+            print(" ".join(sorted({p for n in a.names if n in found for p in found[n]["packages"]})))
         elif a.cmd == "show":
             cmd_show(found[a.name], a)
         elif a.cmd == "target":
