@@ -90,6 +90,10 @@ static int parse_metric(threshold_t *t, const char *s, size_t n, char *err, size
             if (paren && q < end && *q == ')') q++;
             else if (paren) q = NULL;
             if (q == end) {
+                const char *dot = memchr(p, '.', (size_t)(end - p));
+                if (dot && strspn(dot + 1, "0123456789") > 3)
+                    return errmsg_set(err, errlen, "percentile %.*s: at most 3 decimals (e.g. p99.999)",
+                                      (int)(n > 40 ? 40 : n), s);
                 if (!(v > 0 && v <= 100))
                     return errmsg_set(err, errlen, "percentile %.*s out of range (from p0.001 to p100)",
                                       (int)(n - 1), s + 1);
@@ -206,7 +210,8 @@ bool threshold_measure(const threshold_t *t, const stats_entry_t *e, double dura
     switch (t->metric) {
     case THRESHOLD_PCT:
         if (!h->count) return false;
-        *value = (double)hist_percentile(h, t->pct);
+        /* p100 is the exact max (a percentile reads its bucket's middle) */
+        *value = t->pct >= 100 ? (double)hist_max(h) : (double)hist_percentile(h, t->pct);
         return true;
     case THRESHOLD_MEAN:
         if (!h->count) return false;

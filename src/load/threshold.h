@@ -3,7 +3,8 @@
  *
  *   [name=NAME:]METRIC OP NUMBER[UNIT]
  *
- * METRIC is a latency (pN or p(N) for any percentile 0 < N <= 100, e.g. p50, p99.9; mean or
+ * METRIC is a latency (pN or p(N) for any percentile 0 < N <= 100 with at most 3 decimals,
+ * e.g. p50, p99.9; mean or
  * avg; min; max), which needs a unit (us, ms or s), or fail_ratio (failures / requests; a
  * number, or a percentage with %), rps (requests per second over the run), requests or
  * failures (counts; rps, requests and failures accept k and M). OP is one of < <= > >= ==.
