@@ -16,7 +16,7 @@
 #define CW 960
 #define CH 260
 #define ML 70 /* left margin: the y labels */
-#define MR 20
+#define MR 36 /* right margin: room for the last x label */
 #define MT 30
 #define MB 40 /* bottom: the x labels */
 #define PW (CW - ML - MR)
@@ -76,6 +76,17 @@ static void fmt_lat(char *buf, size_t n, double us)
         snprintf(buf, n, "%.2f ms", us / 1e3);
     else
         snprintf(buf, n, "%.2f s", us / 1e6);
+}
+
+/* A latency on an axis: "500 µs", "2 ms", "1.5 s". */
+static void fmt_lat_axis(char *buf, size_t n, double us)
+{
+    if (us < 1000)
+        snprintf(buf, n, "%g µs", us);
+    else if (us < 1e6)
+        snprintf(buf, n, "%g ms", us / 1e3);
+    else
+        snprintf(buf, n, "%g s", us / 1e6);
 }
 
 /* An axis label: 0.5, 2, 1500, 1.5k. */
@@ -246,7 +257,7 @@ static void histogram_chart(FILE *f, const hist_t *h)
             if (v < lo * 0.9999 || v > hi * 1.0001) continue;
             double px = ML + (span > 0 ? PW * log(v / lo) / span : 0);
             char lab[32];
-            fmt_lat(lab, sizeof lab, v);
+            fmt_lat_axis(lab, sizeof lab, v);
             fprintf(f, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", px, MT + PH, px,
                     MT + PH + 4);
             fprintf(f, "<text class=\"xlab\" x=\"%.1f\" y=\"%d\">%s</text>\n", px, MT + PH + 18, lab);
@@ -284,7 +295,7 @@ static void name_row(FILE *f, const char *method, const char *name, const stats_
     const hist_t *h = &e->latency;
     fprintf(f, "<tr%s data-name=\"", agg ? " class=\"agg\"" : "");
     esc(f, name);
-    fputs("\"><td>", f);
+    fputs("\"><td class=\"l\">", f);
     esc(f, method);
     fputs("</td><td class=\"name\">", f);
     esc(f, name);
