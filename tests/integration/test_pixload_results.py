@@ -301,6 +301,46 @@ class ResultsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn('schema "pixload/2": this pixload reads pixload/1', p.stderr)
 
+    # ---- the Kubernetes Job of docs/pixload.md ----------------------------------------------------
+
+    def test_kubernetes_job_manifest(self):
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest("PyYAML is not installed")
+        src = os.environ.get("PIXD_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+        with open(os.path.join(src, "deploy", "pixload-job.yaml")) as f:
+            docs = list(yaml.safe_load_all(f))
+        self.assertEqual([d["kind"] for d in docs], ["PersistentVolumeClaim", "Job", "Job"])
+        gen, merge = docs[1], docs[2]
+        self.assertEqual(gen["spec"]["completionMode"], "Indexed")
+        self.assertEqual(gen["spec"]["parallelism"], gen["spec"]["completions"])
+        c = gen["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        m = merge["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(int({e["name"]: e["value"] for e in m["env"]}["GENERATORS"]), gen["spec"]["completions"])
+        # the generator's command line, as Kubernetes expands it: valid options (a start in the past
+        # is the one complaint)
+        args = [a.replace("$(START_AT)", env["START_AT"]).replace("$(TARGET)", self.srv.url("/42"))
+                 .replace("$(INDEX)", "0").replace("/results", self.tmp.name) for a in c["args"]]
+        p = self.run_pixload(*args[1:]) if c["command"] == ["pixload"] and args[0] == "-q" else None
+        self.assertIsNotNone(p, c)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--start-at 2000-01-01T00:00:00.000Z: that time has passed", p.stderr)
+        # the merge script, over two generators' documents
+        results = self.path("k8s")
+        os.makedirs(results, exist_ok=True)
+        for i in (0, 1):
+            self.pixload_json("-c", "2", "-n", "300", self.srv.url("/42"), name=f"k8s/gen-{i}.json")
+        script = m["args"][0].replace("/results", results).replace("exec pixload", "exec " + PIXLOAD_BIN)
+        p = subprocess.run(["/bin/sh", "-c", script], env=dict(os.environ, GENERATORS="2"), capture_output=True,
+                           text=True, timeout=60)
+        self.assertIn(p.returncode, (0, 99), p.stdout + p.stderr)
+        self.assertIn("Merged 2 runs", p.stdout)
+        self.assertIn("600 requests in", p.stdout)
+        for out in ("merged.json", "report.html", "merged_stats.csv"):
+            self.assertTrue(os.path.exists(os.path.join(results, out)), out)
+
 
 if __name__ == "__main__":
     unittest.main()
