@@ -94,51 +94,52 @@ int main(int argc, char **argv)
         return 0;
     case LOAD_CONFIG_ERROR:
         fprintf(stderr, "pixload: %s (see --help)\n", err);
+        load_config_free(&cfg);
         return 2;
     case LOAD_CONFIG_RUN:
         break;
     }
     scenario_t sc;
-    if (scenario_build(&sc, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "pixload: %s\n", err);
-        return 2;
-    }
-    const char **names = calloc(sc.nstats ? sc.nstats : 1, sizeof *names);
-    if (!names) {
-        fprintf(stderr, "pixload: out of memory\n");
-        return 1;
+    const char **names = NULL;
+    latlog_t *log = NULL;
+    report_csv_t *csv = NULL;
+    /* Everything that can be wrong with the arguments is found before any load is sent. */
+    if (scenario_build(&sc, &cfg, err, sizeof err) != 0)
+        goto bad_args;
+    if (!(names = calloc(sc.nstats ? sc.nstats : 1, sizeof *names))) {
+        snprintf(err, sizeof err, "out of memory");
+        goto bad_args;
     }
     for (size_t i = 0; i < sc.nstats; i++)
         names[i] = sc.stats[i].name;
-    if (threshold_check_names(cfg.thresholds, cfg.nthresholds, names, sc.nstats, err, sizeof err) != 0) {
-        fprintf(stderr, "pixload: %s\n", err);
-        return 2;
-    }
+    if (threshold_check_names(cfg.thresholds, cfg.nthresholds, names, sc.nstats, err, sizeof err) != 0)
+        goto bad_args;
     char hostport[300];
     snprintf(hostport, sizeof hostport, strchr(sc.host, ':') ? "[%s]:%u" : "%s:%u", sc.host, sc.port);
     sock_addr_t addr;
-    if (sock_resolve(hostport, &addr, err, sizeof err) != 0) {
-        fprintf(stderr, "pixload: %s\n", err);
-        return 2;
-    }
+    if (sock_resolve(hostport, &addr, err, sizeof err) != 0)
+        goto bad_args;
     if (cfg.start_at > 0 && cfg.start_at <= wall_now()) {
         char iso[40];
         report_iso_time(iso, sizeof iso, cfg.start_at);
-        fprintf(stderr, "pixload: --start-at %s: that time has passed (%.1fs ago)\n", iso,
-                wall_now() - cfg.start_at);
-        return 2;
+        snprintf(err, sizeof err, "--start-at %s: that time has passed (%.1fs ago)", iso, wall_now() - cfg.start_at);
+        goto bad_args;
     }
-
-    report_csv_t *csv = NULL;
+    if (cfg.latency_log && !(log = latlog_open(cfg.latency_log, names, sc.nstats, err, sizeof err)))
+        goto bad_args;
     if (cfg.csv_prefix &&
         !(csv = report_csv_open(cfg.csv_prefix, cfg.csv_full_history, &sc,
                                 cfg.start_at > 0 ? cfg.start_at : wall_now(), err, sizeof err))) {
-        fprintf(stderr, "pixload: %s\n", err);
-        return 2;
+        char ignored[64];
+        if (log) latlog_close(log, ignored, sizeof ignored);
+        goto bad_args;
     }
-    latlog_t *log = NULL;
-    if (cfg.latency_log && !(log = latlog_open(cfg.latency_log, names, sc.nstats, err, sizeof err))) {
+    if (0) {
+    bad_args:
         fprintf(stderr, "pixload: %s\n", err);
+        free(names);
+        scenario_free(&sc);
+        load_config_free(&cfg);
         return 2;
     }
 
@@ -247,6 +248,11 @@ int main(int argc, char **argv)
             report_csv_finish(csv, &(report_t){.cfg = &cfg, .sc = &sc, .st = &now}, err, sizeof err);
         engine_free(e);
         stats_free(&now);
+        series_free(&series);
+        free(agg_now);
+        free(agg_prev);
+        free(results);
+        free(names);
         scenario_free(&sc);
         load_config_free(&cfg);
         return 1;
