@@ -12,6 +12,7 @@
 
 static const char usage[] =
     "Usage: pixload [options] URL\n"
+    "       pixload merge A.json B.json ... [options]\n"
     "\n"
     "Drives HTTP/1.1 or HTTP/2 load at URL (http://host[:port]/path?query) and reports latency and\n"
     "throughput like wrk and ab, with locust-compatible CSV files.\n"
@@ -69,8 +70,8 @@ static const char usage[] =
     "      --json-out FILE     every figure as JSON (schema pixload/1: histograms and the\n"
     "                          per-second series, for `pixload merge`)\n"
     "      --html FILE         a self-contained HTML report (charts, tables, thresholds)\n"
-    "      --latency-log FILE  every sample, one line each: start time, latency, status,\n"
-    "                          error kind, name\n"
+    "      --latency-log FILE  every sample, one line each: start time, latency, name,\n"
+    "                          status, error kind\n"
     "  -q, --quiet             no banner and no live status line\n"
     "  -h, --help              this text\n"
     "  -V, --version           print the version\n"

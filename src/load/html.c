@@ -53,7 +53,6 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-
 /* 1234567 as "1,234,567". */
 static void fmt_count(char *buf, size_t n, uint64_t v)
 {
@@ -147,10 +146,12 @@ static void svg_axes(FILE *f, double ymax, double xmax, const char *yunit)
     if (step < 1) step = 1;
     for (double x = 0; x <= xmax + 1e-9; x += step) {
         double px = ML + (xmax > 0 ? PW * x / xmax : 0);
-        fprintf(f, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", px, MT + PH, px, MT + PH + 4);
+        fprintf(f, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", px, MT + PH, px,
+                MT + PH + 4);
         fprintf(f, "<text class=\"xlab\" x=\"%.1f\" y=\"%d\">%gs</text>\n", px, MT + PH + 18, x);
     }
-    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", ML, MT + PH, ML + PW, MT + PH);
+    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", ML, MT + PH, ML + PW,
+            MT + PH);
 }
 
 static void svg_legend(FILE *f, const line_t *lines, size_t nlines)
@@ -167,8 +168,8 @@ static void svg_legend(FILE *f, const line_t *lines, size_t nlines)
 }
 
 /* One chart of lines over the run's time (x[i]: seconds from the start). */
-static void line_chart(FILE *f, const char *id, const char *title, const char *yunit, const double *x, size_t n,
-                       const line_t *lines, size_t nlines)
+static void line_chart(FILE *f, const char *id, const char *title, const char *yunit, const double *x,
+                       size_t n, const line_t *lines, size_t nlines)
 {
     double xmax = 1, ymax = 0;
     for (size_t i = 0; i < n; i++) {
@@ -185,12 +186,15 @@ static void line_chart(FILE *f, const char *id, const char *title, const char *y
         fprintf(f, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", lines[l].color,
                 lines[l].dashed ? " stroke-dasharray=\"5 4\"" : "");
         for (size_t i = 0; i < n; i++)
-            fprintf(f, "%s%.1f,%.1f", i ? " " : "", ML + PW * x[i] / xmax, MT + PH - PH * lines[l].y[i] / ymax);
+            fprintf(f, "%s%.1f,%.1f", i ? " " : "", ML + PW * x[i] / xmax,
+                    MT + PH - PH * lines[l].y[i] / ymax);
         fputs("\"><title>", f);
         esc(f, lines[l].label);
         fputs("</title></polyline>\n", f);
     }
-    if (!n) fprintf(f, "<text class=\"empty\" x=\"%d\" y=\"%d\">no per-second data</text>\n", ML + PW / 2, MT + PH / 2);
+    if (!n)
+        fprintf(f, "<text class=\"empty\" x=\"%d\" y=\"%d\">no per-second data</text>\n", ML + PW / 2,
+                MT + PH / 2);
     svg_legend(f, lines, nlines);
     fputs("</svg></figure>\n", f);
 }
@@ -238,16 +242,18 @@ static void histogram_chart(FILE *f, const hist_t *h)
     double bw = (double)PW / HIST_BINS;
     for (int b = 0; b < HIST_BINS; b++) {
         if (!bins[b]) continue;
-        double from = span > 0 ? lo * exp(span * b / HIST_BINS) : lo, to = span > 0 ? lo * exp(span * (b + 1) / HIST_BINS) : hi;
+        double from = span > 0 ? lo * exp(span * b / HIST_BINS) : lo,
+               to = span > 0 ? lo * exp(span * (b + 1) / HIST_BINS) : hi;
         double hgt = PH * (double)bins[b] / ymax;
         char a[32], z[32];
         fmt_lat(a, sizeof a, from);
         fmt_lat(z, sizeof z, to);
-        fprintf(f,
-                "<rect class=\"bar\" data-count=\"%llu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                "fill=\"%s\"><title>%s – %s: %llu requests</title></rect>\n",
-                (unsigned long long)bins[b], ML + bw * b + 0.5, MT + PH - hgt, bw - 1, hgt, C_RPS, a, z,
-                (unsigned long long)bins[b]);
+        fprintf(
+            f,
+            "<rect class=\"bar\" data-count=\"%llu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"%s\"><title>%s – %s: %llu requests</title></rect>\n",
+            (unsigned long long)bins[b], ML + bw * b + 0.5, MT + PH - hgt, bw - 1, hgt, C_RPS, a, z,
+            (unsigned long long)bins[b]);
     }
     /* x axis: 1-2-5 steps across the range */
     for (double d = pow(10, floor(log10(lo))); d <= hi * 1.0001; d *= 10) {
@@ -271,13 +277,19 @@ static void histogram_chart(FILE *f, const hist_t *h)
     for (int k = 0; k < 3 && h->count; k++) {
         double v = (double)hist_percentile(h, marks[k].p);
         double px = ML + (span > 0 && v > lo ? PW * log(v / lo) / span : 0);
-        fprintf(f,
-                "<line class=\"mark\" data-label=\"%s\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" "
-                "stroke-dasharray=\"4 3\"/><text class=\"marklab\" x=\"%.1f\" y=\"%d\" fill=\"%s\">%s</text>\n",
-                marks[k].label, px, MT, px, MT + PH, colors[k], px + 3, MT + 12 + 12 * k, colors[k], marks[k].label);
+        fprintf(
+            f,
+            "<line class=\"mark\" data-label=\"%s\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+            "stroke=\"%s\" "
+            "stroke-dasharray=\"4 3\"/><text class=\"marklab\" x=\"%.1f\" y=\"%d\" fill=\"%s\">%s</text>\n",
+            marks[k].label, px, MT, px, MT + PH, colors[k], px + 3, MT + 12 + 12 * k, colors[k],
+            marks[k].label);
     }
-    if (!h->count) fprintf(f, "<text class=\"empty\" x=\"%d\" y=\"%d\">no timed requests</text>\n", ML + PW / 2, MT + PH / 2);
-    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", ML, MT + PH, ML + PW, MT + PH);
+    if (!h->count)
+        fprintf(f, "<text class=\"empty\" x=\"%d\" y=\"%d\">no timed requests</text>\n", ML + PW / 2,
+                MT + PH / 2);
+    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", ML, MT + PH, ML + PW,
+            MT + PH);
     fputs("</svg></figure>\n", f);
 }
 
@@ -290,7 +302,8 @@ static void figure(FILE *f, const char *id, const char *label, const char *shown
     fputs("</dd></div>\n", f);
 }
 
-static void name_row(FILE *f, const char *method, const char *name, const stats_entry_t *e, double secs, bool agg)
+static void name_row(FILE *f, const char *method, const char *name, const stats_entry_t *e, double secs,
+                     bool agg)
 {
     const hist_t *h = &e->latency;
     fprintf(f, "<tr%s data-name=\"", agg ? " class=\"agg\"" : "");
@@ -328,14 +341,16 @@ static const char css[] =
     ".sub{color:#59636e;margin:0;word-break:break-all}\n"
     ".verdict{display:inline-block;margin:12px 0 0;padding:4px 12px;border-radius:4px;font-weight:600}\n"
     ".verdict.pass{background:#dff3e4;color:#17612c}.verdict.fail{background:#fbe1df;color:#9b1c14}\n"
-    "dl.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:18px 0 0}\n"
+    "dl.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;margin:18px "
+    "0 0}\n"
     "dl.figures div{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px}\n"
     "dt{color:#59636e;font-size:12px;text-transform:uppercase;letter-spacing:.04em}\n"
     "dd{margin:2px 0 0;font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\n"
     "figure{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:12px 0;padding:10px 12px 4px}\n"
     "figcaption{font-weight:600;margin-bottom:4px}svg.chart{width:100%;height:auto;display:block}\n"
     ".grid{stroke:#e6e9ed}.axis{stroke:#8a939c}.tick{stroke:#8a939c}\n"
-    ".ylab{font-size:12px;fill:#59636e;text-anchor:end}.xlab{font-size:12px;fill:#59636e;text-anchor:middle}\n"
+    ".ylab{font-size:12px;fill:#59636e;text-anchor:end}.xlab{font-size:12px;fill:#59636e;text-anchor:middle}"
+    "\n"
     ".unit{font-size:12px;fill:#59636e}.legend{font-size:12px;fill:#1d232a}.marklab{font-size:11px}\n"
     ".empty{font-size:14px;fill:#8a939c;text-anchor:middle}\n"
     "table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e6;font-variant-numeric:"
@@ -344,7 +359,8 @@ static const char css[] =
     "th{background:#f7f8fa;font-size:12px;color:#59636e}td.name,td.expr,th.l,td.l{text-align:left;"
     "white-space:normal;word-break:break-all}\n"
     "tr.agg td{font-weight:600;border-top:2px solid #dde1e6}\n"
-    "td.pass{color:#17612c;font-weight:600;text-align:left}td.fail{color:#9b1c14;font-weight:600;text-align:left}\n"
+    "td.pass{color:#17612c;font-weight:600;text-align:left}td.fail{color:#9b1c14;font-weight:600;text-align:"
+    "left}\n"
     "footer{color:#8a939c;font-size:12px;margin-top:28px}\n";
 
 /* The JSON document, safe inside <script>: "</" written as "<\/". */
@@ -423,7 +439,8 @@ int report_html_write(FILE *f, const report_t *r)
     figure(f, "f-requests", "Requests", b, (double)agg->requests);
     char fb[80];
     fmt_count(b, sizeof b, agg->failures);
-    snprintf(fb, sizeof fb, "%s (%.2f%%)", b, agg->requests ? 100.0 * (double)agg->failures / (double)agg->requests : 0.0);
+    snprintf(fb, sizeof fb, "%s (%.2f%%)", b,
+             agg->requests ? 100.0 * (double)agg->failures / (double)agg->requests : 0.0);
     figure(f, "f-failures", "Failures", fb, (double)agg->failures);
     double rps = secs > 0 ? (double)agg->requests / secs : 0;
     snprintf(b, sizeof b, "%.1f", rps);
@@ -445,9 +462,10 @@ int report_html_write(FILE *f, const report_t *r)
 
     /* thresholds */
     if (r->nthresholds) {
-        fputs("<h2>Thresholds</h2>\n<table id=\"thresholds\">\n<tr><th class=\"l\">verdict</th><th class=\"l\">"
-              "threshold</th><th>measured</th></tr>\n",
-              f);
+        fputs(
+            "<h2>Thresholds</h2>\n<table id=\"thresholds\">\n<tr><th class=\"l\">verdict</th><th class=\"l\">"
+            "threshold</th><th>measured</th></tr>\n",
+            f);
         for (size_t i = 0; i < r->nthresholds; i++) {
             const threshold_t *t = &r->thresholds[i];
             const threshold_result_t *res = &r->threshold_results[i];
@@ -460,7 +478,8 @@ int report_html_write(FILE *f, const report_t *r)
             fprintf(f, "<tr data-pass=\"%s\"><td class=\"%s\">%s</td><td class=\"expr\">",
                     res->pass ? "true" : "false", res->pass ? "pass" : "fail", res->pass ? "PASS" : "FAIL");
             esc(f, t->expr);
-            fprintf(f, "</td><td data-value=\"%.17g\">%s = %s</td></tr>\n", res->has_value ? res->value : 0, label, v);
+            fprintf(f, "</td><td data-value=\"%.17g\">%s = %s</td></tr>\n", res->has_value ? res->value : 0,
+                    label, v);
         }
         fputs("</table>\n", f);
         if (r->aborted) {
@@ -481,8 +500,8 @@ int report_html_write(FILE *f, const report_t *r)
         free(agg);
         return -1;
     }
-    double *x = buf, *rq = buf + n, *fl = buf + 2 * n, *p50 = buf + 3 * n, *p95 = buf + 4 * n, *p99 = buf + 5 * n,
-           *users = buf + 6 * n;
+    double *x = buf, *rq = buf + n, *fl = buf + 2 * n, *p50 = buf + 3 * n, *p95 = buf + 4 * n,
+           *p99 = buf + 5 * n, *users = buf + 6 * n;
     bool any_users = false;
     for (size_t i = 0; i < n; i++) {
         const series_point_t *p = &r->series->p[i];
@@ -510,7 +529,8 @@ int report_html_write(FILE *f, const report_t *r)
     histogram_chart(f, lat);
 
     /* per name */
-    fputs("<h2>Requests by name</h2>\n<table id=\"names\">\n<tr><th class=\"l\">method</th><th class=\"l\">name</th>"
+    fputs("<h2>Requests by name</h2>\n<table id=\"names\">\n<tr><th class=\"l\">method</th><th "
+          "class=\"l\">name</th>"
           "<th>requests</th><th>failures</th><th>fail %</th><th>mean</th><th>min</th><th>p50</th><th>p95</th>"
           "<th>p99</th><th>max</th><th>req/s</th></tr>\n",
           f);
@@ -521,20 +541,22 @@ int report_html_write(FILE *f, const report_t *r)
 
     /* failures by kind */
     if (agg->failures) {
-        fputs("<h2>Failures by kind</h2>\n<table id=\"failures\">\n<tr><th class=\"l\">kind</th><th>count</th></tr>\n",
+        fputs("<h2>Failures by kind</h2>\n<table id=\"failures\">\n<tr><th "
+              "class=\"l\">kind</th><th>count</th></tr>\n",
               f);
         for (int k = 0; k < STATS_ERR_KINDS; k++) {
             if (!agg->errors[k]) continue;
             fmt_count(b, sizeof b, agg->errors[k]);
-            fprintf(f, "<tr><td class=\"l\">%s</td><td data-value=\"%llu\">%s</td></tr>\n", stats_err_name((stats_err_t)k),
-                    (unsigned long long)agg->errors[k], b);
+            fprintf(f, "<tr><td class=\"l\">%s</td><td data-value=\"%llu\">%s</td></tr>\n",
+                    stats_err_name((stats_err_t)k), (unsigned long long)agg->errors[k], b);
         }
         fputs("</table>\n", f);
     }
 
     /* the runs merged */
     if (r->nsources) {
-        fputs("<h2>Runs merged</h2>\n<table id=\"sources\">\n<tr><th class=\"l\">file</th><th class=\"l\">host</th>"
+        fputs("<h2>Runs merged</h2>\n<table id=\"sources\">\n<tr><th class=\"l\">file</th><th "
+              "class=\"l\">host</th>"
               "<th>started</th><th>duration</th><th>requests</th></tr>\n",
               f);
         for (size_t i = 0; i < r->nsources; i++) {
@@ -545,14 +567,16 @@ int report_html_write(FILE *f, const report_t *r)
             fputs("</td><td class=\"l\">", f);
             esc(f, s->host ? s->host : "");
             fmt_count(b, sizeof b, s->requests);
-            fprintf(f, "</td><td>%s</td><td>%.2f s</td><td data-value=\"%llu\">%s</td></tr>\n", iso, s->duration_s,
-                    (unsigned long long)s->requests, b);
+            fprintf(f, "</td><td>%s</td><td>%.2f s</td><td data-value=\"%llu\">%s</td></tr>\n", iso,
+                    s->duration_s, (unsigned long long)s->requests, b);
         }
         fputs("</table>\n", f);
     }
 
-    fputs("<footer>pixload " PIXD_VERSION ". Latencies from a log-bucketed histogram (within 0.79 %); per-second "
-          "figures over the run's one-second windows. The figures are also in the JSON below (#pixload-data).</footer>\n",
+    fputs("<footer>pixload " PIXD_VERSION
+          ". Latencies from a log-bucketed histogram (within 0.79 %); per-second "
+          "figures over the run's one-second windows. The figures are also in the JSON below "
+          "(#pixload-data).</footer>\n",
           f);
     fputs("</main>\n", f);
     int rc = embed_json(f, r);

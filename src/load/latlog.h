@@ -28,7 +28,7 @@
 #define LATLOG_CHUNK 16384
 
 typedef struct {
-    uint64_t start_ns; /* CLOCK_MONOTONIC */
+    uint64_t start_ns;   /* CLOCK_MONOTONIC */
     uint64_t latency_us; /* STATS_NO_LATENCY: none */
     uint32_t stat;       /* the stats slot (scenario_t.stats index) */
     int16_t status;

@@ -21,7 +21,8 @@ void merged_free(merged_t *m)
 static long slot_of(merged_t *m, const scenario_stat_t *s, size_t *cap)
 {
     for (size_t i = 0; i < m->sc.nstats; i++)
-        if (!strcmp(m->sc.stats[i].name, s->name) && !strcmp(m->sc.stats[i].method, s->method)) return (long)i;
+        if (!strcmp(m->sc.stats[i].name, s->name) && !strcmp(m->sc.stats[i].method, s->method))
+            return (long)i;
     if (m->sc.nstats == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
         scenario_stat_t *v = realloc(m->sc.stats, nc * sizeof *v);
@@ -44,21 +45,22 @@ static int add_host(merged_t *m, const char *host)
     }
     char *h = realloc(m->hosts, have + n + 3);
     if (!h) return -1;
-    if (have)
-        memcpy(h + have, ", ", 2), have += 2;
+    if (have) memcpy(h + have, ", ", 2), have += 2;
     memcpy(h + have, host, n + 1);
     m->hosts = h;
     return 0;
 }
 
-int merge_runs(merged_t *m, const runfile_t *runs, size_t n, const char *const *files, char *err, size_t errlen)
+int merge_runs(merged_t *m, const runfile_t *runs, size_t n, const char *const *files, char *err,
+               size_t errlen)
 {
     memset(m, 0, sizeof *m);
     series_init(&m->series);
     if (!n) return errmsg_set(err, errlen, "no runs to merge");
     for (size_t i = 1; i < n; i++)
         if (strcmp(runs[i].protocol, runs[0].protocol) != 0)
-            return errmsg_set(err, errlen, "%s spoke %s and %s spoke %s: runs of different protocols do not add up",
+            return errmsg_set(err, errlen,
+                              "%s spoke %s and %s spoke %s: runs of different protocols do not add up",
                               files ? files[0] : "run 1", runs[0].protocol, files ? files[i] : "another run",
                               runs[i].protocol);
     /* The names, in order of first appearance; then each run's slots added into theirs. */
@@ -114,8 +116,10 @@ int merge_runs(merged_t *m, const runfile_t *runs, size_t n, const char *const *
         uint64_t reqs = 0;
         for (size_t j = 0; j < r->sc.nstats; j++)
             reqs += r->st.entries[j].requests;
-        m->sources[i] = (report_source_t){.file = files ? files[i] : NULL, .host = r->host,
-                                          .start_wall = r->start_wall, .duration_s = r->duration_s,
+        m->sources[i] = (report_source_t){.file = files ? files[i] : NULL,
+                                          .host = r->host,
+                                          .start_wall = r->start_wall,
+                                          .duration_s = r->duration_s,
                                           .requests = reqs};
     }
     m->duration_s = end - m->start_wall;
@@ -199,7 +203,8 @@ static int parse_args(merge_opts_t *o, int argc, char **argv, char *err, size_t 
             }
         }
         if (!name) return errmsg_set(err, errlen, "unknown option '%s'", a);
-        if (!*arg && strcmp(name, "--threshold") != 0) return errmsg_set(err, errlen, "%s: empty value", name);
+        if (!*arg && strcmp(name, "--threshold") != 0)
+            return errmsg_set(err, errlen, "%s: empty value", name);
         if (!strcmp(name, "--csv")) {
             o->csv = arg;
         } else if (!strcmp(name, "--html")) {
@@ -213,7 +218,8 @@ static int parse_args(merge_opts_t *o, int argc, char **argv, char *err, size_t 
             o->nthresholds++;
         }
     }
-    if (!o->nfiles) return errmsg_set(err, errlen, "no files to merge (usage: pixload merge A.json B.json ...)");
+    if (!o->nfiles)
+        return errmsg_set(err, errlen, "no files to merge (usage: pixload merge A.json B.json ...)");
     return 0;
 }
 
@@ -235,7 +241,8 @@ static int write_csv(const merged_t *m, const report_t *r, const char *prefix, c
         e->failures += p->failures;
         e->content_bytes += p->content_bytes;
         for (size_t b = 0; b < p->nbuckets; b++)
-            if (p->buckets[b].index < HIST_BUCKETS) hist_add_bucket(&e->latency, p->buckets[b].index, p->buckets[b].count);
+            if (p->buckets[b].index < HIST_BUCKETS)
+                hist_add_bucket(&e->latency, p->buckets[b].index, p->buckets[b].count);
         report_csv_history(c, &cum, p->t, p->users);
     }
     cum.n = m->sc.nstats ? m->sc.nstats : 1;
@@ -300,13 +307,24 @@ int merge_main(int argc, char **argv)
     }
     m.cfg.thresholds = o.thresholds;
     m.cfg.nthresholds = o.nthresholds;
-    report_t r = {.cfg = &m.cfg, .sc = &m.sc, .st = &m.st, .start_wall = m.start_wall, .duration_s = m.duration_s,
-                  .interrupted = m.interrupted, .protocol = m.protocol, .streams = m.streams,
-                  .host = m.hosts ? m.hosts : "", .series = &m.series, .thresholds = o.thresholds,
-                  .threshold_results = results, .nthresholds = o.nthresholds, .sources = m.sources,
+    report_t r = {.cfg = &m.cfg,
+                  .sc = &m.sc,
+                  .st = &m.st,
+                  .start_wall = m.start_wall,
+                  .duration_s = m.duration_s,
+                  .interrupted = m.interrupted,
+                  .protocol = m.protocol,
+                  .streams = m.streams,
+                  .host = m.hosts ? m.hosts : "",
+                  .series = &m.series,
+                  .thresholds = o.thresholds,
+                  .threshold_results = results,
+                  .nthresholds = o.nthresholds,
+                  .sources = m.sources,
                   .nsources = m.nsources};
     if (!o.quiet) {
-        printf("Merged %zu run%s of %s (%s):\n", o.nfiles, o.nfiles == 1 ? "" : "s", m.cfg.url_str, m.protocol);
+        printf("Merged %zu run%s of %s (%s):\n", o.nfiles, o.nfiles == 1 ? "" : "s", m.cfg.url_str,
+               m.protocol);
         for (size_t i = 0; i < m.nsources; i++) {
             char iso[40];
             report_iso_time(iso, sizeof iso, m.sources[i].start_wall);

@@ -44,7 +44,8 @@ typedef struct {
 /* Adds runs[0..n) (n >= 1) into *m; files[i] names runs[i] in the sources (NULL: none). The
  * runs must outlive m. 0, or -1 with a message in err (runs that spoke different protocols,
  * or out of memory). */
-int merge_runs(merged_t *m, const runfile_t *runs, size_t n, const char *const *files, char *err, size_t errlen);
+int merge_runs(merged_t *m, const runfile_t *runs, size_t n, const char *const *files, char *err,
+               size_t errlen);
 void merged_free(merged_t *m);
 
 /* The `pixload merge` command: argv[0] is "merge". Returns the exit status. */

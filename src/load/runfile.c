@@ -177,7 +177,8 @@ static int get_double(rd_t *p, int i, const char *what, double *out)
     const char *s = p->js + p->t[i].start;
     size_t n = (size_t)(p->t[i].end - p->t[i].start);
     char tmp[64];
-    if (p->t[i].type != JSMN_PRIMITIVE || n == 0 || n >= sizeof tmp || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+    if (p->t[i].type != JSMN_PRIMITIVE || n == 0 || n >= sizeof tmp ||
+        !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
         return fail(p, i, "%s must be a number", what);
     memcpy(tmp, s, n);
     tmp[n] = '\0';
@@ -274,8 +275,9 @@ static int read_buckets(rd_t *p, int arr, const char *what, hist_t *h, uint64_t 
         if (get_u64(p, k + 1, "a bucket's value", &lo) < 0 || get_u64(p, k + 2, "a bucket's count", &n) < 0)
             return -1;
         int i = hist_bucket_of_low(lo);
-        if (i < 0) return fail(p, k, "%s: no bucket starts at %llu (another histogram layout?)", what,
-                               (unsigned long long)lo);
+        if (i < 0)
+            return fail(p, k, "%s: no bucket starts at %llu (another histogram layout?)", what,
+                        (unsigned long long)lo);
         if (i <= last) return fail(p, k, "%s: buckets out of order or repeated", what);
         if (n == 0) return fail(p, k, "%s: an empty bucket is listed", what);
         if (*total > UINT64_MAX - n) return fail(p, k, "%s: counts overflow", what);
@@ -342,10 +344,12 @@ static int read_status(rd_t *p, int obj, const char *what, uint64_t *counts)
         unsigned slot;
         if (n == 5 && !memcmp(s, "other", 5)) {
             slot = STATS_STATUS_OTHER;
-        } else if (n == 3 && s[0] >= '1' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9') {
+        } else if (n == 3 && s[0] >= '1' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+                   s[2] <= '9') {
             slot = stats_status_slot((s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0'));
         } else {
-            return fail(p, k, "%s: '%.*s' is not a status code (100-599) or \"other\"", what, (int)(n > 10 ? 10 : n), s);
+            return fail(p, k, "%s: '%.*s' is not a status code (100-599) or \"other\"", what,
+                        (int)(n > 10 ? 10 : n), s);
         }
         if (counts[slot]) return fail(p, k, "%s: status %.*s twice", what, (int)n, s);
         if (get_u64(p, k + 1, "a status count", &counts[slot]) < 0) return -1;
@@ -362,7 +366,8 @@ static int read_errors(rd_t *p, int obj, uint64_t *errors, bool h2)
         for (int e = 0; e < STATS_ERR_KINDS && kind < 0; e++)
             if (tok_is(p, k, stats_err_name((stats_err_t)e))) kind = e;
         if (kind < 0)
-            return fail(p, k, "unknown error kind '%.*s'", p->t[k].end - p->t[k].start > 20 ? 20 : p->t[k].end - p->t[k].start,
+            return fail(p, k, "unknown error kind '%.*s'",
+                        p->t[k].end - p->t[k].start > 20 ? 20 : p->t[k].end - p->t[k].start,
                         p->js + p->t[k].start);
         if (get_u64(p, k + 1, "an error count", &errors[kind]) < 0) return -1;
         if (kind == STATS_ERR_REFUSED && errors[kind] && !h2)
@@ -374,10 +379,13 @@ static int read_errors(rd_t *p, int obj, uint64_t *errors, bool h2)
 static int read_entry(rd_t *p, int obj, stats_entry_t *e, bool h2)
 {
     int v;
-    if ((v = need(p, obj, "requests", "by_name")) < 0 || get_u64(p, v, "requests", &e->requests) < 0) return -1;
-    if ((v = need(p, obj, "failures", "by_name")) < 0 || get_u64(p, v, "failures", &e->failures) < 0) return -1;
+    if ((v = need(p, obj, "requests", "by_name")) < 0 || get_u64(p, v, "requests", &e->requests) < 0)
+        return -1;
+    if ((v = need(p, obj, "failures", "by_name")) < 0 || get_u64(p, v, "failures", &e->failures) < 0)
+        return -1;
     if (opt_u64(p, obj, "content_bytes", &e->content_bytes) < 0) return -1;
-    if ((v = need(p, obj, "latency_us", "by_name")) < 0 || read_hist(p, v, "latency_us", "count", &e->latency) < 0)
+    if ((v = need(p, obj, "latency_us", "by_name")) < 0 ||
+        read_hist(p, v, "latency_us", "count", &e->latency) < 0)
         return -1;
     if ((v = need(p, obj, "status", "by_name")) < 0 || read_status(p, v, "status", e->status) < 0) return -1;
     if ((v = need(p, obj, "failed_status", "by_name")) < 0 ||
@@ -416,17 +424,21 @@ static int read_config(rd_t *p, int obj)
     if (opt_string(p, obj, "method", &method) < 0 || opt_string(p, obj, "scenario", &scenario) < 0) return -1;
     c->method = method;
     c->scenario_file = scenario;
-    if (opt_unsigned(p, obj, "threads", &c->threads) < 0 || opt_unsigned(p, obj, "connections", &c->connections) < 0 ||
-        opt_bool(p, obj, "users_mode", &c->users_mode) < 0 || opt_double(p, obj, "spawn_rate", &c->spawn_rate) < 0 ||
-        opt_double(p, obj, "rate", &c->rate) < 0 || opt_u64(p, obj, "duration_ms", &c->duration_ms) < 0 ||
+    if (opt_unsigned(p, obj, "threads", &c->threads) < 0 ||
+        opt_unsigned(p, obj, "connections", &c->connections) < 0 ||
+        opt_bool(p, obj, "users_mode", &c->users_mode) < 0 ||
+        opt_double(p, obj, "spawn_rate", &c->spawn_rate) < 0 || opt_double(p, obj, "rate", &c->rate) < 0 ||
+        opt_u64(p, obj, "duration_ms", &c->duration_ms) < 0 ||
         opt_u64(p, obj, "requests", &c->requests) < 0 || opt_bool(p, obj, "keepalive", &c->keepalive) < 0 ||
         opt_unsigned(p, obj, "pipeline", &c->pipeline) < 0 || opt_bool(p, obj, "h2", &c->h2) < 0 ||
         opt_unsigned(p, obj, "max_streams", &c->max_streams) < 0 ||
         opt_unsigned(p, obj, "busy_poll_us", &c->busy_poll_us) < 0 ||
-        opt_u64(p, obj, "timeout_ms", &c->timeout_ms) < 0 || opt_double(p, obj, "start_at", &c->start_at) < 0 ||
+        opt_u64(p, obj, "timeout_ms", &c->timeout_ms) < 0 ||
+        opt_double(p, obj, "start_at", &c->start_at) < 0 ||
         opt_u64(p, obj, "abort_delay_ms", &c->abort_delay_ms) < 0)
         return -1;
-    if (c->spawn_rate < 0 || c->rate < 0 || c->start_at < 0) return fail(p, obj, "config: a negative rate or time");
+    if (c->spawn_rate < 0 || c->rate < 0 || c->start_at < 0)
+        return fail(p, obj, "config: a negative rate or time");
     return 0;
 }
 
@@ -449,8 +461,9 @@ static int read_series(rd_t *p, int arr)
             (v = need(p, k, "dt", "series")) < 0 || get_double(p, v, "dt", &pt.dt) < 0 ||
             (v = need(p, k, "requests", "series")) < 0 || get_u64(p, v, "requests", &pt.requests) < 0 ||
             (v = need(p, k, "failures", "series")) < 0 || get_u64(p, v, "failures", &pt.failures) < 0 ||
-            opt_u64(p, k, "content_bytes", &pt.content_bytes) < 0 || opt_unsigned(p, k, "users", &pt.users) < 0 ||
-            opt_double(p, k, "target_rps", &pt.target) < 0 || (v = need(p, k, "histogram", "series")) < 0 ||
+            opt_u64(p, k, "content_bytes", &pt.content_bytes) < 0 ||
+            opt_unsigned(p, k, "users", &pt.users) < 0 || opt_double(p, k, "target_rps", &pt.target) < 0 ||
+            (v = need(p, k, "histogram", "series")) < 0 ||
             read_buckets(p, v, "series histogram", h, &total) < 0) {
             rc = -1;
             break;
@@ -512,8 +525,10 @@ static int read_doc(rd_t *p)
         return fail(p, v, "unknown protocol \"%.20s\"", protocol);
     r->protocol = protocol;
     bool h2 = protocol[0] == 'h' && protocol[1] == '2';
-    if ((v = need(p, 0, "start_time", "")) < 0 || get_double(p, v, "start_time", &r->start_wall) < 0) return -1;
-    if ((v = need(p, 0, "duration_s", "")) < 0 || get_double(p, v, "duration_s", &r->duration_s) < 0) return -1;
+    if ((v = need(p, 0, "start_time", "")) < 0 || get_double(p, v, "start_time", &r->start_wall) < 0)
+        return -1;
+    if ((v = need(p, 0, "duration_s", "")) < 0 || get_double(p, v, "duration_s", &r->duration_s) < 0)
+        return -1;
     if (r->start_wall < 0 || r->duration_s < 0) return fail(p, v, "a negative start time or duration");
     if (opt_bool(p, 0, "interrupted", &r->interrupted) < 0 || opt_bool(p, 0, "aborted", &r->aborted) < 0 ||
         opt_unsigned(p, 0, "streams_per_connection", &r->streams) < 0)
@@ -521,7 +536,8 @@ static int read_doc(rd_t *p)
     if ((v = need(p, 0, "config", "")) < 0 || read_config(p, v) < 0) return -1;
     r->cfg.h2 = h2;
     stats_t *st = &r->st;
-    if (opt_u64(p, 0, "bytes_read", &st->bytes_read) < 0 || opt_u64(p, 0, "bytes_written", &st->bytes_written) < 0 ||
+    if (opt_u64(p, 0, "bytes_read", &st->bytes_read) < 0 ||
+        opt_u64(p, 0, "bytes_written", &st->bytes_written) < 0 ||
         opt_u64(p, 0, "connects", &st->connects) < 0)
         return -1;
     if ((v = member(p, 0, "thread_requests_per_s")) >= 0 &&

@@ -30,8 +30,8 @@ typedef struct {
     double t;  /* Unix time at the end of the window */
     double dt; /* the window's length in seconds (> 0) */
     uint64_t requests, failures, content_bytes;
-    unsigned users; /* connections (users) running at the end */
-    double target;  /* offered requests/s at the end (open loop), 0 for a closed loop */
+    unsigned users;           /* connections (users) running at the end */
+    double target;            /* offered requests/s at the end (open loop), 0 for a closed loop */
     series_bucket_t *buckets; /* owned, by increasing index */
     size_t nbuckets;
 } series_point_t;

@@ -87,8 +87,10 @@ static int parse_metric(threshold_t *t, const char *s, size_t n, char *err, size
         double v;
         const char *q = p;
         if (scan_number(&q, &v)) {
-            if (paren && q < end && *q == ')') q++;
-            else if (paren) q = NULL;
+            if (paren && q < end && *q == ')')
+                q++;
+            else if (paren)
+                q = NULL;
             if (q == end) {
                 const char *dot = memchr(p, '.', (size_t)(end - p));
                 if (dot && strspn(dot + 1, "0123456789") > 3)
@@ -122,8 +124,9 @@ int threshold_parse(threshold_t *t, const char *expr, char *err, size_t errlen)
         t->name = p + 5;
         t->name_len = (size_t)(colon - (p + 5));
         p = skip_spaces(colon + 1);
-        if (!*p) return errmsg_set(err, errlen, "missing the condition after name=%.*s:",
-                                   (int)(t->name_len > 60 ? 60 : t->name_len), t->name);
+        if (!*p)
+            return errmsg_set(err, errlen, "missing the condition after name=%.*s:",
+                              (int)(t->name_len > 60 ? 60 : t->name_len), t->name);
     }
     /* The metric runs to the operator (or a space before it). */
     const char *m = p;
@@ -132,9 +135,10 @@ int threshold_parse(threshold_t *t, const char *expr, char *err, size_t errlen)
     size_t mlen = (size_t)(p - m);
     p = skip_spaces(p);
     if (!*p) {
-        if (mlen == 0) return errmsg_set(err, errlen, "missing the metric before the operator (e.g. p99<200ms)");
-        return errmsg_set(err, errlen, "missing an operator (< <= > >= ==) after '%.*s'", (int)(mlen > 40 ? 40 : mlen),
-                          m);
+        if (mlen == 0)
+            return errmsg_set(err, errlen, "missing the metric before the operator (e.g. p99<200ms)");
+        return errmsg_set(err, errlen, "missing an operator (< <= > >= ==) after '%.*s'",
+                          (int)(mlen > 40 ? 40 : mlen), m);
     }
     if (parse_metric(t, m, mlen, err, errlen) < 0) return -1;
     const char *ops = p;
@@ -152,7 +156,8 @@ int threshold_parse(threshold_t *t, const char *expr, char *err, size_t errlen)
     else if (word_is(ops, oplen, "=="))
         t->op = THRESHOLD_EQ;
     else if (oplen)
-        return errmsg_set(err, errlen, "unknown operator '%.*s' (use < <= > >= ==)", (int)(oplen > 8 ? 8 : oplen), ops);
+        return errmsg_set(err, errlen, "unknown operator '%.*s' (use < <= > >= ==)",
+                          (int)(oplen > 8 ? 8 : oplen), ops);
     else
         return errmsg_set(err, errlen, "expected an operator (< <= > >= ==) at '%.12s'", ops);
     p = ops + oplen;
@@ -177,14 +182,15 @@ int threshold_parse(threshold_t *t, const char *expr, char *err, size_t errlen)
             t->unit = THRESHOLD_UNIT_S;
             v *= 1e6;
         } else {
-            return errmsg_set(err, errlen, "unknown latency unit '%.*s' (use us, ms or s)", (int)(ulen > 20 ? 20 : ulen),
-                              unit);
+            return errmsg_set(err, errlen, "unknown latency unit '%.*s' (use us, ms or s)",
+                              (int)(ulen > 20 ? 20 : ulen), unit);
         }
     } else if (t->metric == THRESHOLD_FAIL_RATIO) {
         if (word_is(unit, ulen, "%")) {
             v /= 100;
         } else if (ulen) {
-            return errmsg_set(err, errlen, "fail_ratio takes a ratio (0.01) or a percentage (1%%), not '%.*s'",
+            return errmsg_set(err, errlen,
+                              "fail_ratio takes a ratio (0.01) or a percentage (1%%), not '%.*s'",
                               (int)(ulen > 20 ? 20 : ulen), unit);
         }
         if (v > 1) return errmsg_set(err, errlen, "fail_ratio limit above 1 (100%%)");
@@ -194,10 +200,12 @@ int threshold_parse(threshold_t *t, const char *expr, char *err, size_t errlen)
         } else if (word_is(unit, ulen, "M")) {
             v *= 1e6;
         } else if (ulen) {
-            return errmsg_set(err, errlen, "unexpected '%.*s' after the limit (%s takes a number, with k or M)",
+            return errmsg_set(err, errlen,
+                              "unexpected '%.*s' after the limit (%s takes a number, with k or M)",
                               (int)(ulen > 20 ? 20 : ulen), unit,
-                              t->metric == THRESHOLD_RPS ? "rps" : t->metric == THRESHOLD_REQUESTS ? "requests"
-                                                                                                  : "failures");
+                              t->metric == THRESHOLD_RPS        ? "rps"
+                              : t->metric == THRESHOLD_REQUESTS ? "requests"
+                                                                : "failures");
         }
     }
     t->limit = v;
@@ -300,8 +308,8 @@ int threshold_check_names(const threshold_t *ts, size_t n, const char *const *na
                 break;
             }
         }
-        return errmsg_set(err, errlen, "--threshold '%s': no request is named '%.*s' (the names: %s)", ts[i].expr,
-                          (int)(ts[i].name_len > 100 ? 100 : ts[i].name_len), ts[i].name, list);
+        return errmsg_set(err, errlen, "--threshold '%s': no request is named '%.*s' (the names: %s)",
+                          ts[i].expr, (int)(ts[i].name_len > 100 ? 100 : ts[i].name_len), ts[i].name, list);
     }
     return 0;
 }
@@ -403,8 +411,8 @@ void threshold_format_value(const threshold_t *t, double value, char *buf, size_
 
 const char *threshold_base_unit(const threshold_t *t)
 {
-    return is_latency(t->metric)                 ? "us"
-           : t->metric == THRESHOLD_FAIL_RATIO   ? "ratio"
-           : t->metric == THRESHOLD_RPS          ? "req/s"
-                                                 : "count";
+    return is_latency(t->metric)               ? "us"
+           : t->metric == THRESHOLD_FAIL_RATIO ? "ratio"
+           : t->metric == THRESHOLD_RPS        ? "req/s"
+                                               : "count";
 }

@@ -88,8 +88,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_run(&r);
 
     /* written again and read back */
-    report_t rep = {.cfg = &r.cfg, .sc = &r.sc, .st = &r.st, .start_wall = r.start_wall, .duration_s = r.duration_s,
-                    .interrupted = r.interrupted, .protocol = r.protocol, .streams = r.streams, .host = r.host,
+    report_t rep = {.cfg = &r.cfg,
+                    .sc = &r.sc,
+                    .st = &r.st,
+                    .start_wall = r.start_wall,
+                    .duration_s = r.duration_s,
+                    .interrupted = r.interrupted,
+                    .protocol = r.protocol,
+                    .streams = r.streams,
+                    .host = r.host,
                     .series = &r.series};
     char *doc = NULL;
     size_t len = 0;

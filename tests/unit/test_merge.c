@@ -129,8 +129,13 @@ static void make_run(run_t *r, const char *file, double start, size_t n, double 
     snprintf(r->path, sizeof r->path, "%s/%s", dir, file);
     char host[16];
     snprintf(host, sizeof host, "gen-%s", file);
-    report_t rep = {.cfg = &r->cfg, .sc = &r->sc, .st = &r->st, .start_wall = start, .duration_s = SECONDS,
-                    .host = host, .series = &r->series};
+    report_t rep = {.cfg = &r->cfg,
+                    .sc = &r->sc,
+                    .st = &r->st,
+                    .start_wall = start,
+                    .duration_s = SECONDS,
+                    .host = host,
+                    .series = &r->series};
     assert_int_equal(report_json(&rep, r->path, err, sizeof err), 0);
 }
 
@@ -145,7 +150,8 @@ static void free_run(run_t *r)
 static const stats_entry_t *find(const merged_t *m, const char *name, const char *method)
 {
     for (size_t i = 0; i < m->sc.nstats; i++)
-        if (!strcmp(m->sc.stats[i].name, name) && !strcmp(m->sc.stats[i].method, method)) return &m->st.entries[i];
+        if (!strcmp(m->sc.stats[i].name, name) && !strcmp(m->sc.stats[i].method, method))
+            return &m->st.entries[i];
     fail_msg("no %s %s in the merge", method, name);
     return NULL;
 }
@@ -257,8 +263,15 @@ static void test_merge_exact(void **state)
     assert_int_equal(total, 51000);
 
     /* written and merged again: the same */
-    report_t rep = {.cfg = &m.cfg, .sc = &m.sc, .st = &m.st, .start_wall = m.start_wall, .duration_s = m.duration_s,
-                    .protocol = m.protocol, .host = m.hosts, .series = &m.series, .sources = m.sources,
+    report_t rep = {.cfg = &m.cfg,
+                    .sc = &m.sc,
+                    .st = &m.st,
+                    .start_wall = m.start_wall,
+                    .duration_s = m.duration_s,
+                    .protocol = m.protocol,
+                    .host = m.hosts,
+                    .series = &m.series,
+                    .sources = m.sources,
                     .nsources = m.nsources};
     char path[160];
     snprintf(path, sizeof path, "%s/ab.json", dir);
@@ -319,9 +332,10 @@ static void test_merge_command(void **state)
     snprintf(out, sizeof out, "%s/m.json", dir);
     snprintf(csv, sizeof csv, "%s/m", dir);
     snprintf(html, sizeof html, "%s/m.html", dir);
-    assert_int_equal(merge_cmd((const char *[]){a.path, b.path, "--json-out", out, "--csv", csv, "--html", html,
-                                                "--threshold", "requests==6000", "--threshold", "name=/a:p50<1s", NULL}),
-                     0);
+    assert_int_equal(
+        merge_cmd((const char *[]){a.path, b.path, "--json-out", out, "--csv", csv, "--html", html,
+                                   "--threshold", "requests==6000", "--threshold", "name=/a:p50<1s", NULL}),
+        0);
     runfile_t m;
     assert_int_equal(runfile_read(&m, out, err, sizeof err), 0);
     assert_int_equal(m.st.entries[0].requests, 6000);
@@ -360,7 +374,8 @@ static const char good[] =
     " \"by_name\": [{\"name\": \"/a\", \"method\": \"GET\", \"requests\": 3, \"failures\": 1,\n"
     "   \"latency_us\": {\"count\": 2, \"min\": 5, \"max\": 301, \"sum\": 306, \"clamped\": 0,\n"
     "                  \"histogram\": [[5, 1], [300, 1]]},\n"
-    "   \"status\": {\"200\": 2, \"503\": 1}, \"failed_status\": {\"503\": 1}, \"errors\": {\"status\": 1}}],\n"
+    "   \"status\": {\"200\": 2, \"503\": 1}, \"failed_status\": {\"503\": 1}, \"errors\": {\"status\": "
+    "1}}],\n"
     " \"future_member\": {\"ignored\": [1, 2, 3]}}\n";
 
 /* good with the first `from` replaced by `to`: refused, with `why` in the message. */
@@ -372,7 +387,8 @@ static void refused(const char *from, const char *to, const char *why)
     snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
     runfile_t r;
     err[0] = '\0';
-    if (runfile_parse(&r, doc, strlen(doc), err, sizeof err) == 0) fail_msg("accepted with '%s' -> '%s'", from, to);
+    if (runfile_parse(&r, doc, strlen(doc), err, sizeof err) == 0)
+        fail_msg("accepted with '%s' -> '%s'", from, to);
     if (!strstr(err, why)) fail_msg("'%s' -> '%s': message '%s' lacks '%s'", from, to, err, why);
     runfile_free(&r);
 }
@@ -422,7 +438,8 @@ static void test_reader(void **state)
     refused("{\"status\": 1}", "{\"status\": 1, \"read\": 1}", "do not add up");
     refused("{\"status\": 1}", "{\"status\": 1, \"gremlins\": 0}", "unknown error kind 'gremlins'");
     refused("{\"status\": 1}", "{\"status\": 1, \"refused\": 1}", "did not speak HTTP/2");
-    refused("\"failed_status\": {\"503\": 1}", "\"failed_status\": {\"200\": 3}", "more failed than received");
+    refused("\"failed_status\": {\"503\": 1}", "\"failed_status\": {\"200\": 3}",
+            "more failed than received");
     refused("\"200\": 2", "\"2000\": 2", "'2000' is not a status code");
     refused("\"200\": 2", "\"200\": 2, \"200\": 1", "status 200 twice");
     refused("\"method\": \"GET\"", "\"method\": \"G T\"", "invalid method");
@@ -431,10 +448,13 @@ static void test_reader(void **state)
     refused("\"requests\": 3,", "\"requests\": 3.0,", "requests must be a whole number");
     refused("\"requests\": 3,", "\"requests\": 99999999999999999999,", "requests must be a whole number");
     refused("\"requests\": 3,", "\"requests\": tru,", "invalid value 'tru'");
-    refused("\"by_name\": [{", "\"by_name\": [{\"name\": \"/a\", \"method\": \"GET\"}, {", "\"requests\" is missing");
+    refused("\"by_name\": [{", "\"by_name\": [{\"name\": \"/a\", \"method\": \"GET\"}, {",
+            "\"requests\" is missing");
     refused("\"by_name\": [", "\"by_name\": 7, \"x\": [", "\"by_name\" must be a list");
-    refused("\"future_member\": {\"ignored\": [1, 2, 3]}}\n", "\"future_member\": 1}{}", "unexpected data after");
-    refused("\"future_member\": {\"ignored\": [1, 2, 3]}}\n", "\"f\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    refused("\"future_member\": {\"ignored\": [1, 2, 3]}}\n", "\"future_member\": 1}{}",
+            "unexpected data after");
+    refused("\"future_member\": {\"ignored\": [1, 2, 3]}}\n",
+            "\"f\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
             "nested too deeply");
     refused("\"future_member\": {\"ignored\": [1, 2, 3]}}\n", "\"future_member\": {\"ignored\": [1, 2, 3]}",
             "ends too early");
@@ -465,7 +485,8 @@ static series_point_t point(double t, uint64_t requests, unsigned users, uint32_
 {
     b->index = bucket;
     b->count = requests;
-    return (series_point_t){.t = t, .dt = 1, .requests = requests, .users = users, .buckets = b, .nbuckets = 1};
+    return (series_point_t){
+        .t = t, .dt = 1, .requests = requests, .users = users, .buckets = b, .nbuckets = 1};
 }
 
 static void append(series_t *s, series_point_t p)
@@ -545,7 +566,8 @@ static void test_latlog(void **state)
     assert_non_null(f);
     char line[256];
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line, "# pixload latency log: start_unix_s latency_us name status error (tab-separated)\n");
+    assert_string_equal(line,
+                        "# pixload latency log: start_unix_s latency_us name status error (tab-separated)\n");
     size_t lines = 0, first_ok = 0, weird = 0;
     while (fgets(line, sizeof line, f)) {
         lines++;
@@ -584,8 +606,16 @@ static void test_html(void **state)
     const char *names[] = {na[0].name, na[1].name};
     threshold_result_t res[2];
     assert_int_equal(threshold_eval_all(t, 2, &a.st, names, SECONDS, res), 1);
-    report_t rep = {.cfg = &a.cfg, .sc = &a.sc, .st = &a.st, .start_wall = 3000.0, .duration_s = SECONDS,
-                    .host = "gen", .series = &a.series, .thresholds = t, .threshold_results = res, .nthresholds = 2};
+    report_t rep = {.cfg = &a.cfg,
+                    .sc = &a.sc,
+                    .st = &a.st,
+                    .start_wall = 3000.0,
+                    .duration_s = SECONDS,
+                    .host = "gen",
+                    .series = &a.series,
+                    .thresholds = t,
+                    .threshold_results = res,
+                    .nthresholds = 2};
     char *doc = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&doc, &len);
@@ -621,8 +651,9 @@ static void test_html(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merge_exact), cmocka_unit_test(test_merge_command), cmocka_unit_test(test_reader),
-        cmocka_unit_test(test_series),      cmocka_unit_test(test_latlog),        cmocka_unit_test(test_html),
+        cmocka_unit_test(test_merge_exact), cmocka_unit_test(test_merge_command),
+        cmocka_unit_test(test_reader),      cmocka_unit_test(test_series),
+        cmocka_unit_test(test_latlog),      cmocka_unit_test(test_html),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

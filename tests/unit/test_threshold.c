@@ -171,9 +171,8 @@ static void test_eval(void **state)
         lat[i] = 1000 * (uint64_t)(i + 1);
     record(&e, lat, 100, 5);
     double v;
-    threshold_result_t r = threshold_eval(&(threshold_t){.metric = THRESHOLD_PCT, .pct = 99, .op = THRESHOLD_LT,
-                                                         .limit = 100000},
-                                          &e, 10);
+    threshold_result_t r = threshold_eval(
+        &(threshold_t){.metric = THRESHOLD_PCT, .pct = 99, .op = THRESHOLD_LT, .limit = 100000}, &e, 10);
     assert_true(r.has_value);
     assert_true(fabs(r.value - 99000) <= 99000 / 128.0); /* the 99th of 100 */
     assert_true(r.pass);
@@ -224,9 +223,9 @@ static void test_per_name(void **state)
     record(&st.entries[0], fast, 3, 0);
     record(&st.entries[1], slow, 2, 2);
     record(&st.entries[2], fast, 3, 1);
-    threshold_t ts[] = {parse_ok("name=/a:p99<10ms"), parse_ok("name=/b:p99<10ms"), parse_ok("p99<10ms"),
-                        parse_ok("name=/a:requests==6"), parse_ok("name=/a:failures==1"),
-                        parse_ok("fail_ratio<=0.375")};
+    threshold_t ts[] = {
+        parse_ok("name=/a:p99<10ms"),    parse_ok("name=/b:p99<10ms"),    parse_ok("p99<10ms"),
+        parse_ok("name=/a:requests==6"), parse_ok("name=/a:failures==1"), parse_ok("fail_ratio<=0.375")};
     threshold_result_t res[6];
     assert_int_equal(threshold_eval_all(ts, 6, &st, names, 1, res), 2);
     assert_true(res[0].pass);
@@ -305,9 +304,9 @@ static void test_config_options(void **state)
     load_config_free(&c);
 
     assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<200ms", "--threshold=fail_ratio<0.01",
-                                                    "--abort-on-fail", "--abort-delay", "5s", "--html", "r.html",
-                                                    "--latency-log=l.tsv", "--start-at", "2026-12-06T19:00:00Z",
-                                                    "http://h/", NULL}),
+                                                    "--abort-on-fail", "--abort-delay", "5s", "--html",
+                                                    "r.html", "--latency-log=l.tsv", "--start-at",
+                                                    "2026-12-06T19:00:00Z", "http://h/", NULL}),
                      LOAD_CONFIG_RUN);
     assert_int_equal(c.nthresholds, 2);
     assert_string_equal(c.thresholds[1].expr, "fail_ratio<0.01");
@@ -318,22 +317,26 @@ static void test_config_options(void **state)
     assert_true(c.start_at == 1796583600.0);
     load_config_free(&c);
 
-    assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<5", "http://h/", NULL}), LOAD_CONFIG_ERROR);
+    assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<5", "http://h/", NULL}),
+                     LOAD_CONFIG_ERROR);
     assert_non_null(strstr(err, "--threshold 'p99<5': a latency limit needs a unit"));
     load_config_free(&c);
-    assert_int_equal(cfg_parse(&c, (const char *[]){"--abort-on-fail", "http://h/", NULL}), LOAD_CONFIG_ERROR);
+    assert_int_equal(cfg_parse(&c, (const char *[]){"--abort-on-fail", "http://h/", NULL}),
+                     LOAD_CONFIG_ERROR);
     assert_non_null(strstr(err, "needs at least one --threshold"));
     load_config_free(&c);
-    assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<1s", "--abort-delay", "3s", "http://h/", NULL}),
-                     LOAD_CONFIG_ERROR);
+    assert_int_equal(
+        cfg_parse(&c, (const char *[]){"--threshold", "p99<1s", "--abort-delay", "3s", "http://h/", NULL}),
+        LOAD_CONFIG_ERROR);
     assert_non_null(strstr(err, "--abort-delay applies to --abort-on-fail"));
     load_config_free(&c);
-    assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<1s", "--abort-on-fail", "--abort-delay", "0",
-                                                    "http://h/", NULL}),
+    assert_int_equal(cfg_parse(&c, (const char *[]){"--threshold", "p99<1s", "--abort-on-fail",
+                                                    "--abort-delay", "0", "http://h/", NULL}),
                      LOAD_CONFIG_RUN);
     assert_int_equal(c.abort_delay_ms, 0);
     load_config_free(&c);
-    assert_int_equal(cfg_parse(&c, (const char *[]){"--start-at", "tomorrow", "http://h/", NULL}), LOAD_CONFIG_ERROR);
+    assert_int_equal(cfg_parse(&c, (const char *[]){"--start-at", "tomorrow", "http://h/", NULL}),
+                     LOAD_CONFIG_ERROR);
     assert_non_null(strstr(err, "--start-at: invalid time 'tomorrow'"));
     load_config_free(&c);
     assert_int_equal(cfg_parse(&c, (const char *[]){"--html", "", "http://h/", NULL}), LOAD_CONFIG_ERROR);
@@ -365,7 +368,7 @@ static void test_wall_time(void **state)
                                       "1796583600x",
                                       "1e9",
                                       "2026-12-06",
-                                      "2026-12-06T19:00:00",     /* no zone: UTC must be said */
+                                      "2026-12-06T19:00:00",       /* no zone: UTC must be said */
                                       "2026-12-06T19:00:00+01:00", /* only UTC */
                                       "2026-12-06 19:00:00Z",
                                       "2026-13-06T19:00:00Z",
@@ -384,10 +387,10 @@ static void test_wall_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_metrics), cmocka_unit_test(test_parse_names),
+        cmocka_unit_test(test_parse_metrics),   cmocka_unit_test(test_parse_names),
         cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_eval),
-        cmocka_unit_test(test_per_name),       cmocka_unit_test(test_final_and_format),
-        cmocka_unit_test(test_config_options), cmocka_unit_test(test_wall_time),
+        cmocka_unit_test(test_per_name),        cmocka_unit_test(test_final_and_format),
+        cmocka_unit_test(test_config_options),  cmocka_unit_test(test_wall_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
