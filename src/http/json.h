@@ -16,6 +16,10 @@
  * U+10FFFF or truncated sequences. NUL bytes are valid (callers that need C strings check). */
 bool json_utf8_valid(const char *s, size_t n);
 
+/* True when s[0..n) is a JSON literal (true, false, null) or number, by RFC 8259's grammar:
+ * jsmn takes any run of bytes outside quotes as a primitive, so its callers check with this. */
+bool json_primitive_valid(const char *s, size_t n);
+
 /* Decodes the escapes of a string's content s[0..n) in place (\uXXXX and surrogate pairs to
  * UTF-8; \u0000 gives a NUL byte). Rejects raw bytes < 0x20, unknown escapes, truncated
  * escapes and lone surrogates. Returns the new length (<= n), or -1 (s is then garbage).

@@ -66,26 +66,18 @@ static void fmt_count(char *buf, size_t n, uint64_t v)
     buf[o] = '\0';
 }
 
-/* A latency in µs for a table: "1.23 ms", "812 µs", "2.50 s". */
-static void fmt_lat(char *buf, size_t n, double us)
+/* A latency in µs in its unit: for a table "1.23 ms", "812 µs", "2.50 s"; on an axis (the round
+ * values of a scale) "500 µs", "2 ms", "1.5 s". */
+static void fmt_lat(char *buf, size_t n, double us, bool axis)
 {
-    if (us < 1000)
-        snprintf(buf, n, "%.0f µs", us);
-    else if (us < 1e6)
-        snprintf(buf, n, "%.2f ms", us / 1e3);
+    double v = us < 1000 ? us : us < 1e6 ? us / 1e3 : us / 1e6;
+    const char *unit = us < 1000 ? "µs" : us < 1e6 ? "ms" : "s";
+    if (axis)
+        snprintf(buf, n, "%g %s", v, unit);
+    else if (us < 1000)
+        snprintf(buf, n, "%.0f %s", v, unit);
     else
-        snprintf(buf, n, "%.2f s", us / 1e6);
-}
-
-/* A latency on an axis: "500 µs", "2 ms", "1.5 s". */
-static void fmt_lat_axis(char *buf, size_t n, double us)
-{
-    if (us < 1000)
-        snprintf(buf, n, "%g µs", us);
-    else if (us < 1e6)
-        snprintf(buf, n, "%g ms", us / 1e3);
-    else
-        snprintf(buf, n, "%g s", us / 1e6);
+        snprintf(buf, n, "%.2f %s", v, unit);
 }
 
 /* An axis label: 0.5, 2, 1500, 1.5k. */
@@ -246,8 +238,8 @@ static void histogram_chart(FILE *f, const hist_t *h)
                to = span > 0 ? lo * exp(span * (b + 1) / HIST_BINS) : hi;
         double hgt = PH * (double)bins[b] / ymax;
         char a[32], z[32];
-        fmt_lat(a, sizeof a, from);
-        fmt_lat(z, sizeof z, to);
+        fmt_lat(a, sizeof a, from, false);
+        fmt_lat(z, sizeof z, to, false);
         fprintf(
             f,
             "<rect class=\"bar\" data-count=\"%llu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
@@ -263,7 +255,7 @@ static void histogram_chart(FILE *f, const hist_t *h)
             if (v < lo * 0.9999 || v > hi * 1.0001) continue;
             double px = ML + (span > 0 ? PW * log(v / lo) / span : 0);
             char lab[32];
-            fmt_lat_axis(lab, sizeof lab, v);
+            fmt_lat(lab, sizeof lab, v, true);
             fprintf(f, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", px, MT + PH, px,
                     MT + PH + 4);
             fprintf(f, "<text class=\"xlab\" x=\"%.1f\" y=\"%d\">%s</text>\n", px, MT + PH + 18, lab);
@@ -326,7 +318,7 @@ static void name_row(FILE *f, const char *method, const char *name, const stats_
                     (double)hist_percentile(h, 99),
                     (double)hist_max(h)};
     for (size_t i = 0; i < sizeof lat / sizeof *lat; i++) {
-        fmt_lat(b, sizeof b, lat[i]);
+        fmt_lat(b, sizeof b, lat[i], false);
         fprintf(f, "<td data-value=\"%.17g\">%s</td>", lat[i], h->count ? b : "–");
     }
     double rps = secs > 0 ? (double)e->requests / secs : 0;
@@ -451,10 +443,10 @@ int report_html_write(FILE *f, const report_t *r)
     } pcts[] = {{"f-p50", "p50", 50}, {"f-p95", "p95", 95}, {"f-p99", "p99", 99}, {"f-max", "max", 100}};
     for (size_t i = 0; i < sizeof pcts / sizeof *pcts; i++) {
         double v = (double)hist_percentile(lat, pcts[i].p);
-        fmt_lat(b, sizeof b, v);
+        fmt_lat(b, sizeof b, v, false);
         figure(f, pcts[i].id, pcts[i].label, lat->count ? b : "–", v);
     }
-    fmt_lat(b, sizeof b, hist_mean(lat));
+    fmt_lat(b, sizeof b, hist_mean(lat), false);
     figure(f, "f-mean", "mean", lat->count ? b : "–", hist_mean(lat));
     snprintf(b, sizeof b, "%.2f s", secs);
     figure(f, "f-duration", "Duration", b, secs);

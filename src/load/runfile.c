@@ -65,34 +65,6 @@ static int skip(const rd_t *p, int i)
     return i;
 }
 
-/* A JSON literal or number (RFC 8259): jsmn takes any run of bytes as a primitive. */
-static bool valid_primitive(const char *s, size_t n)
-{
-    if ((n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) || (n == 5 && !memcmp(s, "false", 5)))
-        return true;
-    size_t i = 0, d;
-    if (i < n && s[i] == '-') i++;
-    if (i < n && s[i] == '0')
-        i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9')
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    else
-        return false;
-    if (i < n && s[i] == '.') {
-        for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            ;
-        if (i == d) return false;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
-        for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            ;
-        if (i == d) return false;
-    }
-    return i == n;
-}
-
 /* The shape jsmn does not check: object keys are strings with one value, scalars have no
  * followers, primitives are JSON's, nesting is shallow. Returns the index past the value. */
 static int check_shape(rd_t *p, int i, int depth)
@@ -102,7 +74,7 @@ static int check_shape(rd_t *p, int i, int depth)
     if (depth > MAX_DEPTH) return fail(p, i, "nested too deeply");
     if (t->type == JSMN_STRING) return t->size == 0 ? i + 1 : fail(p, i, "a string where a key belongs");
     if (t->type == JSMN_PRIMITIVE) {
-        if (t->size != 0 || !valid_primitive(p->js + t->start, (size_t)(t->end - t->start)))
+        if (t->size != 0 || !json_primitive_valid(p->js + t->start, (size_t)(t->end - t->start)))
             return fail(p, i, "invalid value '%.*s'", t->end - t->start > 20 ? 20 : t->end - t->start,
                         p->js + t->start);
         return i + 1;

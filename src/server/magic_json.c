@@ -79,34 +79,6 @@ static magic_json_status_t check_filename(const char *s, size_t n)
     return MAGIC_JSON_OK;
 }
 
-/* A JSON literal or number (RFC 8259 grammar): jsmn takes any run of bytes as a primitive. */
-static bool valid_primitive(const char *s, size_t n)
-{
-    if ((n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) || (n == 5 && !memcmp(s, "false", 5)))
-        return true;
-    size_t i = 0, d;
-    if (i < n && s[i] == '-') i++;
-    if (i < n && s[i] == '0')
-        i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9')
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    else
-        return false;
-    if (i < n && s[i] == '.') {
-        for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            ;
-        if (i == d) return false;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
-        for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            ;
-        if (i == d) return false;
-    }
-    return i == n;
-}
-
 /* Checks the value tok[i] and everything nested in it for what jsmn lets through: members
  * separated by exactly one ',', no trailing comma, each key a string followed by ':' and
  * exactly one value (jsmn counts a token's followers in its size, so a value with size != 0
@@ -117,7 +89,7 @@ static int check_value(const char *s, const jsmntok_t *tok, int ntok, int i)
     const jsmntok_t *t = &tok[i];
     if (t->type == JSMN_STRING) return t->size == 0 ? i + 1 : -1;
     if (t->type == JSMN_PRIMITIVE)
-        return t->size == 0 && valid_primitive(s + t->start, (size_t)(t->end - t->start)) ? i + 1 : -1;
+        return t->size == 0 && json_primitive_valid(s + t->start, (size_t)(t->end - t->start)) ? i + 1 : -1;
     bool object = t->type == JSMN_OBJECT;
     size_t prev = (size_t)t->start + 1; /* just past the bracket */
     int j = i + 1;

@@ -129,12 +129,23 @@ static void test_utf8_valid(void **state)
     assert_false(json_utf8_valid("\xc3(", 2));
 }
 
+static void test_primitive_valid(void **state)
+{
+    static const char *good[] = {"true", "false", "null", "0", "-0", "12", "-3.5", "1e9", "2.5E-3", "0.0e+1"};
+    static const char *bad[] = {"", "tru", "nul", "True", "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x1", "1 ", "NaN"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_true(json_primitive_valid(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(json_primitive_valid(bad[i], strlen(bad[i])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape),           cmocka_unit_test(test_escape_invalid_utf8),
         cmocka_unit_test(test_unescape),         cmocka_unit_test(test_unescape_rejects),
         cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_primitive_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
