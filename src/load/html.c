@@ -461,17 +461,12 @@ int report_html_write(FILE *f, const report_t *r)
         for (size_t i = 0; i < r->nthresholds; i++) {
             const threshold_t *t = &r->thresholds[i];
             const threshold_result_t *res = &r->threshold_results[i];
-            char label[32], v[48];
-            threshold_metric_label(t, label, sizeof label);
-            if (res->has_value)
-                threshold_format_value(t, res->value, v, sizeof v);
-            else
-                snprintf(v, sizeof v, "n/a");
+            char text[96];
+            threshold_result_text(t, res, text, sizeof text);
             fprintf(f, "<tr data-pass=\"%s\"><td class=\"%s\">%s</td><td class=\"expr\">",
                     res->pass ? "true" : "false", res->pass ? "pass" : "fail", res->pass ? "PASS" : "FAIL");
             esc(f, t->expr);
-            fprintf(f, "</td><td data-value=\"%.17g\">%s = %s</td></tr>\n", res->has_value ? res->value : 0,
-                    label, v);
+            fprintf(f, "</td><td data-value=\"%.17g\">%s</td></tr>\n", res->has_value ? res->value : 0, text);
         }
         fputs("</table>\n", f);
         if (r->aborted) {

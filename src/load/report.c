@@ -667,16 +667,9 @@ static void print_thresholds(FILE *out, const report_t *r)
     for (size_t i = 0; i < r->nthresholds; i++) {
         const threshold_t *t = &r->thresholds[i];
         const threshold_result_t *res = &r->threshold_results[i];
-        char label[32], value[48];
-        threshold_metric_label(t, label, sizeof label);
-        if (res->has_value)
-            threshold_format_value(t, res->value, value, sizeof value);
-        else
-            snprintf(value, sizeof value, "%s",
-                     t->metric == THRESHOLD_RPS          ? "n/a (no time)"
-                     : t->metric == THRESHOLD_FAIL_RATIO ? "n/a (no requests)"
-                                                         : "n/a (no timed requests)");
-        fprintf(out, "  %s  %-*s  %s = %s\n", res->pass ? "PASS" : "FAIL", (int)width, t->expr, label, value);
+        char text[96];
+        threshold_result_text(t, res, text, sizeof text);
+        fprintf(out, "  %s  %-*s  %s\n", res->pass ? "PASS" : "FAIL", (int)width, t->expr, text);
     }
     if (r->aborted)
         fprintf(out, "Aborted at %.1fs: threshold '%s' failed on the running totals (--abort-on-fail)\n",

@@ -381,6 +381,20 @@ const char *threshold_op_str(threshold_op_t op)
     return (unsigned)op < 5 ? ops[op] : "?";
 }
 
+void threshold_result_text(const threshold_t *t, const threshold_result_t *res, char *buf, size_t n)
+{
+    char label[32], value[48];
+    threshold_metric_label(t, label, sizeof label);
+    if (res->has_value)
+        threshold_format_value(t, res->value, value, sizeof value);
+    else
+        snprintf(value, sizeof value, "%s",
+                 t->metric == THRESHOLD_RPS          ? "n/a (no time)"
+                 : t->metric == THRESHOLD_FAIL_RATIO ? "n/a (no requests)"
+                                                     : "n/a (no timed requests)");
+    snprintf(buf, n, "%s = %s", label, value);
+}
+
 void threshold_format_value(const threshold_t *t, double value, char *buf, size_t n)
 {
     switch (t->metric) {

@@ -105,6 +105,9 @@ const char *threshold_op_str(threshold_op_t op);
 /* A value of t's metric as text: latencies in the unit the limit was written in ("12.34ms"),
  * fail_ratio as a ratio ("0.0123"), rps with two decimals, counts whole. */
 void threshold_format_value(const threshold_t *t, double value, char *buf, size_t n);
+/* "p99 = 12.34ms" for a result, or "p99 = n/a (no timed requests)" when it had no value: the
+ * summary's and the HTML report's text. */
+void threshold_result_text(const threshold_t *t, const threshold_result_t *res, char *buf, size_t n);
 /* The base unit of t's figures in JSON: "us", "ratio", "req/s" or "count". */
 const char *threshold_base_unit(const threshold_t *t);
 
