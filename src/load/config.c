@@ -53,12 +53,24 @@ static const char usage[] =
     "      --image-url URL     send {\"image_url\": URL}\n"
     "      --scenario FILE     several weighted requests from a JSON file, like locust\n"
     "                          tasks (see docs/pixload.md); URL gives the server\n"
+    "  --body, --base64-image and a --multipart file part also take a folder: its\n"
+    "  files (hidden ones and subfolders skipped) rotate per request, all pre-built.\n"
+    "      --pick P            round-robin (per thread, in name order), random or\n"
+    "                          random:SEED (reproducible)          [round-robin]\n"
+    "      --per-file          a stats row per file of a folder, \"NAME [FILE]\"\n"
+    "      --max-body-memory SIZE  bound on the pre-built requests (k, M, G: 1024^n);\n"
+    "                          a larger folder is an error               [512M]\n"
     "  A body implies POST and its Content-Type unless -m or -H Content-Type say otherwise.\n"
     "\n"
     "Checks (a failed request is counted by kind and in the failures CSV):\n"
     "      --timeout T         no complete answer after T is a failure   [10s]\n"
     "      --expect-status S   statuses that succeed: 200, 2xx, 200-299,304 [2xx,3xx]\n"
     "      --expect-min-bytes N  a shorter response body is a failure   [no check]\n"
+    "      --check-body X      the expected response body: FILE, DIR (with a folder\n"
+    "                          body: one file per input file's name) or sha256:HEX;\n"
+    "                          a different body is a failure of kind body\n"
+    "      --check-field NAME  compare instead the JSON answer's string NAME, base64-\n"
+    "                          decoded (e.g. encoded_img)\n"
     "\n"
     "Output:\n"
     "      --latency           print more latency percentiles\n"
@@ -101,6 +113,11 @@ enum {
     OPT_MULTIPART,
     OPT_IMAGE_URL,
     OPT_SCENARIO,
+    OPT_PICK,
+    OPT_PER_FILE,
+    OPT_MAX_BODY_MEMORY,
+    OPT_CHECK_BODY,
+    OPT_CHECK_FIELD,
     OPT_TIMEOUT,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_MIN_BYTES,
@@ -143,6 +160,11 @@ static const option_t options[] = {
     {"multipart", 0, true, OPT_MULTIPART},
     {"image-url", 0, true, OPT_IMAGE_URL},
     {"scenario", 0, true, OPT_SCENARIO},
+    {"pick", 0, true, OPT_PICK},
+    {"per-file", 0, false, OPT_PER_FILE},
+    {"max-body-memory", 0, true, OPT_MAX_BODY_MEMORY},
+    {"check-body", 0, true, OPT_CHECK_BODY},
+    {"check-field", 0, true, OPT_CHECK_FIELD},
     {"timeout", 0, true, OPT_TIMEOUT},
     {"expect-status", 0, true, OPT_EXPECT_STATUS},
     {"expect-min-bytes", 0, true, OPT_EXPECT_MIN_BYTES},
@@ -286,6 +308,23 @@ static int parse_rate(const char *opt, const char *s, double *out, char *err, si
     return 0;
 bad:
     return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
+}
+
+int load_parse_size(const char *s, uint64_t *bytes)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s)) return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10, end++;
+    else if (*end == 'M')
+        shift = 20, end++;
+    else if (*end == 'G')
+        shift = 30, end++;
+    if (*end || v == 0 || v > UINT64_MAX >> shift) return -1;
+    *bytes = (uint64_t)v << shift;
+    return 0;
 }
 
 int load_parse_duration_ms(const char *s, uint64_t *ms)
@@ -441,6 +480,37 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_SCENARIO:
         c->scenario_file = arg;
         return 0;
+    case OPT_PICK: {
+        char *end;
+        if (strcmp(arg, "round-robin") == 0) {
+            c->pick = LOAD_PICK_ROUND_ROBIN;
+            return 0;
+        }
+        c->pick = LOAD_PICK_RANDOM;
+        c->pick_seeded = false;
+        if (strcmp(arg, "random") == 0) return 0;
+        if (strncmp(arg, "random:", 7) == 0 && isdigit((unsigned char)arg[7])) {
+            c->pick_seed = strtoull(arg + 7, &end, 10);
+            c->pick_seeded = true;
+            if (!*end) return 0;
+        }
+        return errmsg_set(err, errlen, "%s: expected round-robin, random or random:SEED, got '%s'", opt, arg);
+    }
+    case OPT_PER_FILE:
+        c->per_file = true;
+        return 0;
+    case OPT_MAX_BODY_MEMORY:
+        if (load_parse_size(arg, &c->max_body_memory) < 0)
+            return errmsg_set(err, errlen, "%s: expected a size such as 512M, 64k or 2G, got '%s'", opt, arg);
+        return 0;
+    case OPT_CHECK_BODY:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty argument", opt);
+        c->check_body = arg;
+        return 0;
+    case OPT_CHECK_FIELD:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty field name", opt);
+        c->check_field = arg;
+        return 0;
     case OPT_TIMEOUT:
         if (load_parse_duration_ms(arg, &c->timeout_ms) < 0)
             return errmsg_set(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m)", opt, arg);
@@ -525,6 +595,8 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
                         "-m/--method cannot be combined with --scenario: give methods in the "
                         "scenario file");
     }
+    if (c->check_field && !c->check_body && !c->scenario_file)
+        return errmsg_set(err, errlen, "--check-field needs --check-body (the expected bytes)");
     if (c->csv_full_history && !c->csv_prefix)
         return errmsg_set(err, errlen, "--csv-full-history requires --csv");
     return 0;
@@ -555,6 +627,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
     c->max_streams = 1;
     c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
     c->b64_field = "image";
+    c->max_body_memory = LOAD_DEFAULT_MAX_BODY_MEMORY;
     load_status_set_default(&c->expect_status);
     seen_t seen = {0};
     bool only_args = false;

@@ -31,6 +31,7 @@
 #define LOAD_DEFAULT_DURATION_MS 10000u /* when neither -t nor -n is given */
 #define LOAD_DEFAULT_TIMEOUT_MS 10000u
 #define LOAD_DEFAULT_SPAWN_RATE 1.0 /* users per second with -u, as locust */
+#define LOAD_DEFAULT_MAX_BODY_MEMORY (512ull << 20) /* pre-built requests, bytes */
 
 /* A set of HTTP status codes (000..999), e.g. "200-299,304" or "2xx,3xx". */
 typedef struct {
@@ -74,6 +75,12 @@ typedef enum {
     LOAD_BODY_IMAGE_URL,    /* --image-url URL */
 } load_body_kind_t;
 
+/* How a request whose body comes from a folder picks its file (--pick). */
+typedef enum {
+    LOAD_PICK_ROUND_ROBIN = 0, /* each thread goes through the files in name order */
+    LOAD_PICK_RANDOM,          /* uniformly at random, per thread */
+} load_pick_t;
+
 typedef struct {
     const char *url_str; /* the URL argument */
     url_t url;           /* parsed, points into url_str */
@@ -108,12 +115,21 @@ typedef struct {
     size_t nparts;
     const char *image_url;     /* LOAD_BODY_IMAGE_URL */
     const char *scenario_file; /* --scenario: requests come from this file instead */
+    /* Bodies from a folder (a folder given where a file is expected): one pre-built request
+     * per file. */
+    load_pick_t pick;
+    bool pick_seeded;         /* --pick random:SEED: the same sequence every run */
+    uint64_t pick_seed;
+    bool per_file;            /* --per-file: a stats row per file */
+    uint64_t max_body_memory; /* --max-body-memory: bound on all pre-built requests, bytes */
 
     /* Checks. */
     uint64_t timeout_ms;
     load_status_set_t expect_status;
     bool expect_status_given;  /* --expect-status was used (overrides scenario defaults) */
     uint64_t expect_min_bytes; /* 0 = no check */
+    const char *check_body;    /* --check-body FILE|DIR|sha256:HEX, NULL = no check */
+    const char *check_field;   /* --check-field NAME: compare that JSON string, base64-decoded */
 
     /* Output. */
     const char *csv_prefix; /* NULL = no CSV */
@@ -141,6 +157,10 @@ void load_config_free(load_config_t *c);
 
 /* The --help text (every option with its default). */
 const char *load_config_usage(void);
+
+/* Parses a size in bytes ("512M", "64k", "1G", "1000"; k, M, G are powers of 1024). Returns 0,
+ * or -1 when malformed or zero. */
+int load_parse_size(const char *s, uint64_t *bytes);
 
 /* Parses a duration ("500ms", "30s", "2m", "1h", "1.5s"; a bare number is seconds) into
  * milliseconds. Returns 0, or -1 when malformed, zero or above 1000 hours. */

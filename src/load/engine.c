@@ -74,7 +74,7 @@ struct lthread {
     loop_t *loop;
     lconn_t *conns;
     unsigned nconns, started, done;
-    uint64_t rng;
+    scenario_cursor_t cur; /* which request (and file of a folder) goes next */
     loop_timer_t tick, end, spawn, flush;
     lconn_t *pending; /* connections whose next request goes out after this batch of events */
     uint8_t *rbuf;    /* --h2: every read lands here and goes to the session at once */
@@ -246,7 +246,7 @@ static void connect_failed(lconn_t *c)
         stats_record(slot(c, s->entry), STATS_NO_LATENCY, 0, 0, STATS_ERR_CONNECT);
         h2client_release(c->h2, s);
     } else {
-        stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0,
+        stats_record(slot(c, scenario_next(t->e->sc, &t->cur)), STATS_NO_LATENCY, 0, 0,
                      STATS_ERR_CONNECT);
     }
     c->claimed = false;
@@ -357,7 +357,7 @@ static void send_more(lconn_t *c)
         if (c->fresh && !cfg->keepalive)
             start = c->connect_ns; /* as ab: a new connection per request includes connecting */
         c->fresh = false;
-        const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&c->t->rng));
+        const scenario_entry_t *en = scenario_next(e->sc, &c->t->cur);
         unsigned ix = (c->q_head + c->q_len) % cap;
         c->q[ix] = en;
         c->q_start[ix] = start;
@@ -649,7 +649,7 @@ static void h2_fail(lconn_t *c, stats_err_t err)
         h2client_release(c->h2, s);
     }
     if (c->claimed) {
-        stats_record(slot(c, scenario_pick(t->e->sc, scenario_rand(&t->rng))), STATS_NO_LATENCY, 0, 0, err);
+        stats_record(slot(c, scenario_next(t->e->sc, &t->cur)), STATS_NO_LATENCY, 0, 0, err);
         c->claimed = false;
     }
     close_socket(c);
@@ -752,7 +752,7 @@ static void h2_fill(lconn_t *c)
             if (c->fresh && !cfg->keepalive)
                 start = c->connect_ns; /* as ab: a new connection per request includes connecting */
             c->fresh = false;
-            const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&t->rng));
+            const scenario_entry_t *en = scenario_next(e->sc, &t->cur);
             s->entry = en;
             s->req = &e->h2reqs[en - e->sc->entries];
             s->start_ns = start;
@@ -1103,7 +1103,6 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
     for (unsigned i = 0; i < nt; i++) {
         lthread_t *t = &e->threads[i];
         t->e = e;
-        t->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
         t->loop = loop_new();
         if (t->loop)
             loop_set_busy_poll(t->loop, cfg->busy_poll_us);
@@ -1113,7 +1112,7 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
         pthread_mutex_init(&t->snap_lock, NULL);
         if (cfg->h2)
             t->rbuf = malloc(READ_CHUNK);
-        if (!t->loop || !t->conns || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats) ||
+        if (!t->loop || !t->conns || scenario_cursor_init(&t->cur, sc, i) || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats) ||
             (cfg->h2 && !t->rbuf)) {
             snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
             return NULL; /* the process exits: nothing to unwind */
@@ -1216,6 +1215,7 @@ void engine_free(engine_t *e)
         }
         free(t->conns);
         free(t->rbuf);
+        scenario_cursor_free(&t->cur);
         stats_free(&t->stats);
         stats_free(&t->snap);
         pthread_mutex_destroy(&t->snap_lock);

@@ -99,8 +99,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!cfg.quiet)
+    if (!cfg.quiet) {
         report_banner(stdout, &cfg);
+        report_banner_bodies(stdout, &cfg, &sc);
+    }
     fflush(stdout);
     engine_t *e = engine_start(&cfg, &sc, &addr, err, sizeof err);
     if (!e) {

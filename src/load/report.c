@@ -578,6 +578,18 @@ void report_banner(FILE *out, const load_config_t *cfg)
         fprintf(out, "  open loop at %g requests/s, latency from the intended send time\n", cfg->rate);
 }
 
+void report_banner_bodies(FILE *out, const load_config_t *cfg, const scenario_t *sc)
+{
+    if (!sc->folder_files) return;
+    char mem[32];
+    fmt_binary(mem, sizeof mem, (double)sc->request_bytes);
+    fprintf(out, "  %zu bodies from folders, %sB of pre-built requests, picked %s", sc->folder_files, mem,
+            cfg->pick == LOAD_PICK_ROUND_ROBIN ? "in turn" : "at random");
+    if (cfg->pick == LOAD_PICK_RANDOM && cfg->pick_seeded)
+        fprintf(out, " (seed %llu)", (unsigned long long)cfg->pick_seed);
+    fputc('\n', out);
+}
+
 static void print_stats(FILE *out, const char *name, const hist_t *h, void (*fmt)(char *, size_t, double))
 {
     double mean = hist_mean(h), sd = hist_stddev(h);
@@ -849,6 +861,8 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     if (c->h2)
         fprintf(f, ",\n  \"max_streams\": %u,\n  \"streams_per_connection\": %u", c->max_streams,
                 r->streams && r->streams < c->max_streams ? r->streams : c->max_streams);
+    fprintf(f, ",\n  \"request_memory_bytes\": %llu,\n  \"folder_files\": %zu",
+            (unsigned long long)r->sc->request_bytes, r->sc->folder_files);
     fprintf(f, ",\n  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n  \"connects\": %llu",
             (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
             (unsigned long long)st->connects);

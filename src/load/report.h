@@ -50,6 +50,9 @@ const char *report_protocol(const load_config_t *cfg);
 
 /* "Running 10s test @ URL" and the threads/connections line, as wrk prints them. */
 void report_banner(FILE *out, const load_config_t *cfg);
+/* With bodies from a folder: how many, the memory their pre-built requests take, how they are
+ * picked. Nothing otherwise. */
+void report_banner_bodies(FILE *out, const load_config_t *cfg, const scenario_t *sc);
 /* The end-of-run summary. */
 void report_text(FILE *out, const report_t *r);
 /* Writes the JSON document to path ("-" = stdout). 0, or -1 with a message in err. */

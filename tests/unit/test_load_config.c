@@ -314,6 +314,31 @@ static void test_output_options(void **state)
     assert_error("--csv: empty prefix", "--csv", "", "http://h/");
 }
 
+static void test_folder_options(void **state)
+{
+    assert_int_equal(parse("http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.pick, LOAD_PICK_ROUND_ROBIN);
+    assert_false(cfg.per_file);
+    assert_int_equal(cfg.max_body_memory, 512u << 20);
+    assert_int_equal(parse("--pick", "random:42", "--per-file", "--max-body-memory", "64k", "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.pick, LOAD_PICK_RANDOM);
+    assert_true(cfg.pick_seeded);
+    assert_int_equal(cfg.pick_seed, 42);
+    assert_true(cfg.per_file);
+    assert_int_equal(cfg.max_body_memory, 64u << 10);
+    assert_int_equal(parse("--pick", "random", "--max-body-memory", "2G", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_false(cfg.pick_seeded);
+    assert_int_equal(cfg.max_body_memory, 2ull << 30);
+    assert_error("--pick: expected round-robin, random or random:SEED, got 'sequential'", "--pick",
+                 "sequential", "http://h/");
+    assert_error("got 'random:'", "--pick", "random:", "http://h/");
+    assert_error("got 'random:1x'", "--pick", "random:1x", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "0", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "12T", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "-1", "http://h/");
+}
+
 static void test_syntax(void **state)
 {
     /* Grouped short options, attached values, options after the URL. */
@@ -362,6 +387,9 @@ static void test_usage_lists_every_option(void **state)
                                        "--multipart",
                                        "--image-url",
                                        "--scenario",
+                                       "--pick",
+                                       "--per-file",
+                                       "--max-body-memory",
                                        "--timeout",
                                        "--expect-status",
                                        "--expect-min-bytes",
@@ -380,6 +408,7 @@ static void test_usage_lists_every_option(void **state)
     assert_non_null(strstr(u, "[10s unless -n is given]"));
     assert_non_null(strstr(u, "[min(CPUs, connections)]"));
     assert_non_null(strstr(u, "[2xx,3xx]"));
+    assert_non_null(strstr(u, "[512M]"));
 }
 
 int main(void)
@@ -395,6 +424,7 @@ int main(void)
         cmocka_unit_test_teardown(test_scenario_conflicts, teardown),
         cmocka_unit_test_teardown(test_expect_status, teardown),
         cmocka_unit_test_teardown(test_output_options, teardown),
+        cmocka_unit_test_teardown(test_folder_options, teardown),
         cmocka_unit_test_teardown(test_syntax, teardown),
         cmocka_unit_test_teardown(test_usage_lists_every_option, teardown),
     };

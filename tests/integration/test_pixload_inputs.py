@@ -1,0 +1,139 @@
+"""pixload's inputs against a real pixd: bodies from a folder (rotation, --per-file rows, the
+memory bound) and answer checks (--check-body, --check-field).
+
+Counts come from pixload's --json-out and from pixd's /status. The expected /magic answers are
+Pillow's, computed here with test_magic's helpers. A wrong answer comes from a tiny
+http.server in this process that answers every POST with fixed bytes.
+"""
+import base64
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from pixd_env import Pixd
+from test_magic import photo, pillow_bw
+
+PIXLOAD_BIN = os.environ.get(
+    "PIXLOAD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixload"))
+
+
+class FixedAnswer(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the server's `answer` bytes (after reading the body)."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.server.answer
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class PixloadInputsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(PIXLOAD_BIN, os.X_OK):
+            raise AssertionError(f"{PIXLOAD_BIN} not built")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pixload-inputs-")
+        # Three photos of different sizes (so different answers), plus what rotation skips.
+        cls.pics = os.path.join(cls.tmp.name, "pics")
+        cls.expected = os.path.join(cls.tmp.name, "expected")
+        os.makedirs(os.path.join(cls.pics, "sub"))
+        os.makedirs(cls.expected)
+        cls.images = {}
+        for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg")):
+            data = photo((48 + 16 * i, 40 + 8 * i), seed=i)
+            cls.images[name] = data
+            with open(os.path.join(cls.pics, name), "wb") as f:
+                f.write(data)
+            with open(os.path.join(cls.expected, name), "wb") as f:
+                f.write(pillow_bw(data))
+        for junk in (".hidden.jpg", os.path.join("sub", "d.jpg")):
+            with open(os.path.join(cls.pics, junk), "wb") as f:
+                f.write(b"not an image")
+        cls.srv = Pixd()
+        cls.fixed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FixedAnswer)
+        cls.fixed.answer = b""
+        threading.Thread(target=cls.fixed.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fixed.shutdown()
+        cls.fixed.server_close()
+        rc = cls.srv.stop()
+        cls.tmp.cleanup()
+        if rc != 0:
+            raise AssertionError(f"pixd exited with {rc}")
+
+    def pixload(self, *args, expect_rc=0, json_out=True):
+        """Runs pixload -q with args; returns (stdout, stderr, the --json-out document or None)."""
+        out = os.path.join(self.tmp.name, "run.json")
+        if os.path.exists(out):
+            os.unlink(out)
+        extra = ["--json-out", out] if json_out else []
+        p = subprocess.run([PIXLOAD_BIN, "-q", *extra, *args], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, expect_rc, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        doc = None
+        if expect_rc == 0 and json_out:
+            with open(out) as f:
+                doc = json.load(f)
+        return p.stdout, p.stderr, doc
+
+    def status(self):
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
+            s.sendall(b"GET /status HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return json.loads(data.split(b"\r\n\r\n", 1)[1])
+
+    def fixed_url(self, path="/magic/base64"):
+        return f"http://127.0.0.1:{self.fixed.server_address[1]}{path}"
+
+    # ---- bodies from a folder -------------------------------------------------------------
+
+    def test_folder_round_robin_per_file(self):
+        before = self.status()["requests"]
+        _, _, doc = self.pixload("-c", "1", "--threads", "1", "-n", "30", "--base64-image", self.pics,
+                                 "--per-file", self.srv.url("/magic/base64"))
+        rows = {e["name"]: e for e in doc["by_name"]}
+        self.assertEqual(set(rows), {f"/magic/base64 [{n}]" for n in self.images})
+        for name, e in rows.items():
+            self.assertEqual(e["requests"], 10, name)  # one connection in turn: exactly a third each
+            self.assertEqual(e["status"], {"200": 10}, name)
+        self.assertEqual(doc["folder_files"], 3)
+        self.assertGreater(doc["request_memory_bytes"], sum(len(d) for d in self.images.values()))
+        self.assertGreaterEqual(self.status()["requests"] - before, 30)
+
+    def test_folder_multipart_random(self):
+        out, _, doc = self.pixload("-c", "2", "-n", "40", "--multipart", f"image=@{self.pics}/", "--pick",
+                                   "random:3", self.srv.url("/magic/multipart"))
+        self.assertEqual(doc["total"]["status"], {"200": 40})
+        self.assertEqual(len(doc["by_name"]), 1)  # without --per-file, one row for the request
+
+    def test_folder_banner(self):
+        p = subprocess.run([PIXLOAD_BIN, "-n", "3", "--body", self.pics, self.srv.url("/magic/multipart")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("3 bodies from folders", p.stdout)
+        self.assertIn("picked in turn", p.stdout)
+
+    def test_folder_errors(self):
+        _, err, _ = self.pixload("-n", "1", "--body", self.pics, "--max-body-memory", "1k",
+                                 self.srv.url("/magic/multipart"), expect_rc=2)
+        self.assertIn("--max-body-memory", err)
+        empty = os.path.join(self.tmp.name, "empty")
+        os.makedirs(empty, exist_ok=True)
+        _, err, _ = self.pixload("-n", "1", "--body", empty, self.srv.url("/"), expect_rc=2)
+        self.assertIn("a folder without files to send", err)
