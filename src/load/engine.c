@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "core/tls.h"
 #include "http/parser.h"
+#include "load/check.h"
 #include "load/h2client.h"
 
 #define READ_CHUNK 65536
@@ -55,6 +56,7 @@ typedef struct lconn {
     int status;
     bool close_after;
     http_chunked_t chunked;
+    check_run_t *check; /* --check-body: one per response read at once (h2: per stream slot) */
     uint64_t connect_ns, intended_ns;
     /* --h2: the session and its streams (h2client.h), the frames being written */
     h2client_t *h2;
@@ -421,6 +423,8 @@ static void complete(lconn_t *c)
         err = STATS_ERR_STATUS;
     else if (en->expect_min_bytes && c->content < en->expect_min_bytes)
         err = STATS_ERR_MIN_BYTES;
+    else if (en->check.mode && !check_end(c->check, &en->check))
+        err = STATS_ERR_BODY;
     stats_record(slot(c, en), lat, c->status, c->content, err);
     c->q_head = (c->q_head + 1) % t->e->pipe;
     c->q_len--;
@@ -467,6 +471,8 @@ static bool parse(lconn_t *c)
             c->in_body = true;
             c->content = 0;
             const scenario_entry_t *en = c->q[c->q_head];
+            if (en->check.mode)
+                check_begin(c->check, &en->check);
             if (en->head || r.status == 204 || r.status == 304) {
                 c->body = B_NONE;
             } else if (r.h.chunked) {
@@ -480,6 +486,7 @@ static bool parse(lconn_t *c)
             }
         }
         size_t avail = buf_size(&c->in);
+        const check_t *ck = &c->q[c->q_head]->check;
         switch (c->body) {
         case B_NONE:
             complete(c);
@@ -488,6 +495,8 @@ static bool parse(lconn_t *c)
             break;
         case B_LENGTH: {
             size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), take);
             buf_consume(&c->in, take);
             c->body_left -= take;
             c->content += take;
@@ -506,6 +515,8 @@ static bool parse(lconn_t *c)
                 return false;
             }
             c->content += n;
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), n);
             /* Drop the decoded bytes; what follows the body (rest) stays. */
             c->in.len = c->in.off + n + (size_t)(rest > 0 ? rest : 0);
             buf_consume(&c->in, n);
@@ -517,6 +528,8 @@ static bool parse(lconn_t *c)
             break;
         }
         case B_CLOSE:
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), avail);
             c->content += avail;
             buf_reset(&c->in);
             return true;
@@ -615,6 +628,8 @@ static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
             err = STATS_ERR_STATUS;
         else if (en->expect_min_bytes && s->content < en->expect_min_bytes)
             err = STATS_ERR_MIN_BYTES;
+        else if (en->check.mode && !check_end(&c->check[h2client_slot_index(c->h2, s)], &en->check))
+            err = STATS_ERR_BODY;
         break;
     case H2CLIENT_UNSENT:
         if (s->retries < H2_RETRIES) { /* never processed: it goes out again, still timed */
@@ -633,6 +648,15 @@ static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
     }
     stats_record(slot(c, en), lat, s->status, s->content, err);
     h2client_release(c->h2, s);
+}
+
+/* A piece of a stream's response body (called from inside the session). */
+static void h2_data(void *owner, h2client_stream_t *s, const uint8_t *data, size_t len)
+{
+    lconn_t *c = owner;
+    const scenario_entry_t *en = s->entry;
+    if (en->check.mode)
+        check_feed(&c->check[h2client_slot_index(c->h2, s)], &en->check, data, len);
 }
 
 /* The connection failed: its streams fail with err (a connection that never carried one pays
@@ -759,6 +783,8 @@ static void h2_fill(lconn_t *c)
         }
         const scenario_entry_t *en = s->entry;
         s->sent_ns = now;
+        if (en->check.mode)
+            check_begin(&c->check[h2client_slot_index(h, s)], &en->check);
         if (h2client_submit(h, s) != 0) {
             /* No new stream here (after 2^30 of them the ids run out, or out of memory): the
              * request goes out on the next connection once this one's streams are done. */
@@ -1126,9 +1152,11 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
             c->q_start = calloc(pipe, sizeof *c->q_start);
             c->out = calloc(pipe, sizeof *c->out);
             /* --no-keepalive: one stream per connection */
-            if (cfg->h2)
-                c->h2 = h2client_new(cfg->keepalive ? cfg->max_streams : 1, h2_end, c);
-            if (!c->q || !c->q_start || !c->out || (cfg->h2 && !c->h2)) {
+            if (cfg->h2 && (c->h2 = h2client_new(cfg->keepalive ? cfg->max_streams : 1, h2_end, c)))
+                h2client_on_data(c->h2, h2_data);
+            if (sc->checks)
+                c->check = calloc(c->h2 ? h2client_nslots(c->h2) : 1, sizeof *c->check);
+            if (!c->q || !c->q_start || !c->out || (cfg->h2 && !c->h2) || (sc->checks && !c->check)) {
                 snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
                 return NULL;
             }
@@ -1208,6 +1236,10 @@ void engine_free(engine_t *e)
             if (c->io.fd >= 0)
                 c->io.ops->close(&c->io);
             buf_free(&c->in);
+            if (c->check)
+                for (unsigned k = 0; k < (c->h2 ? h2client_nslots(c->h2) : 1); k++)
+                    check_run_free(&c->check[k]);
+            free(c->check);
             h2client_free(c->h2);
             free(c->q);
             free(c->q_start);

@@ -472,6 +472,9 @@ static void failure_text(char *buf, size_t n, stats_err_t kind, int status, cons
     case STATS_ERR_REFUSED:
         snprintf(buf, n, "ConnectionError('stream refused by the server (REFUSED_STREAM)')");
         break;
+    case STATS_ERR_BODY:
+        snprintf(buf, n, "CatchResponseError('response body differs from --check-body')");
+        break;
     default:
         snprintf(buf, n, "Error('unknown')");
     }
@@ -550,11 +553,13 @@ const char *report_protocol(const load_config_t *cfg)
     return !cfg->h2 ? "http/1.1" : cfg->url.scheme == URL_HTTPS ? "h2" : "h2c";
 }
 
-/* The refused-stream count belongs to HTTP/2 runs only (HTTP/1.1 has no streams to refuse):
- * HTTP/1.1 reports keep their columns. */
-static bool kind_shown(const load_config_t *cfg, int kind)
+/* The refused-stream count belongs to HTTP/2 runs only (HTTP/1.1 has no streams to refuse),
+ * the body count to runs that check bodies: other reports keep their columns. */
+static bool kind_shown(const report_t *r, int kind)
 {
-    return kind != STATS_ERR_REFUSED || (cfg && cfg->h2);
+    if (kind == STATS_ERR_REFUSED) return r->cfg && r->cfg->h2;
+    if (kind == STATS_ERR_BODY) return r->sc && r->sc->checks;
+    return true;
 }
 
 void report_banner(FILE *out, const load_config_t *cfg)
@@ -685,6 +690,9 @@ void report_text(FILE *out, const report_t *r)
                 (unsigned long long)e[STATS_ERR_MIN_BYTES]);
     if (e[STATS_ERR_REFUSED])
         fprintf(out, "  Refused streams: %llu\n", (unsigned long long)e[STATS_ERR_REFUSED]);
+    if (e[STATS_ERR_BODY])
+        fprintf(out, "  Responses whose body differs from --check-body: %llu\n",
+                (unsigned long long)e[STATS_ERR_BODY]);
     double secs = r->duration_s > 0 ? r->duration_s : 0;
     char xfer[32];
     fmt_binary(xfer, sizeof xfer, secs > 0 ? (double)st->bytes_read / secs : 0);
@@ -723,7 +731,7 @@ void report_text(FILE *out, const report_t *r)
         fprintf(out, "\nFailures: %llu of %llu (%.2f%%):", (unsigned long long)agg->failures,
                 (unsigned long long)agg->requests, 100.0 * (double)agg->failures / (double)agg->requests);
         for (int k = 0; k < STATS_ERR_KINDS; k++)
-            if (kind_shown(r->cfg, k))
+            if (kind_shown(r, k))
                 fprintf(out, "%s %s %llu", k ? "," : "", stats_err_name((stats_err_t)k),
                         (unsigned long long)e[k]);
         fputc('\n', out);
@@ -803,7 +811,7 @@ static void json_status_counts(FILE *f, const uint64_t *counts)
     fputc('}', f);
 }
 
-static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const load_config_t *cfg)
+static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const report_t *r)
 {
     fprintf(f,
             "\"requests\": %llu, \"failures\": %llu, \"requests_per_s\": ", (unsigned long long)e->requests,
@@ -819,7 +827,7 @@ static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const 
     json_status_counts(f, e->status_failed);
     fputs(", \"errors\": {", f);
     for (int k = 0; k < STATS_ERR_KINDS; k++)
-        if (kind_shown(cfg, k))
+        if (kind_shown(r, k))
             fprintf(f, "%s\"%s\": %llu", k ? ", " : "", stats_err_name((stats_err_t)k),
                     (unsigned long long)e->errors[k]);
     fputc('}', f);
@@ -875,7 +883,7 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     fprintf(f, ", \"max\": %llu, \"samples\": %llu}", (unsigned long long)hist_max(&st->req_rate),
             (unsigned long long)st->req_rate.count);
     fputs(",\n  \"total\": {", f);
-    json_entry_body(f, agg, secs, c);
+    json_entry_body(f, agg, secs, r);
     fputs("},\n  \"by_name\": [", f);
     for (size_t i = 0; i < st->n; i++) {
         fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
@@ -883,7 +891,7 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
         fputs(", \"method\": ", f);
         json_str(f, r->sc->stats[i].method);
         fputs(", ", f);
-        json_entry_body(f, &st->entries[i], secs, c);
+        json_entry_body(f, &st->entries[i], secs, r);
         fputc('}', f);
     }
     fputs("\n  ]\n}\n", f);

@@ -47,6 +47,8 @@ typedef struct {
     load_status_set_t expect;
     uint64_t expect_min_bytes;
     uint64_t timeout_ms;
+    const char *check_body; /* FILE, DIR or sha256:HEX; NULL = no check */
+    const char *check_field;
 } spec_t;
 
 static int spec_add_header(spec_t *sp, const load_header_t *h, char *err, size_t errlen)
@@ -160,6 +162,8 @@ static int spec_init(spec_t *sp, const load_config_t *c, char *err, size_t errle
     sp->expect = c->expect_status;
     sp->expect_min_bytes = c->expect_min_bytes;
     sp->timeout_ms = c->timeout_ms;
+    sp->check_body = c->check_body;
+    sp->check_field = c->check_field;
     for (size_t i = 0; i < c->nheaders; i++) {
         if (spec_add_header(sp, &c->headers[i], err, errlen) < 0) return -1;
     }
@@ -235,6 +239,61 @@ static int find_folder(const body_src_t *src, const char *dir, body_files_t *fil
     return 0;
 }
 
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+/* The expected answer for entries first .. s->n - 1 (one group) from sp->check_body. */
+static int group_checks(scenario_t *s, size_t first, const spec_t *sp, const char *dir, char *err, size_t errlen)
+{
+    if (!sp->check_body) {
+        if (sp->check_field) return errmsg_set(err, errlen, "check_field needs check_body (the expected bytes)");
+        return 0;
+    }
+    const char *spec = sp->check_body, *field = sp->check_field;
+    check_t one;
+    if (check_is_digest(spec)) {
+        if (check_expect_sha256(&one, spec, field, err, errlen) < 0) return -1;
+        for (size_t i = first; i < s->n; i++)
+            s->entries[i].check = one;
+        s->checks = true;
+        return 0;
+    }
+    body_files_t ex;
+    if (body_files(&ex, dir, spec, err, errlen) < 0) return -1;
+    int rc = 0;
+    for (size_t i = first; i < s->n && rc == 0; i++) {
+        scenario_entry_t *e = &s->entries[i];
+        const char *path = ex.paths[0];
+        if (ex.folder) {
+            if (!e->file) {
+                rc = errmsg_set(err, errlen,
+                                "check body %s is a folder: it needs a body from a folder (an expected file "
+                                "per input file, by name)",
+                                spec);
+                break;
+            }
+            const char **hit = bsearch(e->file, ex.names, ex.n, sizeof *ex.names, cmp_name);
+            if (!hit) {
+                rc = errmsg_set(err, errlen, "check body %s: no expected answer for input file %s", spec, e->file);
+                break;
+            }
+            path = ex.paths[hit - ex.names];
+        } else if (i > first) { /* one expected file for the whole group */
+            e->check = s->entries[first].check;
+            continue;
+        }
+        body_t b;
+        if ((rc = body_from_file(&b, dir, path, err, errlen)) < 0) break;
+        if ((rc = check_expect_bytes(&e->check, b.data, b.len, field)) < 0) errmsg_set(err, errlen, "%s: cannot hash", path);
+        body_free(&b);
+    }
+    body_files_free(&ex);
+    if (rc == 0) s->checks = true;
+    return rc;
+}
+
 /* Adds the group of entries sp and src describe: one, or one per file of a folder. */
 static int add_group(scenario_t *s, const load_config_t *c, const spec_t *sp, const body_src_t *src,
                      const char *dir, char *err, size_t errlen)
@@ -283,6 +342,7 @@ static int add_group(scenario_t *s, const load_config_t *c, const spec_t *sp, co
                             "it or send fewer or smaller files",
                             file, (unsigned long long)(c->max_body_memory >> 20));
     }
+    if (rc == 0) rc = group_checks(s, first, sp, dir, err, errlen);
     if (rc == 0) {
         s->groups[s->ngroups++] = (scenario_group_t){first, n};
         if (files.folder) s->folder_files += n;
@@ -499,6 +559,8 @@ static int jcommon(jp_t *p, int k, spec_t *sp, bool *handled)
         return 0;
     }
     if (tok_is(p, k, "timeout")) return jtimeout(p, k + 1, sp);
+    if (tok_is(p, k, "check_body")) return jstring(p, k + 1, "check_body", &sp->check_body, NULL);
+    if (tok_is(p, k, "check_field")) return jstring(p, k + 1, "check_field", &sp->check_field, NULL);
     *handled = false;
     return 0;
 }
@@ -513,7 +575,8 @@ static int jdefaults(jp_t *p, int i, spec_t *defaults)
         if (jcommon(p, k, defaults, &handled) < 0) return -1;
         if (!handled)
             return jfail(p, k,
-                         "unknown key '%.*s' (allowed: headers, expect_status, expect_min_bytes, timeout)",
+                         "unknown key '%.*s' (allowed: headers, expect_status, expect_min_bytes, timeout, "
+                         "check_body, check_field)",
                          p->t[k].end - p->t[k].start, p->js + p->t[k].start);
     }
     p->where[0] = '\0';

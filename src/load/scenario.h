@@ -12,6 +12,10 @@
  * in turn (or at random, --pick) by scenario_next() whenever the group's weight picks it. Every
  * other request is a group of one. The pre-built requests are bounded by --max-body-memory.
  *
+ * --check-body (or an entry's "check_body") gives an entry the expected answer (check.h): a
+ * FILE, a sha256:HEX, or a DIR holding one expected file per input file of a folder body, by
+ * the same name. Only the expected bytes' digest is kept.
+ *
  * Entries with the same name and method share one statistics slot (one CSV row), as locust
  * merges requests with the same name: entry->stat indexes scenario_t.stats[] and the
  * per-thread stats_t (stats.h) built with scenario_t.nstats slots.
@@ -24,6 +28,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "load/check.h"
 #include "load/config.h"
 
 #define SCENARIO_MAX_ENTRIES 1024
@@ -49,6 +54,7 @@ typedef struct {
     uint64_t timeout_ms;
     unsigned group;   /* index into scenario_t.groups */
     const char *file; /* from a folder: the file's name (the stats name's suffix with --per-file) */
+    check_t check;    /* --check-body: the expected answer (mode CHECK_NONE: none) */
 } scenario_entry_t;
 
 /* Entries first .. first + n - 1 are one request's bodies (n > 1 only from a folder). */
@@ -68,6 +74,7 @@ typedef struct {
     scenario_group_t *groups;
     size_t ngroups;
     size_t folder_files;    /* entries whose body came from a folder */
+    bool checks;            /* some entry checks its answers' bodies */
     uint64_t request_bytes; /* every entry's request_len: the memory the pre-built requests take */
     load_pick_t pick;       /* --pick, and the seed the cursors start from */
     uint64_t seed;

@@ -77,6 +77,6 @@ void stats_aggregate(const stats_t *s, stats_entry_t *out)
 const char *stats_err_name(stats_err_t err)
 {
     static const char *const names[STATS_ERR_KINDS] = {"connect", "read",   "write",    "timeout",
-                                                       "tls",     "status", "min-bytes", "refused"};
+                                                       "tls",     "status", "min-bytes", "refused", "body"};
     return err >= 0 && err < STATS_ERR_KINDS ? names[err] : "ok";
 }

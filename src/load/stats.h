@@ -32,6 +32,7 @@ typedef enum {
     STATS_ERR_STATUS,      /* status outside the expected set */
     STATS_ERR_MIN_BYTES,   /* body shorter than --expect-min-bytes */
     STATS_ERR_REFUSED,     /* HTTP/2: the server refused the stream (RST_STREAM REFUSED_STREAM) */
+    STATS_ERR_BODY,        /* the body differs from --check-body */
     STATS_ERR_KINDS
 } stats_err_t;
 
@@ -100,7 +101,7 @@ static inline void stats_record(stats_entry_t *e, uint64_t latency_us, int statu
 }
 
 /* A short lower-case name for an error kind: connect, read, write, timeout, tls, status,
- * min-bytes, refused. */
+ * min-bytes, refused, body. */
 const char *stats_err_name(stats_err_t err);
 
 #endif

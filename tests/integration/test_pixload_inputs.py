@@ -137,3 +137,72 @@ class PixloadInputsTest(unittest.TestCase):
         os.makedirs(empty, exist_ok=True)
         _, err, _ = self.pixload("-n", "1", "--body", empty, self.srv.url("/"), expect_rc=2)
         self.assertIn("a folder without files to send", err)
+
+    # ---- answer checks --------------------------------------------------------------------
+
+    def test_check_body_fixed_server(self):
+        want = b'{"encoded_img": "right"}'
+        path = os.path.join(self.tmp.name, "want.json")
+        with open(path, "wb") as f:
+            f.write(want)
+        self.fixed.answer = b'{"encoded_img": "wrong"}'  # as long as the right one: caught by the digest
+        out, _, doc = self.pixload("-c", "2", "-n", "20", "--json", "{}", "--check-body", path, self.fixed_url())
+        t = doc["total"]
+        self.assertEqual((t["requests"], t["failures"], t["errors"]["body"]), (20, 20, 20), t)
+        self.assertEqual(t["status"], {"200": 20})
+        self.fixed.answer = want
+        _, _, doc = self.pixload("-c", "2", "-n", "20", "--json", "{}", "--check-body", path, self.fixed_url())
+        self.assertEqual((doc["total"]["failures"], doc["total"]["errors"]["body"]), (0, 0), doc["total"])
+        # The same by digest; the error kind is absent from runs without a check.
+        digest = "sha256:" + hashlib.sha256(want).hexdigest()
+        _, _, doc = self.pixload("-n", "5", "--json", "{}", "--check-body", digest, self.fixed_url())
+        self.assertEqual(doc["total"]["failures"], 0)
+        _, _, doc = self.pixload("-n", "5", "--json", "{}", self.fixed_url())
+        self.assertNotIn("body", doc["total"]["errors"])
+
+    def test_check_field_magic_folder(self):
+        """Every /magic/base64 answer of a rotating folder checked against Pillow's output."""
+        _, _, doc = self.pixload("-c", "3", "-n", "45", "--base64-image", self.pics, "--per-file",
+                                 "--check-body", self.expected, "--check-field", "encoded_img",
+                                 self.srv.url("/magic/base64"))
+        self.assertEqual(doc["total"]["requests"], 45)
+        self.assertEqual(doc["total"]["failures"], 0, doc["total"])
+        self.assertEqual(doc["total"]["errors"]["body"], 0)
+        # The same over HTTP/2, several streams per connection (each stream checked on its own).
+        _, _, doc = self.pixload("--h2", "--max-streams", "4", "-c", "2", "-n", "45", "--base64-image", self.pics,
+                                 "--check-body", self.expected, "--check-field", "encoded_img",
+                                 self.srv.url("/magic/base64"))
+        self.assertEqual((doc["total"]["requests"], doc["total"]["failures"]), (45, 0), doc["total"])
+        # One expected file for every input: every answer but a's differs.
+        a = os.path.join(self.expected, "a.jpg")
+        _, _, doc = self.pixload("-c", "1", "--threads", "1", "-n", "30", "--base64-image", self.pics,
+                                 "--per-file", "--check-body", a, "--check-field", "encoded_img",
+                                 self.srv.url("/magic/base64"))
+        rows = {e["name"]: e for e in doc["by_name"]}
+        self.assertEqual(rows["/magic/base64 [a.jpg]"]["failures"], 0)
+        self.assertEqual(rows["/magic/base64 [b.jpg]"]["errors"]["body"], 10)
+        self.assertEqual(rows["/magic/base64 [c.jpg]"]["errors"]["body"], 10)
+        # A formatted-differently server with the right image passes by its bytes.
+        self.fixed.answer = json.dumps(
+            {"encoded_img": base64.encodebytes(pillow_bw(self.images["b.jpg"])).decode(), "filename": "b"},
+            indent=2).encode()
+        _, _, doc = self.pixload("-n", "5", "--base64-image", os.path.join(self.pics, "b.jpg"), "--check-body",
+                                 os.path.join(self.expected, "b.jpg"), "--check-field", "encoded_img",
+                                 self.fixed_url())
+        self.assertEqual(doc["total"]["failures"], 0, doc["total"])
+
+    def test_check_errors(self):
+        _, err, _ = self.pixload("-n", "1", "--base64-image", os.path.join(self.pics, "a.jpg"), "--check-body",
+                                 self.expected, self.srv.url("/magic/base64"), expect_rc=2)
+        self.assertIn("needs a body from a folder", err)
+        partial = os.path.join(self.tmp.name, "partial")
+        os.makedirs(partial, exist_ok=True)
+        with open(os.path.join(partial, "a.jpg"), "wb") as f:
+            f.write(b"x")
+        _, err, _ = self.pixload("-n", "1", "--base64-image", self.pics, "--check-body", partial,
+                                 self.srv.url("/magic/base64"), expect_rc=2)
+        self.assertIn("no expected answer for input file b.jpg", err)
+        _, err, _ = self.pixload("-n", "1", "--check-body", "sha256:12", self.srv.url("/"), expect_rc=2)
+        self.assertIn("64 hex digits", err)
+        _, err, _ = self.pixload("-n", "1", "--check-field", "x", self.srv.url("/"), expect_rc=2)
+        self.assertIn("--check-field needs --check-body", err)
