@@ -18,8 +18,9 @@ static const char usage[] =
     "Load:\n"
     "  -c, --connections N     concurrent connections, each sending its next request when\n"
     "                          the previous answer arrives (closed loop)        [10]\n"
-    "  -u, --users N           the same, started gradually at --spawn-rate (as locust);\n"
-    "                          use either -c or -u\n"
+    "  -u, --users N|PLAN      the same, started gradually at --spawn-rate (as locust);\n"
+    "                          use either -c or -u. A PLAN of stages steps and ramps\n"
+    "                          the users: '10@30s,ramp:10-100@1m,100@2m' (no -r then)\n"
     "  -r, --spawn-rate R      connections (users) started per second\n"
     "                                                  [1 with -u, all at once with -c]\n"
     "  -t, --duration T        test length: 500ms, 30s, 2m, 1h (bare number: seconds)\n"
@@ -27,8 +28,11 @@ static const char usage[] =
     "  -n, --requests N        stop after N requests in total (as ab)  [no limit]\n"
     "      --threads N         worker threads          [min(CPUs, connections)]\n"
     "      --no-keepalive      a new connection for every request (as ab without -k)\n"
-    "  -R, --rate R            open loop: R requests/s in total, latency measured from each\n"
+    "  -R, --rate R|PLAN       open loop: R requests/s in total, latency measured from each\n"
     "                          request's intended send time (as wrk2)  [closed loop]\n"
+    "                          PLAN: stages VALUE@T and ramp:FROM-TO@T, comma-separated,\n"
+    "                          e.g. '100@30s,ramp:100-2000@2m,2000@1m'; the run lasts\n"
+    "                          the plan unless -t or -n end it sooner\n"
     "      --pipeline N        requests in flight per connection        [1]\n"
     "      --h2                HTTP/2: h2 by ALPN for https://, h2c with prior knowledge\n"
     "                          for http:// (a server without it is an error) [HTTP/1.1]\n"
@@ -296,56 +300,9 @@ bad:
 /* A positive rate (decimals allowed) with an optional k or M suffix. */
 static int parse_rate(const char *opt, const char *s, double *out, char *err, size_t errlen)
 {
-    char *end;
-    if (!isdigit((unsigned char)*s) && *s != '.') goto bad;
-    double v = strtod(s, &end);
-    if (*end == 'k' || *end == 'K')
-        v *= 1e3, end++;
-    else if (*end == 'M')
-        v *= 1e6, end++;
-    if (*end || !(v > 0) || v > 1e9) goto bad;
-    *out = v;
-    return 0;
-bad:
-    return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
-}
-
-int load_parse_size(const char *s, uint64_t *bytes)
-{
-    char *end;
-    if (!isdigit((unsigned char)*s)) return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned shift = 0;
-    if (*end == 'k' || *end == 'K')
-        shift = 10, end++;
-    else if (*end == 'M')
-        shift = 20, end++;
-    else if (*end == 'G')
-        shift = 30, end++;
-    if (*end || v == 0 || v > UINT64_MAX >> shift) return -1;
-    *bytes = (uint64_t)v << shift;
-    return 0;
-}
-
-int load_parse_duration_ms(const char *s, uint64_t *ms)
-{
-    char *end;
-    if (!isdigit((unsigned char)*s) && *s != '.') return -1;
-    double v = strtod(s, &end);
-    double unit;
-    if (strcmp(end, "ms") == 0)
-        unit = 1;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        unit = 1000;
-    else if (strcmp(end, "m") == 0)
-        unit = 60e3;
-    else if (strcmp(end, "h") == 0)
-        unit = 3600e3;
-    else
-        return -1;
-    double r = v * unit;
-    if (!(r >= 1) || r > 1000.0 * 3600e3) return -1;
-    *ms = (uint64_t)llround(r);
+    const char *end;
+    if (load_parse_number(s, &end, out) < 0 || *end || !(*out > 0))
+        return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
     return 0;
 }
 
@@ -380,7 +337,20 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     switch (id) {
     case OPT_CONNECTIONS:
     case OPT_USERS:
-        if (parse_count(opt, arg, LOAD_MAX_CONNECTIONS, &n, err, errlen) < 0) return -1;
+        if (id == OPT_USERS && (strchr(arg, '@') || strncmp(arg, "ramp:", 5) == 0)) {
+            char msg[256];
+            if (plan_parse(&c->users_plan, arg, true, msg, sizeof msg) < 0)
+                return errmsg_set(err, errlen, "%s: %s", opt, msg);
+            if (c->users_plan.max > LOAD_MAX_CONNECTIONS)
+                return errmsg_set(err, errlen, "%s: at most %u users", opt, LOAD_MAX_CONNECTIONS);
+            n = (uint64_t)c->users_plan.max;
+            c->users_spec = arg;
+        } else if (parse_count(opt, arg, LOAD_MAX_CONNECTIONS, &n, err, errlen) < 0) {
+            return -1;
+        } else if (id == OPT_USERS) {
+            c->users_plan.n = 0;
+            c->users_spec = arg;
+        }
         c->connections = (unsigned)n;
         if (id == OPT_USERS) {
             seen->users = true;
@@ -409,8 +379,14 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_NO_KEEPALIVE:
         c->keepalive = false;
         return 0;
-    case OPT_RATE:
-        return parse_rate(opt, arg, &c->rate, err, errlen);
+    case OPT_RATE: {
+        char msg[256];
+        if (plan_parse(&c->rate_plan, arg, false, msg, sizeof msg) < 0)
+            return errmsg_set(err, errlen, "%s: %s", opt, msg);
+        c->rate = c->rate_plan.max;
+        c->rate_spec = arg;
+        return 0;
+    }
     case OPT_PIPELINE:
         seen->pipeline = true;
         if (parse_count(opt, arg, LOAD_MAX_PIPELINE, &n, err, errlen) < 0) return -1;
@@ -559,8 +535,19 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
     if (seen->connections && seen->users)
         return errmsg_set(err, errlen, "-c/--connections and -u/--users are the same setting: give one");
     if (!seen->connections && !seen->users) c->connections = LOAD_DEFAULT_CONNECTIONS;
-    if (seen->users && !seen->spawn_rate) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
+    if (c->users_plan.n && seen->spawn_rate)
+        return errmsg_set(err, errlen,
+                          "-r/--spawn-rate cannot be combined with a users plan (-u): the plan says when users "
+                          "start");
+    if (seen->users && !seen->spawn_rate && !c->users_plan.n) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
     if (!seen->duration && !seen->requests) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
+    /* A staged plan sets the run's length; -t or -n may only cut it. */
+    double plan_s = fmin(c->rate_plan.staged ? c->rate_plan.total_s : INFINITY,
+                         c->users_plan.n ? c->users_plan.total_s : INFINITY);
+    if (plan_s < INFINITY) {
+        uint64_t ms = (uint64_t)llround(plan_s * 1e3);
+        if (!seen->duration || c->duration_ms > ms) c->duration_ms = ms;
+    }
     if (seen->threads) {
         if (c->threads > c->connections)
             return errmsg_set(err, errlen,

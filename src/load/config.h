@@ -18,6 +18,8 @@
 
 #include "http/url.h"
 #include "load/body.h"
+#include "load/plan.h"
+#include "load/units.h"
 
 #define LOAD_MAX_CONNECTIONS 1000000u
 #define LOAD_MAX_THREADS 1024u
@@ -94,7 +96,10 @@ typedef struct {
     uint64_t requests;    /* -n: total requests, 0 = no limit (then duration_ms > 0) */
     unsigned threads;     /* resolved: min(CPUs, connections) unless --threads */
     bool keepalive;       /* false with --no-keepalive: "Connection: close" on every request */
-    double rate;          /* -R: total requests/s, open loop; 0 = closed loop */
+    double rate;          /* -R: total requests/s (a plan's highest), open loop; 0 = closed loop */
+    plan_t rate_plan;     /* -R as a plan (plan.h): a plain R is a one-stage plan */
+    plan_t users_plan;    /* -u as a plan (staged only; -u N keeps n = 0 and spawn_rate) */
+    const char *rate_spec, *users_spec; /* -R and -u as given */
     unsigned pipeline;    /* requests in flight per connection, >= 1 */
     bool h2;              /* --h2: HTTP/2 (h2 by ALPN for https, h2c with prior knowledge for http) */
     unsigned max_streams; /* --max-streams: with h2, streams in flight per connection, >= 1 */
@@ -157,13 +162,5 @@ void load_config_free(load_config_t *c);
 
 /* The --help text (every option with its default). */
 const char *load_config_usage(void);
-
-/* Parses a size in bytes ("512M", "64k", "1G", "1000"; k, M, G are powers of 1024). Returns 0,
- * or -1 when malformed or zero. */
-int load_parse_size(const char *s, uint64_t *bytes);
-
-/* Parses a duration ("500ms", "30s", "2m", "1h", "1.5s"; a bare number is seconds) into
- * milliseconds. Returns 0, or -1 when malformed, zero or above 1000 hours. */
-int load_parse_duration_ms(const char *s, uint64_t *ms);
 
 #endif

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,9 @@ typedef struct lconn {
     http_chunked_t chunked;
     check_run_t *check; /* --check-body: one per response read at once (h2: per stream slot) */
     uint64_t connect_ns, intended_ns;
+    uint64_t slot;     /* -R: requests this connection has sent on the plan's schedule */
+    uint64_t spawn_ns; /* when the connection first started, from the run's start */
+    bool parked;       /* -u PLAN: the user is stopped until the plan wants it again */
     /* --h2: the session and its streams (h2client.h), the frames being written */
     h2client_t *h2;
     struct iovec *wout;
@@ -76,6 +80,7 @@ struct lthread {
     loop_t *loop;
     lconn_t *conns;
     unsigned nconns, started, done;
+    unsigned active; /* users running: started, less those a users plan has stopped */
     scenario_cursor_t cur; /* which request (and file of a folder) goes next */
     loop_timer_t tick, end, spawn, flush;
     lconn_t *pending; /* connections whose next request goes out after this batch of events */
@@ -126,6 +131,7 @@ static uint64_t ms_until(uint64_t at_ns)
 }
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
+static void on_timer(loop_t *loop, loop_timer_t *tm);
 static void connect_failed(lconn_t *c);
 static void start_conn(lconn_t *c);
 static void send_more(lconn_t *c);
@@ -220,10 +226,52 @@ static void fail_inflight(lconn_t *c, stats_err_t err)
     start_conn(c);
 }
 
+/* -R: when the connection's next request is meant to go out: the run's request
+ * k + slot * connections on the rate plan's schedule (plan_time_of), after the connection's own
+ * start; UINT64_MAX when the plan has no more. */
+static uint64_t slot_time(const lconn_t *c)
+{
+    const engine_t *e = c->t->e;
+    double at = plan_time_of(&e->cfg->rate_plan, (double)c->k + (double)c->slot * e->cfg->connections);
+    return at < INFINITY ? e->t0_ns + c->spawn_ns + (uint64_t)(at * 1e9) : UINT64_MAX;
+}
+
+/* -u PLAN: whether user k should run at time now (the plan's users are at least k + 1). */
+static bool user_wanted(const lconn_t *c, uint64_t now)
+{
+    const engine_t *e = c->t->e;
+    const plan_t *p = &e->cfg->users_plan;
+    return !p->n || plan_target(p, (double)(now - e->t0_ns) / 1e9) >= c->k + 1 - 1e-9;
+}
+
+/* -u PLAN: the plan went below this user: its connection closes (between requests) until the
+ * plan comes back up to it. */
+static void park(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    engine_t *e = t->e;
+    uint64_t now = now_ns();
+    double at = plan_first_reach(&e->cfg->users_plan, (double)(now - e->t0_ns) / 1e9, c->k + 1);
+    close_socket(c);
+    t->active--;
+    c->parked = true;
+    if (!(at < INFINITY)) {
+        retire(c);
+        return;
+    }
+    c->state = C_WAIT;
+    uint64_t at_ns = e->t0_ns + (uint64_t)(at * 1e9);
+    loop_timer_arm(t->loop, &c->timer, at_ns > now ? (at_ns - now + 999999) / 1000000 : 0, on_timer);
+}
+
 static void on_timer(loop_t *loop, loop_timer_t *tm)
 {
     lconn_t *c = (lconn_t *)((char *)tm - offsetof(lconn_t, timer));
     if (c->state == C_WAIT) {
+        if (c->parked) {
+            c->parked = false;
+            c->t->active++;
+        }
         start_conn(c);
     } else if (c->state == C_CONNECTING) {
         connect_failed(c); /* not open within --timeout */
@@ -343,13 +391,23 @@ static void send_more(lconn_t *c)
     bool queued = false;
     while (c->q_len < cap && c->out_n < cap) {
         uint64_t start = now_ns();
+        if (c->q_len == 0 && !queued && !c->claimed && !user_wanted(c, start)) {
+            park(c);
+            return;
+        }
         if (cfg->rate > 0) {
+            if (c->intended_ns == UINT64_MAX) { /* the plan is over */
+                if (c->q_len == 0 && !queued)
+                    retire(c);
+                break;
+            }
             if (c->intended_ns > start) { /* wait for this connection's next slot */
                 loop_timer_arm(c->t->loop, &c->timer, ms_until(c->intended_ns), on_timer);
                 break;
             }
             start = c->intended_ns; /* latency counts from when it should have gone out */
-            c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+            c->slot++;
+            c->intended_ns = slot_time(c);
         }
         if (!claim(c)) {
             if (c->q_len == 0 && !queued)
@@ -756,7 +814,11 @@ static void h2_fill(lconn_t *c)
             if (!cfg->keepalive && !c->fresh)
                 break; /* --no-keepalive: one request per connection */
             uint64_t start = now;
+            if (!c->claimed && !user_wanted(c, now))
+                break; /* -u PLAN: no new request; h2_turn parks the user once its streams end */
             if (cfg->rate > 0) {
+                if (c->intended_ns == UINT64_MAX)
+                    break; /* the plan is over */
                 if (c->intended_ns > now) { /* wait for this connection's next slot */
                     loop_timer_arm(t->loop, &c->rate_timer, ms_until(c->intended_ns), on_rate_timer);
                     break;
@@ -771,8 +833,10 @@ static void h2_fill(lconn_t *c)
                     retire(c);
                 return;
             }
-            if (cfg->rate > 0)
-                c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+            if (cfg->rate > 0) {
+                c->slot++;
+                c->intended_ns = slot_time(c);
+            }
             if (c->fresh && !cfg->keepalive)
                 start = c->connect_ns; /* as ab: a new connection per request includes connecting */
             c->fresh = false;
@@ -847,6 +911,10 @@ static void h2_turn(lconn_t *c)
         c->wout = iov;
         c->wout_i = 0;
         c->wout_n = n;
+    }
+    if (!h2client_live(h) && !h2client_waiting(h) && !c->claimed && !user_wanted(c, now_ns())) {
+        park(c);
+        return;
     }
     if (h2client_over(h) || ((h2client_goaway(h) || c->h2_drain) && !h2client_live(h)) ||
         (!c->t->e->cfg->keepalive && !c->fresh && !h2client_live(h) && !h2client_waiting(h)))
@@ -996,7 +1064,7 @@ static void publish(lthread_t *t, unsigned tick)
 {
     pthread_mutex_lock(&t->snap_lock);
     stats_copy(&t->snap, &t->stats);
-    t->snap_started = t->started;
+    t->snap_started = t->active;
     pthread_mutex_unlock(&t->snap_lock);
     pthread_mutex_lock(&t->e->lock);
     t->snap_tick = tick;
@@ -1047,18 +1115,28 @@ static void on_spawn(loop_t *loop, loop_timer_t *tm)
 {
     lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, spawn));
     engine_t *e = t->e;
-    double rate = e->cfg->spawn_rate;
+    const load_config_t *cfg = e->cfg;
     uint64_t elapsed = now_ns() - e->t0_ns;
     while (t->started < t->nconns) {
         lconn_t *c = &t->conns[t->started];
-        uint64_t at = rate > 0 ? (uint64_t)(c->k * 1e9 / rate) : 0;
+        double at_s = cfg->users_plan.n ? plan_first_reach(&cfg->users_plan, 0, c->k + 1)
+                      : cfg->spawn_rate > 0 ? c->k / cfg->spawn_rate
+                                            : 0;
+        if (!(at_s < INFINITY)) { /* a user the plan never asks for */
+            t->started++;
+            retire(c);
+            continue;
+        }
+        uint64_t at = (uint64_t)(at_s * 1e9);
         if (at > elapsed) {
             loop_timer_arm(loop, tm, (at - elapsed + 999999) / 1000000, on_spawn);
             return;
         }
         t->started++;
-        if (e->cfg->rate > 0) /* spread the connections' schedules over one interval */
-            c->intended_ns = e->t0_ns + at + (uint64_t)(1e9 * c->k / e->cfg->rate);
+        t->active++;
+        c->spawn_ns = at;
+        if (cfg->rate > 0) /* the connections' schedules interleave: k, k + connections, ... */
+            c->intended_ns = slot_time(c);
         start_conn(c);
     }
 }
@@ -1275,4 +1353,18 @@ const char *engine_error(engine_t *e)
 unsigned engine_h2_streams(engine_t *e)
 {
     return __atomic_load_n(&e->h2_limit, __ATOMIC_RELAXED);
+}
+
+double engine_target(const engine_t *e, double sec, const char **unit)
+{
+    const load_config_t *cfg = e->cfg;
+    if (cfg->rate > 0) {
+        *unit = "req/s";
+        return plan_target(&cfg->rate_plan, sec);
+    }
+    if (cfg->users_plan.n) {
+        *unit = "users";
+        return plan_target(&cfg->users_plan, sec);
+    }
+    return NAN;
 }

@@ -1,5 +1,6 @@
 /* pixload: flags, scenario, run, report. Ctrl-C ends the run early and still reports. */
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,8 @@ static double wall_now(void)
 }
 
 /* The live line: the last second's rate and percentiles, from two snapshots. */
-static void live_line(const stats_entry_t *now, const stats_entry_t *prev, double elapsed, unsigned users)
+static void live_line(const stats_entry_t *now, const stats_entry_t *prev, double elapsed, unsigned users,
+                      double target, const char *unit)
 {
     static hist_t window;
     hist_sub(&window, &now->latency, &prev->latency);
@@ -36,6 +38,8 @@ static void live_line(const stats_entry_t *now, const stats_entry_t *prev, doubl
         .rps = (double)(now->requests - prev->requests),
         .p50_us = hist_percentile(&window, 50),
         .p99_us = hist_percentile(&window, 99),
+        .target = target,
+        .target_unit = isnan(target) ? NULL : unit,
     };
     char line[256];
     report_status_line(line, sizeof line, &l);
@@ -90,6 +94,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "pixload: %s\n", err);
         return 2;
     }
+    if (csv && (cfg.rate_plan.staged || cfg.users_plan.n) &&
+        report_csv_add_target(csv, cfg.rate > 0 ? "Target Requests/s" : "Target User Count") != 0) {
+        fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix, strerror(errno));
+        return 2;
+    }
 
     /* Ctrl-C and SIGTERM are taken synchronously by this thread, once a second at most late. */
     sigset_t set;
@@ -135,12 +144,14 @@ int main(int argc, char **argv)
         if (interrupted)
             continue; /* the summary follows as soon as the threads have stopped */
         unsigned users = engine_snapshot(e, &now);
-        if (csv && report_csv_history(csv, &now, wall_now(), users) != 0)
+        const char *unit = NULL;
+        double target = engine_target(e, sec - 1, &unit);
+        if (csv && report_csv_history(csv, &now, wall_now(), users, target) != 0)
             fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix,
                     strerror(errno));
         if (live) {
             stats_aggregate(&now, &agg_now);
-            live_line(&agg_now, &agg_prev, wall_now() - start_wall, users);
+            live_line(&agg_now, &agg_prev, wall_now() - start_wall, users, target, unit);
             agg_prev = agg_now;
         }
     }

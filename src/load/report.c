@@ -250,6 +250,7 @@ struct report_csv {
     size_t head, count;
     stats_entry_t agg;
     hist_t window;
+    bool target; /* the history's last column is the plan's target */
 };
 
 static int cmp_rows(const void *a, const void *b, void *ctx)
@@ -364,9 +365,20 @@ report_csv_t *report_csv_open(const char *prefix, bool full_history, const scena
     return c;
 }
 
+int report_csv_add_target(report_csv_t *c, const char *column)
+{
+    /* The header was just written and ends in CRLF: the column goes before it. */
+    if (fseek(c->history, -2, SEEK_END) != 0) return -1;
+    fputc(',', c->history);
+    csv_str(c->history, column);
+    csv_end(c->history);
+    c->target = true;
+    return fflush(c->history) == 0 && !ferror(c->history) ? 0 : -1;
+}
+
 /* One history row: the window is between the oldest snapshot and now. */
 static void history_row(report_csv_t *c, const stats_entry_t *e, size_t slot, const char *method,
-                        const char *name, double now, unsigned users, const snap_t *old)
+                        const char *name, double now, unsigned users, double target, const snap_t *old)
 {
     FILE *f = c->history;
     double span = now - old->t;
@@ -393,10 +405,15 @@ static void history_row(report_csv_t *c, const stats_entry_t *e, size_t slot, co
     lc_row(&r, e);
     fprintf(f, ",%llu,%llu,%s,%s,%s,%s,%s", (unsigned long long)e->requests, (unsigned long long)e->failures,
             r.median, r.avg, r.min, r.max, r.content);
+    if (c->target) {
+        char v[32];
+        report_pyfloat(v, sizeof v, target);
+        fprintf(f, ",%s", v);
+    }
     csv_end(f);
 }
 
-int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users)
+int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users, double target)
 {
     stats_aggregate(st, &c->agg);
     const snap_t *old = &c->ring[c->head];
@@ -405,10 +422,11 @@ int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsi
             size_t i = c->order[k];
             const stats_entry_t *e = &st->entries[i];
             if (e->requests || e->failures)
-                history_row(c, e, i, c->sc->stats[i].method, c->sc->stats[i].name, now_wall, users, old);
+                history_row(c, e, i, c->sc->stats[i].method, c->sc->stats[i].name, now_wall, users, target,
+                            old);
         }
     }
-    history_row(c, &c->agg, c->rows, "", "Aggregated", now_wall, users, old);
+    history_row(c, &c->agg, c->rows, "", "Aggregated", now_wall, users, target, old);
     push_snapshot(c, st, &c->agg, now_wall);
     return fflush(c->history) == 0 && !ferror(c->history) ? 0 : -1;
 }
@@ -575,11 +593,17 @@ void report_banner(FILE *out, const load_config_t *cfg)
         fprintf(out, "Running %s test @ %s\n", t, cfg->url_str);
     fprintf(out, "  %u threads and %u %s", cfg->threads, cfg->connections,
             cfg->users_mode ? "users" : "connections");
-    if (cfg->spawn_rate > 0) fprintf(out, " (%g started per second)", cfg->spawn_rate);
+    if (cfg->users_plan.n)
+        fprintf(out, " (at most; the users follow %s)", cfg->users_spec);
+    else if (cfg->spawn_rate > 0)
+        fprintf(out, " (%g started per second)", cfg->spawn_rate);
     if (cfg->h2) fprintf(out, ", %s, up to %u stream%s each", report_protocol(cfg), cfg->max_streams,
                          cfg->max_streams == 1 ? "" : "s");
     fputc('\n', out);
-    if (cfg->rate > 0)
+    if (cfg->rate_plan.staged)
+        fprintf(out, "  open loop following %s (up to %g requests/s), latency from the intended send time\n",
+                cfg->rate_spec, cfg->rate);
+    else if (cfg->rate > 0)
         fprintf(out, "  open loop at %g requests/s, latency from the intended send time\n", cfg->rate);
 }
 
@@ -753,6 +777,8 @@ size_t report_status_line(char *buf, size_t n, const report_live_t *l)
         l->elapsed_s, l->users, l->rps, p50, p99, (unsigned long long)l->requests,
         (unsigned long long)l->failures,
         l->requests ? 100.0 * (double)l->failures / (double)l->requests : 0.0);
+    if (len >= 0 && l->target_unit && (size_t)len < n)
+        len += snprintf(buf + len, n - (size_t)len, " | target %.1f %s", l->target, l->target_unit);
     if (len < 0) return 0;
     return (size_t)len < n ? (size_t)len : n ? n - 1 : 0;
 }
@@ -864,6 +890,14 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     json_num(f, c->spawn_rate);
     fputs(",\n  \"rate\": ", f);
     json_num(f, c->rate);
+    if (c->rate_plan.staged) {
+        fputs(",\n  \"rate_plan\": ", f);
+        json_str(f, c->rate_spec);
+    }
+    if (c->users_plan.n) {
+        fputs(",\n  \"users_plan\": ", f);
+        json_str(f, c->users_spec);
+    }
     fprintf(f, ",\n  \"keepalive\": %s,\n  \"pipeline\": %u,\n  \"busy_poll_us\": %u,\n  \"timeout_ms\": %llu",
             c->keepalive ? "true" : "false", c->pipeline, c->busy_poll_us, (unsigned long long)c->timeout_ms);
     if (c->h2)

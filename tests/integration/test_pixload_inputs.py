@@ -6,6 +6,7 @@ Pillow's, computed here with test_magic's helpers. A wrong answer comes from a t
 http.server in this process that answers every POST with fixed bytes.
 """
 import base64
+import csv
 import hashlib
 import http.server
 import json
@@ -206,3 +207,47 @@ class PixloadInputsTest(unittest.TestCase):
         self.assertIn("64 hex digits", err)
         _, err, _ = self.pixload("-n", "1", "--check-field", "x", self.srv.url("/"), expect_rc=2)
         self.assertIn("--check-field needs --check-body", err)
+
+    # ---- rate and user plans --------------------------------------------------------------
+
+    def history(self, prefix):
+        with open(prefix + "_stats_history.csv", newline="") as f:
+            return list(csv.DictReader(f))
+
+    def test_rate_plan_history(self):
+        prefix = os.path.join(self.tmp.name, "plan")
+        _, _, doc = self.pixload("-c", "4", "-R", "20@2s,ramp:20-60@2s,60@2s", "--csv", prefix, self.srv.url("/42"))
+        self.assertEqual(doc["rate_plan"], "20@2s,ramp:20-60@2s,60@2s")
+        self.assertEqual(doc["total"]["failures"], 0)
+        rows = self.history(prefix)
+        self.assertEqual(list(rows[0])[-1], "Target Requests/s")  # one column more, the last
+        targets = [float(r["Target Requests/s"]) for r in rows]
+        # One row a second: the first stage, the ramp through 40, the last stage, in that order.
+        self.assertGreaterEqual(len(targets), 5, targets)
+        self.assertEqual(targets[:2], [20.0, 20.0])
+        self.assertEqual(targets[2], 40.0)
+        self.assertEqual(targets[3:5], [60.0, 60.0])
+        self.assertEqual(targets, sorted(targets))
+        # The plan's integral: 40 + 80 + 120 requests are due; the run ends with the plan.
+        self.assertGreater(doc["total"]["requests"], 120)
+        self.assertLessEqual(doc["total"]["requests"], 240)
+
+    def test_users_plan_history(self):
+        prefix = os.path.join(self.tmp.name, "users")
+        _, _, doc = self.pixload("-u", "2@2s,6@2s,3@2s", "--csv", prefix, self.srv.url("/42"))
+        self.assertEqual(doc["users_plan"], "2@2s,6@2s,3@2s")
+        self.assertEqual(doc["connections"], 6)
+        self.assertEqual(doc["total"]["failures"], 0)
+        rows = self.history(prefix)
+        targets = [float(r["Target User Count"]) for r in rows]
+        users = [int(r["User Count"]) for r in rows]
+        self.assertGreaterEqual(len(rows), 5, rows)
+        self.assertEqual(targets[:5], [2.0, 6.0, 6.0, 3.0, 3.0])
+        # A second into each stage, the users running are the stage's: up, then down.
+        self.assertEqual((users[0], users[2], users[4]), (2, 6, 3), users)
+
+    def test_plan_errors(self):
+        _, err, _ = self.pixload("-R", "100@30s,ramp:100@1m", self.srv.url("/"), expect_rc=2, json_out=False)
+        self.assertIn("-R: stage 2 'ramp:100@1m': expected ramp:FROM-TO@DURATION", err)
+        _, err, _ = self.pixload("-u", "5@1s", "-r", "2", self.srv.url("/"), expect_rc=2, json_out=False)
+        self.assertIn("cannot be combined with a users plan", err)
