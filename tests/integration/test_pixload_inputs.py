@@ -11,17 +11,13 @@ import hashlib
 import http.server
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
 import unittest
 
-from pixd_env import Pixd
+from pixd_env import PIXLOAD_BIN, Pixd, run_pixload
 from test_magic import photo, pillow_bw
-
-PIXLOAD_BIN = os.environ.get(
-    "PIXLOAD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixload"))
 
 
 class FixedAnswer(http.server.BaseHTTPRequestHandler):
@@ -79,25 +75,9 @@ class PixloadInputsTest(unittest.TestCase):
 
     def pixload(self, *args, expect_rc=0, json_out=True):
         """Runs pixload -q with args; returns (stdout, stderr, the --json-out document or None)."""
-        out = os.path.join(self.tmp.name, "run.json")
-        if os.path.exists(out):
-            os.unlink(out)
-        extra = ["--json-out", out] if json_out else []
-        p = subprocess.run([PIXLOAD_BIN, "-q", *extra, *args], capture_output=True, text=True, timeout=120)
+        p, doc = run_pixload(*args, json_path=os.path.join(self.tmp.name, "run.json") if json_out else None)
         self.assertEqual(p.returncode, expect_rc, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-        doc = None
-        if expect_rc == 0 and json_out:
-            with open(out) as f:
-                doc = json.load(f)
         return p.stdout, p.stderr, doc
-
-    def status(self):
-        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
-            s.sendall(b"GET /status HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        return json.loads(data.split(b"\r\n\r\n", 1)[1])
 
     def fixed_url(self, path="/magic/base64"):
         return f"http://127.0.0.1:{self.fixed.server_address[1]}{path}"
@@ -105,7 +85,7 @@ class PixloadInputsTest(unittest.TestCase):
     # ---- bodies from a folder -------------------------------------------------------------
 
     def test_folder_round_robin_per_file(self):
-        before = self.status()["requests"]
+        before = self.srv.status()["requests"]
         _, _, doc = self.pixload("-c", "1", "--threads", "1", "-n", "30", "--base64-image", self.pics,
                                  "--per-file", self.srv.url("/magic/base64"))
         rows = {e["name"]: e for e in doc["by_name"]}
@@ -115,7 +95,7 @@ class PixloadInputsTest(unittest.TestCase):
             self.assertEqual(e["status"], {"200": 10}, name)
         self.assertEqual(doc["folder_files"], 3)
         self.assertGreater(doc["request_memory_bytes"], sum(len(d) for d in self.images.values()))
-        self.assertGreaterEqual(self.status()["requests"] - before, 30)
+        self.assertGreaterEqual(self.srv.status()["requests"] - before, 30)
 
     def test_folder_multipart_random(self):
         out, _, doc = self.pixload("-c", "2", "-n", "40", "--multipart", f"image=@{self.pics}/", "--pick",
