@@ -342,7 +342,9 @@ static int add_group(scenario_t *s, const load_config_t *c, const spec_t *sp, co
                             "it or send fewer or smaller files",
                             file, (unsigned long long)(c->max_body_memory >> 20));
     }
-    if (rc == 0) rc = group_checks(s, first, sp, dir, err, errlen);
+    /* --check-body from the command line names a path from the working directory, as the
+     * other options do; a scenario file's check_body one from the file's folder. */
+    if (rc == 0) rc = group_checks(s, first, sp, sp->check_body == c->check_body ? NULL : dir, err, errlen);
     if (rc == 0) {
         s->groups[s->ngroups++] = (scenario_group_t){first, n};
         if (files.folder) s->folder_files += n;

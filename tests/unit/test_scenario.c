@@ -494,6 +494,18 @@ static void test_folder_json_and_errors(void **state)
     assert_ptr_equal(scenario_pick(&sc, UINT64_MAX), &sc.entries[1]);
     assert_ptr_equal(scenario_pick(&sc, 0), &sc.entries[0]);
 
+    /* Expected answers by input name, from the scenario's folder. */
+    build_json("[{\"path\": \"/f\", \"body_file\": \"pics\", \"check_body\": \"pics\"},"
+               " {\"path\": \"/g\", \"check_body\": \"foobar\", \"check_field\": \"img\"}]");
+    assert_true(sc.checks);
+    assert_int_equal(sc.entries[1].check.mode, CHECK_BODY);
+    assert_int_equal(sc.entries[1].check.len, 2); /* pics/b.txt */
+    assert_true(check_body(&sc.entries[2].check, "ccc", 3));
+    assert_int_equal(sc.entries[3].check.mode, CHECK_FIELD);
+    assert_string_equal(sc.entries[3].check.field, "img");
+    build_json_fails("[{\"path\": \"/g\", \"check_body\": \"pics\"}]", "needs a body from a folder");
+    build_json_fails("[{\"path\": \"/g\", \"check_field\": \"img\"}]", "check_field needs check_body");
+    build_json_fails("[{\"path\": \"/g\", \"check_body\": \"sha256:00\"}]", "64 hex digits");
     build_json_fails("[{\"path\": \"/f\", \"body_file\": \"empty\"}]", "a folder without files to send");
     build_json_fails("[{\"path\": \"/f\", \"multipart\": [\"a=@pics\", \"b=@pics/\"]}]",
                      "only one multipart part may name a folder");
