@@ -127,7 +127,8 @@ bool check_end(check_run_t *r, const check_t *ck)
     if (ck->mode == CHECK_FIELD) {
         char *bytes;
         size_t len;
-        if (!field_bytes(ck, buf_start(&r->json), buf_size(&r->json), &bytes, &len)) return false;
+        if (!buf_size(&r->json) || !field_bytes(ck, buf_start(&r->json), buf_size(&r->json), &bytes, &len))
+            return false;
         if ((ck->len_known && len != ck->len) || sha256(bytes, len, got) != 0) return false;
     } else {
         unsigned int n;
