@@ -39,6 +39,7 @@ fi
 max_len() {
   case "$1" in
     date) echo 64 ;;
+    threshold) echo 256 ;;
     url) echo 512 ;;
     base64 | http_chunked) echo 1024 ;;
     http_* | multipart | magic_json) echo 4096 ;;

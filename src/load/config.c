@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "load/errmsg.h"
 
@@ -81,13 +82,31 @@ static const char usage[] =
     "      --csv PREFIX        write PREFIX_stats.csv, PREFIX_stats_history.csv,\n"
     "                          PREFIX_failures.csv (and PREFIX_exceptions.csv) as locust\n"
     "      --csv-full-history  a stats_history row per request name too (as locust)\n"
-    "      --json-out FILE     every figure as JSON\n"
+    "      --json-out FILE     every figure as JSON (schema pixload/1: histograms and the\n"
+    "                          per-second series, for `pixload merge`)\n"
+    "      --html FILE         a self-contained HTML report (charts, tables, thresholds)\n"
+    "      --latency-log FILE  every sample, one line each: start time, latency, status,\n"
+    "                          error kind, name\n"
     "  -q, --quiet             no banner and no live status line\n"
     "  -h, --help              this text\n"
     "  -V, --version           print the version\n"
     "\n"
+    "Pass/fail and several generators:\n"
+    "      --threshold EXPR    judge the run (repeatable): [name=NAME:]METRIC OP LIMIT,\n"
+    "                          METRIC p50 p95 p99 p99.9 (any pN) mean min max (with us, ms\n"
+    "                          or s), fail_ratio, rps, requests, failures; OP < <= > >= ==\n"
+    "                          e.g. 'p99<200ms' 'fail_ratio<0.01' 'name=/magic:p95<1s'\n"
+    "      --abort-on-fail     stop as soon as a threshold fails on the running totals\n"
+    "      --abort-delay T     ... but judge only after T of the run          [10s]\n"
+    "      --start-at TIME     wait until TIME (Unix seconds or 2026-12-06T19:00:00Z)\n"
+    "                          before starting, to start generators together\n"
+    "  pixload merge A.json B.json ... [--csv PREFIX] [--html FILE] [--json-out FILE]\n"
+    "                [--threshold EXPR ...] [-q]: adds up runs made at the same time\n"
+    "                (see pixload merge --help)\n"
+    "\n"
     "Exit status: 0 when the run completed, 1 when it could not start (with --h2: the\n"
-    "server does not speak HTTP/2), 2 for bad arguments.\n";
+    "server does not speak HTTP/2) or an output could not be written, 2 for bad\n"
+    "arguments, 99 when a --threshold failed.\n";
 
 const char *load_config_usage(void)
 {
@@ -129,6 +148,12 @@ enum {
     OPT_CSV,
     OPT_CSV_FULL_HISTORY,
     OPT_JSON_OUT,
+    OPT_HTML,
+    OPT_LATENCY_LOG,
+    OPT_THRESHOLD,
+    OPT_ABORT_ON_FAIL,
+    OPT_ABORT_DELAY,
+    OPT_START_AT,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -176,6 +201,12 @@ static const option_t options[] = {
     {"csv", 0, true, OPT_CSV},
     {"csv-full-history", 0, false, OPT_CSV_FULL_HISTORY},
     {"json-out", 0, true, OPT_JSON_OUT},
+    {"html", 0, true, OPT_HTML},
+    {"latency-log", 0, true, OPT_LATENCY_LOG},
+    {"threshold", 0, true, OPT_THRESHOLD},
+    {"abort-on-fail", 0, false, OPT_ABORT_ON_FAIL},
+    {"abort-delay", 0, true, OPT_ABORT_DELAY},
+    {"start-at", 0, true, OPT_START_AT},
     {"quiet", 'q', false, OPT_QUIET},
     {"help", 'h', false, OPT_HELP},
     {"version", 'V', false, OPT_VERSION},
@@ -306,10 +337,72 @@ static int parse_rate(const char *opt, const char *s, double *out, char *err, si
     return 0;
 }
 
+/* Digits at *pp, exactly n of them (n > 0), as a number; advances *pp. -1 when not. */
+static int fixed_digits(const char **pp, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char ch = (*pp)[i];
+        if (ch < '0' || ch > '9') return -1;
+        v = v * 10 + (ch - '0');
+    }
+    *pp += n;
+    return v;
+}
+
+int load_parse_wall_time(const char *s, double *unix_s)
+{
+    const char *p = s;
+    if (!isdigit((unsigned char)*p)) return -1;
+    /* Unix seconds: digits, optionally a fraction. */
+    size_t digits = strspn(p, "0123456789");
+    if (p[digits] == '\0' || p[digits] == '.') {
+        if (digits > 12) return -1;
+        char *end;
+        double v = strtod(p, &end);
+        if (*end || !(v > 0)) return -1;
+        *unix_s = v;
+        return 0;
+    }
+    /* YYYY-MM-DDTHH:MM:SS[.fff](Z|+00:00) */
+    int year = fixed_digits(&p, 4);
+    if (year < 1970 || *p++ != '-') return -1;
+    int mon = fixed_digits(&p, 2);
+    if (mon < 1 || mon > 12 || *p++ != '-') return -1;
+    int day = fixed_digits(&p, 2);
+    if (day < 1 || day > 31 || (*p != 'T' && *p != 't')) return -1;
+    p++;
+    int hour = fixed_digits(&p, 2);
+    if (hour < 0 || hour > 23 || *p++ != ':') return -1;
+    int min = fixed_digits(&p, 2);
+    if (min < 0 || min > 59 || *p++ != ':') return -1;
+    int sec = fixed_digits(&p, 2);
+    if (sec < 0 || sec > 59) return -1;
+    double frac = 0;
+    if (*p == '.') {
+        const char *f = p;
+        p++;
+        size_t nf = strspn(p, "0123456789");
+        if (nf == 0 || nf > 9) return -1;
+        frac = strtod(f, NULL);
+        p += nf;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 && strcmp(p, "+00:00") != 0) return -1;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour, .tm_min = min,
+                    .tm_sec = sec};
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != day || back.tm_mon != mon - 1)
+        return -1; /* 2026-02-30 */
+    *unix_s = (double)t + frac;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the parser */
 
 typedef struct {
     bool connections, users, spawn_rate, duration, requests, threads, field, filename, pipeline, max_streams;
+    bool abort_delay;
 } seen_t;
 
 static const char *body_option(load_body_kind_t kind)
@@ -519,6 +612,44 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
         c->json_out = arg;
         return 0;
+    case OPT_HTML:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
+        c->html_out = arg;
+        return 0;
+    case OPT_LATENCY_LOG:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
+        c->latency_log = arg;
+        return 0;
+    case OPT_THRESHOLD: {
+        if (c->nthresholds == LOAD_MAX_THRESHOLDS)
+            return errmsg_set(err, errlen, "too many --threshold (at most %u)", LOAD_MAX_THRESHOLDS);
+        threshold_t *ts = realloc(c->thresholds, (c->nthresholds + 1) * sizeof *ts);
+        if (!ts) return errmsg_set(err, errlen, "out of memory");
+        c->thresholds = ts;
+        char why[256];
+        if (threshold_parse(&ts[c->nthresholds], arg, why, sizeof why) < 0)
+            return errmsg_set(err, errlen, "%s '%s': %s", opt, arg, why);
+        c->nthresholds++;
+        return 0;
+    }
+    case OPT_ABORT_ON_FAIL:
+        c->abort_on_fail = true;
+        return 0;
+    case OPT_ABORT_DELAY:
+        seen->abort_delay = true;
+        if (strcmp(arg, "0") == 0) {
+            c->abort_delay_ms = 0;
+            return 0;
+        }
+        if (load_parse_duration_ms(arg, &c->abort_delay_ms) < 0)
+            return errmsg_set(err, errlen, "%s: invalid duration '%s' (use e.g. 5s, 1m, or 0)", opt, arg);
+        return 0;
+    case OPT_START_AT:
+        if (load_parse_wall_time(arg, &c->start_at) < 0)
+            return errmsg_set(err, errlen,
+                              "%s: invalid time '%s' (use Unix seconds, or UTC as 2026-12-06T19:00:00Z)", opt,
+                              arg);
+        return 0;
     case OPT_QUIET:
         c->quiet = true;
         return 0;
@@ -586,6 +717,10 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
         return errmsg_set(err, errlen, "--check-field needs --check-body (the expected bytes)");
     if (c->csv_full_history && !c->csv_prefix)
         return errmsg_set(err, errlen, "--csv-full-history requires --csv");
+    if (c->abort_on_fail && !c->nthresholds)
+        return errmsg_set(err, errlen, "--abort-on-fail needs at least one --threshold");
+    if (seen->abort_delay && !c->abort_on_fail)
+        return errmsg_set(err, errlen, "--abort-delay applies to --abort-on-fail");
     return 0;
 }
 
@@ -615,6 +750,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
     c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
     c->b64_field = "image";
     c->max_body_memory = LOAD_DEFAULT_MAX_BODY_MEMORY;
+    c->abort_delay_ms = LOAD_DEFAULT_ABORT_DELAY_MS;
     load_status_set_default(&c->expect_status);
     seen_t seen = {0};
     bool only_args = false;
@@ -698,7 +834,9 @@ void load_config_free(load_config_t *c)
         body_part_free(&c->parts[i]);
     free(c->parts);
     free(c->headers);
+    free(c->thresholds);
     c->parts = NULL;
     c->headers = NULL;
-    c->nparts = c->nheaders = 0;
+    c->thresholds = NULL;
+    c->nparts = c->nheaders = c->nthresholds = 0;
 }

@@ -19,6 +19,7 @@
 #include "http/url.h"
 #include "load/body.h"
 #include "load/plan.h"
+#include "load/threshold.h"
 #include "load/units.h"
 
 #define LOAD_MAX_CONNECTIONS 1000000u
@@ -34,6 +35,8 @@
 #define LOAD_DEFAULT_TIMEOUT_MS 10000u
 #define LOAD_DEFAULT_SPAWN_RATE 1.0 /* users per second with -u, as locust */
 #define LOAD_DEFAULT_MAX_BODY_MEMORY (512ull << 20) /* pre-built requests, bytes */
+#define LOAD_DEFAULT_ABORT_DELAY_MS 10000u /* --abort-on-fail judges after this (k6's delayAbortEval) */
+#define LOAD_MAX_THRESHOLDS 64u
 
 /* A set of HTTP status codes (000..999), e.g. "200-299,304" or "2xx,3xx". */
 typedef struct {
@@ -142,6 +145,15 @@ typedef struct {
     const char *json_out;   /* NULL = no JSON file */
     bool latency;           /* print the detailed latency percentiles */
     bool quiet;             /* no banner and no live status line */
+
+    /* Results: pass/fail, the HTML report, the sample log, a common start (threshold.h). */
+    threshold_t *thresholds; /* --threshold, in order, owned array (each points into argv) */
+    size_t nthresholds;
+    bool abort_on_fail;      /* stop once a threshold fails on the running totals */
+    uint64_t abort_delay_ms; /* ... but not before this much of the run */
+    const char *html_out;    /* --html FILE, NULL = none */
+    const char *latency_log; /* --latency-log FILE, NULL = none */
+    double start_at;         /* --start-at: Unix time to start at, 0 = at once */
 } load_config_t;
 
 typedef enum {
@@ -162,5 +174,11 @@ void load_config_free(load_config_t *c);
 
 /* The --help text (every option with its default). */
 const char *load_config_usage(void);
+
+/* Parses --start-at's TIME: Unix seconds ("1796583600", "1796583600.5") or an ISO 8601 UTC
+ * date and time ("2026-12-06T19:00:00Z", with optional fractional seconds, "Z" or "+00:00").
+ * Returns 0, or -1 when malformed or not a real date. Whether it lies in the future is the
+ * caller's business (the parse does not read the clock). */
+int load_parse_wall_time(const char *s, double *unix_s);
 
 #endif

@@ -20,6 +20,7 @@
 #include "http/parser.h"
 #include "load/check.h"
 #include "load/h2client.h"
+#include "load/latlog.h"
 
 #define READ_CHUNK 65536
 #define HEAD_LIMIT (64u << 10) /* a response head larger than this is a read error */
@@ -89,6 +90,7 @@ struct lthread {
     unsigned ticks;         /* whole seconds of the run this thread has published */
     uint64_t last_requests; /* for the per-second request rate */
     stats_t stats;
+    latlog_thread_t log; /* --latency-log: this thread's samples */
     pthread_mutex_t snap_lock;
     stats_t snap;
     unsigned snap_started;
@@ -105,6 +107,8 @@ struct engine {
     unsigned nthreads;
     lthread_t *threads;
     uint64_t t0_ns, end_ns;
+    double t0_wall;  /* Unix time at t0_ns */
+    latlog_t *log;   /* --latency-log, or NULL */
     uint64_t issued; /* atomic: requests claimed (with -n) */
     unsigned pipe;   /* requests in flight per connection (1 in rate mode) */
     h2client_req_t *h2reqs; /* --h2: the scenario's requests as HTTP/2 fields, by entry index */
@@ -145,6 +149,16 @@ static void h2_on_timer(lconn_t *c);
 static stats_entry_t *slot(lconn_t *c, const scenario_entry_t *en)
 {
     return &c->t->stats.entries[en->stat];
+}
+
+/* One finished request into the thread's figures, and into --latency-log: its latency counted
+ * from start_ns. */
+static void record(lconn_t *c, const scenario_entry_t *en, uint64_t start_ns, uint64_t latency_us, int status,
+                   uint64_t content, stats_err_t err)
+{
+    stats_record(slot(c, en), latency_us, status, content, err);
+    if (c->t->log.cur)
+        latlog_add(&c->t->log, start_ns, latency_us, en->stat, status, err);
 }
 
 /* True once the run is stopped or its duration is over (the -n budget aside). */
@@ -217,7 +231,7 @@ static void fail_inflight(lconn_t *c, stats_err_t err)
     uint64_t now = now_ns();
     for (unsigned i = 0; i < c->q_len; i++) {
         unsigned ix = (c->q_head + i) % c->t->e->pipe;
-        stats_record(slot(c, c->q[ix]), (now - c->q_start[ix]) / 1000, i == 0 ? c->status : 0,
+        record(c, c->q[ix], c->q_start[ix], (now - c->q_start[ix]) / 1000, i == 0 ? c->status : 0,
                      i == 0 ? c->content : 0, err);
     }
     close_socket(c);
@@ -293,10 +307,10 @@ static void connect_failed(lconn_t *c)
     lthread_t *t = c->t;
     h2client_stream_t *s = !c->claimed && c->h2 ? h2client_next_waiting(c->h2) : NULL;
     if (s) { /* --h2: a request to send again paid for this connection */
-        stats_record(slot(c, s->entry), STATS_NO_LATENCY, 0, 0, STATS_ERR_CONNECT);
+        record(c, s->entry, c->connect_ns, STATS_NO_LATENCY, 0, 0, STATS_ERR_CONNECT);
         h2client_release(c->h2, s);
     } else {
-        stats_record(slot(c, scenario_next(t->e->sc, &t->cur)), STATS_NO_LATENCY, 0, 0,
+        record(c, scenario_next(t->e->sc, &t->cur), c->connect_ns, STATS_NO_LATENCY, 0, 0,
                      STATS_ERR_CONNECT);
     }
     c->claimed = false;
@@ -483,7 +497,7 @@ static void complete(lconn_t *c)
         err = STATS_ERR_MIN_BYTES;
     else if (en->check.mode && !check_end(c->check, &en->check))
         err = STATS_ERR_BODY;
-    stats_record(slot(c, en), lat, c->status, c->content, err);
+    record(c, en, c->q_start[ix], lat, c->status, c->content, err);
     c->q_head = (c->q_head + 1) % t->e->pipe;
     c->q_len--;
     c->in_body = false;
@@ -704,7 +718,7 @@ static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
         err = STATS_ERR_READ;
         break;
     }
-    stats_record(slot(c, en), lat, s->status, s->content, err);
+    record(c, en, s->start_ns, lat, s->status, s->content, err);
     h2client_release(c->h2, s);
 }
 
@@ -727,11 +741,11 @@ static void h2_fail(lconn_t *c, stats_err_t err)
         h2client_stream_t *s = h2client_slot(c->h2, i);
         if (s->state != H2CLIENT_LIVE)
             continue;
-        stats_record(slot(c, s->entry), (now - s->start_ns) / 1000, s->status, s->content, err);
+        record(c, s->entry, s->start_ns, (now - s->start_ns) / 1000, s->status, s->content, err);
         h2client_release(c->h2, s);
     }
     if (c->claimed) {
-        stats_record(slot(c, scenario_next(t->e->sc, &t->cur)), STATS_NO_LATENCY, 0, 0, err);
+        record(c, scenario_next(t->e->sc, &t->cur), c->connect_ns, STATS_NO_LATENCY, 0, 0, err);
         c->claimed = false;
     }
     close_socket(c);
@@ -1040,7 +1054,7 @@ static void h2_on_timer(lconn_t *c)
             h2_fail(c, STATS_ERR_TIMEOUT);
             return;
         }
-        stats_record(slot(c, en), (now - s->start_ns) / 1000, s->status, s->content, STATS_ERR_TIMEOUT);
+        record(c, en, s->start_ns, (now - s->start_ns) / 1000, s->status, s->content, STATS_ERR_TIMEOUT);
         h2client_cancel(c->h2, s);
         h2client_release(c->h2, s);
     }
@@ -1156,6 +1170,7 @@ static void *thread_main(void *arg)
         if (ns)
             hist_record(&t->stats.req_rate, (uint64_t)((double)thread_requests(t) * 1e9 / (double)ns));
     }
+    latlog_thread_done(&t->log);
     publish(t, t->ticks);
     pthread_mutex_lock(&e->lock);
     t->ended = true;
@@ -1168,7 +1183,21 @@ static void *thread_main(void *arg)
 engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const sock_addr_t *addr, char *err,
                        size_t errlen)
 {
+    return engine_start_logged(cfg, sc, addr, NULL, err, errlen);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, const sock_addr_t *addr,
+                              latlog_t *log, char *err, size_t errlen)
+{
     engine_t *e = calloc(1, sizeof *e);
+    e->log = log;
     unsigned nt = cfg->threads ? cfg->threads : 1;
     if (nt > cfg->connections)
         nt = cfg->connections;
@@ -1216,8 +1245,8 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
         pthread_mutex_init(&t->snap_lock, NULL);
         if (cfg->h2)
             t->rbuf = malloc(READ_CHUNK);
-        if (!t->loop || !t->conns || scenario_cursor_init(&t->cur, sc, i) || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats) ||
-            (cfg->h2 && !t->rbuf)) {
+        if (!t->loop || !t->conns || scenario_cursor_init(&t->cur, sc, i) || stats_init(&t->stats, sc->nstats) ||
+            stats_init(&t->snap, sc->nstats) || (cfg->h2 && !t->rbuf) || latlog_thread_init(&t->log, log) != 0) {
             snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
             return NULL; /* the process exits: nothing to unwind */
         }
@@ -1241,6 +1270,9 @@ engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const soc
         }
     }
     e->t0_ns = now_ns();
+    e->t0_wall = wall_now();
+    if (log)
+        latlog_set_clock(log, e->t0_ns, e->t0_wall);
     e->end_ns = cfg->duration_ms ? e->t0_ns + cfg->duration_ms * 1000000u : 0;
     for (unsigned i = 0; i < nt; i++)
         pthread_create(&e->threads[i].tid, NULL, thread_main, &e->threads[i]);
@@ -1340,6 +1372,11 @@ void engine_free(engine_t *e)
     pthread_cond_destroy(&e->cond);
     tls_ctx_free(e->tls);
     free(e);
+}
+
+double engine_start_wall(const engine_t *e)
+{
+    return e->t0_wall;
 }
 
 const char *engine_error(engine_t *e)

@@ -32,6 +32,7 @@
 
 #include "core/sock.h"
 #include "load/config.h"
+#include "load/latlog.h"
 #include "load/scenario.h"
 #include "load/stats.h"
 
@@ -40,6 +41,12 @@ typedef struct engine engine_t;
 /* Starts the threads. NULL with a message in err on failure. cfg and sc must outlive e. */
 engine_t *engine_start(const load_config_t *cfg, const scenario_t *sc, const sock_addr_t *addr, char *err,
                        size_t errlen);
+/* The same, every sample also going to log (--latency-log; NULL: none), which must outlive
+ * the threads (close it after engine_result). */
+engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, const sock_addr_t *addr,
+                              latlog_t *log, char *err, size_t errlen);
+/* The Unix time the run's clock started at (its second 0: series and logs count from it). */
+double engine_start_wall(const engine_t *e);
 /* Thread-safe: ends the run early (Ctrl-C); what finished so far is kept. */
 void engine_stop(engine_t *e);
 typedef enum {

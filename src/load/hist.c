@@ -27,6 +27,32 @@ static void bucket_bounds(unsigned i, uint64_t *lo, uint64_t *width)
     *width = (uint64_t)1 << shift;
 }
 
+void hist_bucket_range(unsigned i, uint64_t *lo, uint64_t *width)
+{
+    bucket_bounds(i, lo, width);
+}
+
+int hist_bucket_of_low(uint64_t lo)
+{
+    if (lo > HIST_MAX) return -1;
+    unsigned i = hist__index(lo);
+    uint64_t b, w;
+    bucket_bounds(i, &b, &w);
+    return b == lo ? (int)i : -1;
+}
+
+void hist_add_bucket(hist_t *h, unsigned i, uint64_t n)
+{
+    if (!n) return;
+    uint64_t lo, width;
+    bucket_bounds(i, &lo, &width);
+    h->buckets[i] += n;
+    h->count += n;
+    h->sum += (lo + width / 2) * n;
+    if (lo < h->min) h->min = lo;
+    if (lo + width - 1 > h->max) h->max = lo + width - 1 > HIST_MAX ? HIST_MAX : lo + width - 1;
+}
+
 /* The value that stands for bucket i: its middle, but never outside the exact [min, max]
  * (so the extreme percentiles are exact and a single-valued histogram reads back exactly). */
 static uint64_t bucket_value(const hist_t *h, unsigned i)

@@ -74,6 +74,15 @@ uint64_t hist_percentile_rank(uint64_t count, double p);
 /* How many values lie in [lo, hi], judged by their bucket's value. */
 uint64_t hist_count_between(const hist_t *h, double lo, double hi);
 
+/* Bucket i's range: values lo .. lo + width - 1 (i < HIST_BUCKETS). For writing a histogram
+ * out bucket by bucket and reading it back exactly (report.h's JSON, runfile.h). */
+void hist_bucket_range(unsigned i, uint64_t *lo, uint64_t *width);
+/* The bucket whose range starts at lo, or -1 when lo starts none (or is above HIST_MAX). */
+int hist_bucket_of_low(uint64_t lo);
+/* Adds n values to bucket i with no exact extremes or sum known (a window of a series):
+ * count grows by n; min, max and sum follow the bucket's bounds and middle. */
+void hist_add_bucket(hist_t *h, unsigned i, uint64_t n);
+
 /* Internal but visible (for hist_record): the bucket of v <= HIST_MAX. */
 static inline unsigned hist__index(uint64_t v);
 

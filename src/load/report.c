@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/json.h"
 #include "load/errmsg.h"
@@ -112,6 +113,35 @@ static void fmt_metric(char *buf, size_t n, double v)
 static void fmt_binary(char *buf, size_t n, double v)
 {
     fmt_units(buf, n, v, &binary, 2);
+}
+
+void report_fmt_time_us(char *buf, size_t n, double us)
+{
+    fmt_time_us(buf, n, us);
+}
+
+void report_iso_time(char *buf, size_t n, double unix_s)
+{
+    if (!(unix_s >= 0) || unix_s > 253402300799.0) unix_s = 0; /* up to 9999-12-31 */
+    double whole = floor(unix_s);
+    long ms = lround((unix_s - whole) * 1000);
+    time_t t = (time_t)whole;
+    if (ms >= 1000) {
+        t++;
+        ms -= 1000;
+    }
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+bool report_thresholds_passed(const report_t *r)
+{
+    if (r->aborted) return false;
+    for (size_t i = 0; i < r->nthresholds; i++)
+        if (!r->threshold_results[i].pass) return false;
+    return true;
 }
 
 /* wrk's print_units: right-aligned in width, with the unit sticking out to the right. */
@@ -663,6 +693,37 @@ static void print_per_name(FILE *out, const report_t *r, const stats_entry_t *ag
     }
 }
 
+/* The thresholds' verdicts, as k6 lists them: each with the figure it judged. */
+static void print_thresholds(FILE *out, const report_t *r)
+{
+    if (!r->nthresholds && !r->aborted) return;
+    size_t passed = 0, width = 0;
+    for (size_t i = 0; i < r->nthresholds; i++) {
+        passed += r->threshold_results[i].pass;
+        size_t len = strlen(r->thresholds[i].expr);
+        if (len > width) width = len;
+    }
+    if (width > 48) width = 48;
+    fprintf(out, "\nThresholds: %zu of %zu passed\n", passed, r->nthresholds);
+    for (size_t i = 0; i < r->nthresholds; i++) {
+        const threshold_t *t = &r->thresholds[i];
+        const threshold_result_t *res = &r->threshold_results[i];
+        char label[32], value[48];
+        threshold_metric_label(t, label, sizeof label);
+        if (res->has_value)
+            threshold_format_value(t, res->value, value, sizeof value);
+        else
+            snprintf(value, sizeof value, "%s",
+                     t->metric == THRESHOLD_RPS          ? "n/a (no time)"
+                     : t->metric == THRESHOLD_FAIL_RATIO ? "n/a (no requests)"
+                                                         : "n/a (no timed requests)");
+        fprintf(out, "  %s  %-*s  %s = %s\n", res->pass ? "PASS" : "FAIL", (int)width, t->expr, label, value);
+    }
+    if (r->aborted)
+        fprintf(out, "Aborted at %.1fs: threshold '%s' failed on the running totals (--abort-on-fail)\n",
+                r->aborted_at_s, r->abort_expr ? r->abort_expr : "?");
+}
+
 void report_text(FILE *out, const report_t *r)
 {
     const stats_t *st = r->st;
@@ -699,7 +760,7 @@ void report_text(FILE *out, const report_t *r)
     fmt_time_us(dur, sizeof dur, r->duration_s * 1e6);
     fmt_binary(bytes, sizeof bytes, (double)st->bytes_read);
     fprintf(out, "  %llu requests in %s, %sB read%s\n", (unsigned long long)agg->requests, dur, bytes,
-            r->interrupted ? " (interrupted)" : "");
+            r->aborted ? " (aborted: a threshold failed)" : r->interrupted ? " (interrupted)" : "");
     const uint64_t *e = agg->errors;
     if (e[STATS_ERR_CONNECT] || e[STATS_ERR_READ] || e[STATS_ERR_WRITE] || e[STATS_ERR_TIMEOUT])
         fprintf(out, "  Socket errors: connect %llu, read %llu, write %llu, timeout %llu\n",
@@ -764,6 +825,7 @@ void report_text(FILE *out, const report_t *r)
     if (lat->clamped)
         fprintf(out, "\nNote: %llu latencies above 60s were counted as 60s.\n",
                 (unsigned long long)lat->clamped);
+    print_thresholds(out, r);
     free(agg);
 }
 
@@ -806,6 +868,21 @@ static void json_num(FILE *f, double x)
     fputs(b, f);
 }
 
+/* A histogram's non-empty buckets: [[lowest value, count], ...] (layout in "histogram_layout"). */
+static void json_buckets(FILE *f, const hist_t *h)
+{
+    fputc('[', f);
+    const char *sep = "";
+    for (unsigned i = 0; i < HIST_BUCKETS && h->count; i++) {
+        if (!h->buckets[i]) continue;
+        uint64_t lo, width;
+        hist_bucket_range(i, &lo, &width);
+        fprintf(f, "%s[%llu, %llu]", sep, (unsigned long long)lo, (unsigned long long)h->buckets[i]);
+        sep = ", ";
+    }
+    fputc(']', f);
+}
+
 static void json_latency(FILE *f, const hist_t *h)
 {
     static const double pcts[] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
@@ -818,7 +895,9 @@ static void json_latency(FILE *f, const hist_t *h)
             (unsigned long long)h->clamped);
     for (size_t i = 0; i < sizeof pcts / sizeof *pcts; i++)
         fprintf(f, "%s\"%g\": %llu", i ? ", " : "", pcts[i], (unsigned long long)hist_percentile(h, pcts[i]));
-    fputs("}}", f);
+    fprintf(f, "}, \"sum\": %llu, \"histogram\": ", (unsigned long long)h->sum);
+    json_buckets(f, h);
+    fputc('}', f);
 }
 
 /* {"200": 12, "other": 1}: the non-zero counts by status code. */
@@ -859,33 +938,161 @@ static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const 
     fputc('}', f);
 }
 
-int report_json(const report_t *r, const char *path, char *err, size_t errlen)
+static void json_str_or_null(FILE *f, const char *s)
 {
-    bool to_stdout = strcmp(path, "-") == 0;
-    FILE *f = to_stdout ? stdout : fopen(path, "w");
-    if (!f) return errmsg_set(err, errlen, "--json-out: %s: %s", path, strerror(errno));
-    stats_entry_t *agg = malloc(sizeof *agg);
-    if (!agg) {
-        if (!to_stdout) fclose(f);
-        return errmsg_set(err, errlen, "out of memory");
+    if (s)
+        json_str(f, s);
+    else
+        fputs("null", f);
+}
+
+static void json_bool(FILE *f, bool b)
+{
+    fputs(b ? "true" : "false", f);
+}
+
+/* The options that shaped the run (for a merge: the runs' put together). */
+static void json_config(FILE *f, const report_t *r)
+{
+    const load_config_t *c = r->cfg;
+    fputs("{\"url\": ", f);
+    json_str(f, c->url_str);
+    fputs(", \"protocol\": ", f);
+    json_str(f, r->protocol ? r->protocol : report_protocol(c));
+    fputs(", \"method\": ", f);
+    json_str_or_null(f, c->method);
+    fputs(", \"scenario\": ", f);
+    json_str_or_null(f, c->scenario_file);
+    fprintf(f, ", \"threads\": %u, \"connections\": %u, \"users_mode\": ", c->threads, c->connections);
+    json_bool(f, c->users_mode);
+    fputs(", \"spawn_rate\": ", f);
+    json_num(f, c->spawn_rate);
+    fputs(", \"rate\": ", f);
+    json_num(f, c->rate);
+    fprintf(f, ", \"duration_ms\": %llu, \"requests\": %llu, \"keepalive\": ", (unsigned long long)c->duration_ms,
+            (unsigned long long)c->requests);
+    json_bool(f, c->keepalive);
+    fprintf(f, ", \"pipeline\": %u, \"h2\": ", c->pipeline);
+    json_bool(f, c->h2);
+    if (c->h2) /* as at the top: HTTP/1.1 documents have no stream fields */
+        fprintf(f, ", \"max_streams\": %u", c->max_streams);
+    fprintf(f, ", \"busy_poll_us\": %u, \"timeout_ms\": %llu, \"start_at\": ", c->busy_poll_us,
+            (unsigned long long)c->timeout_ms);
+    if (c->start_at > 0)
+        json_num(f, c->start_at);
+    else
+        fputs("null", f);
+    fputs(", \"thresholds\": [", f);
+    for (size_t i = 0; i < r->nthresholds; i++) {
+        if (i) fputs(", ", f);
+        json_str(f, r->thresholds[i].expr);
     }
+    fputs("], \"abort_on_fail\": ", f);
+    json_bool(f, c->abort_on_fail);
+    fprintf(f, ", \"abort_delay_ms\": %llu}", (unsigned long long)c->abort_delay_ms);
+}
+
+static void json_series(FILE *f, const series_t *s)
+{
+    fputs("[", f);
+    hist_t *h = malloc(sizeof *h);
+    for (size_t i = 0; s && h && i < s->n; i++) {
+        const series_point_t *p = &s->p[i];
+        series_point_hist(p, h);
+        fputs(i ? ",\n    {\"t\": " : "\n    {\"t\": ", f);
+        json_num(f, p->t);
+        fputs(", \"dt\": ", f);
+        json_num(f, p->dt);
+        fprintf(f, ", \"requests\": %llu, \"failures\": %llu, \"content_bytes\": %llu, \"users\": %u, \"target_rps\": ",
+                (unsigned long long)p->requests, (unsigned long long)p->failures,
+                (unsigned long long)p->content_bytes, p->users);
+        json_num(f, p->target);
+        fprintf(f, ", \"p50_us\": %llu, \"p95_us\": %llu, \"p99_us\": %llu, \"histogram\": ",
+                (unsigned long long)hist_percentile(h, 50), (unsigned long long)hist_percentile(h, 95),
+                (unsigned long long)hist_percentile(h, 99));
+        json_buckets(f, h);
+        fputc('}', f);
+    }
+    fputs(s && s->n ? "\n  ]" : "]", f);
+    free(h);
+}
+
+static void json_thresholds(FILE *f, const report_t *r)
+{
+    fputs("[", f);
+    for (size_t i = 0; i < r->nthresholds; i++) {
+        const threshold_t *t = &r->thresholds[i];
+        const threshold_result_t *res = &r->threshold_results[i];
+        char label[32];
+        threshold_metric_label(t, label, sizeof label);
+        fputs(i ? ",\n    {\"expr\": " : "\n    {\"expr\": ", f);
+        json_str(f, t->expr);
+        fputs(", \"name\": ", f);
+        if (t->name) {
+            char *name = strndup(t->name, t->name_len);
+            json_str(f, name ? name : "");
+            free(name);
+        } else {
+            fputs("null", f);
+        }
+        fputs(", \"metric\": ", f);
+        json_str(f, label);
+        fputs(", \"op\": ", f);
+        json_str(f, threshold_op_str(t->op));
+        fputs(", \"limit\": ", f);
+        json_num(f, t->limit);
+        fputs(", \"unit\": ", f);
+        json_str(f, threshold_base_unit(t));
+        fputs(", \"value\": ", f);
+        if (res->has_value)
+            json_num(f, res->value);
+        else
+            fputs("null", f);
+        fputs(", \"pass\": ", f);
+        json_bool(f, res->pass);
+        fputc('}', f);
+    }
+    fputs(r->nthresholds ? "\n  ]" : "]", f);
+}
+
+int report_json_write(FILE *f, const report_t *r)
+{
+    stats_entry_t *agg = malloc(sizeof *agg);
+    if (!agg) return -1;
     const stats_t *st = r->st;
     const load_config_t *c = r->cfg;
     double secs = r->duration_s;
     stats_aggregate(st, agg);
+    char iso[40];
+    report_iso_time(iso, sizeof iso, r->start_wall);
 
-    fputs("{\n  \"pixload_version\": ", f);
+    fputs("{\n  \"schema\": ", f);
+    json_str(f, REPORT_SCHEMA);
+    fputs(",\n  \"pixload_version\": ", f);
     json_str(f, PIXD_VERSION);
+    fputs(",\n  \"host\": ", f);
+    json_str(f, r->host ? r->host : "");
     fputs(",\n  \"url\": ", f);
     json_str(f, c->url_str);
     fputs(",\n  \"protocol\": ", f);
     json_str(f, r->protocol ? r->protocol : report_protocol(c));
     fputs(",\n  \"start_time\": ", f);
     json_num(f, r->start_wall);
+    fputs(",\n  \"start_time_iso\": ", f);
+    json_str(f, iso);
     fputs(",\n  \"duration_s\": ", f);
     json_num(f, secs);
-    fprintf(f, ",\n  \"interrupted\": %s,\n  \"threads\": %u,\n  \"connections\": %u,\n  \"users_mode\": %s",
-            r->interrupted ? "true" : "false", c->threads, c->connections, c->users_mode ? "true" : "false");
+    fprintf(f, ",\n  \"interrupted\": %s,\n  \"aborted\": %s", r->interrupted ? "true" : "false",
+            r->aborted ? "true" : "false");
+    if (r->aborted) {
+        fputs(",\n  \"abort\": {\"threshold\": ", f);
+        json_str(f, r->abort_expr ? r->abort_expr : "");
+        fputs(", \"at_s\": ", f);
+        json_num(f, r->aborted_at_s);
+        fputc('}', f);
+    }
+    fprintf(f, ",\n  \"threads\": %u,\n  \"connections\": %u,\n  \"users_mode\": %s", c->threads, c->connections,
+            c->users_mode ? "true" : "false");
     fputs(",\n  \"spawn_rate\": ", f);
     json_num(f, c->spawn_rate);
     fputs(",\n  \"rate\": ", f);
@@ -905,6 +1112,26 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
                 r->streams && r->streams < c->max_streams ? r->streams : c->max_streams);
     fprintf(f, ",\n  \"request_memory_bytes\": %llu,\n  \"folder_files\": %zu",
             (unsigned long long)r->sc->request_bytes, r->sc->folder_files);
+    fputs(",\n  \"config\": ", f);
+    json_config(f, r);
+    if (r->nsources) {
+        fputs(",\n  \"merged_from\": [", f);
+        for (size_t i = 0; i < r->nsources; i++) {
+            const report_source_t *src = &r->sources[i];
+            fputs(i ? ",\n    {\"file\": " : "\n    {\"file\": ", f);
+            json_str(f, src->file ? src->file : "");
+            fputs(", \"host\": ", f);
+            json_str(f, src->host ? src->host : "");
+            fputs(", \"start_time\": ", f);
+            json_num(f, src->start_wall);
+            fputs(", \"duration_s\": ", f);
+            json_num(f, src->duration_s);
+            fprintf(f, ", \"requests\": %llu}", (unsigned long long)src->requests);
+        }
+        fputs("\n  ]", f);
+    }
+    fprintf(f, ",\n  \"histogram_layout\": {\"exact_bits\": %d, \"sub_bits\": %d, \"highest\": %llu}",
+            HIST_EXACT_BITS, HIST_SUB_BITS, (unsigned long long)HIST_MAX);
     fprintf(f, ",\n  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n  \"connects\": %llu",
             (unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written,
             (unsigned long long)st->connects);
@@ -914,8 +1141,12 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
     json_num(f, hist_mean(&st->req_rate));
     fputs(", \"stdev\": ", f);
     json_num(f, hist_stddev(&st->req_rate));
-    fprintf(f, ", \"max\": %llu, \"samples\": %llu}", (unsigned long long)hist_max(&st->req_rate),
-            (unsigned long long)st->req_rate.count);
+    fprintf(f, ", \"max\": %llu, \"samples\": %llu, \"min\": %llu, \"sum\": %llu, \"clamped\": %llu, \"histogram\": ",
+            (unsigned long long)hist_max(&st->req_rate), (unsigned long long)st->req_rate.count,
+            (unsigned long long)hist_min(&st->req_rate), (unsigned long long)st->req_rate.sum,
+            (unsigned long long)st->req_rate.clamped);
+    json_buckets(f, &st->req_rate);
+    fputs("}", f);
     fputs(",\n  \"total\": {", f);
     json_entry_body(f, agg, secs, r);
     fputs("},\n  \"by_name\": [", f);
@@ -928,8 +1159,26 @@ int report_json(const report_t *r, const char *path, char *err, size_t errlen)
         json_entry_body(f, &st->entries[i], secs, r);
         fputc('}', f);
     }
-    fputs("\n  ]\n}\n", f);
+    fputs("\n  ],\n  \"series\": ", f);
+    json_series(f, r->series);
+    fputs(",\n  \"thresholds\": ", f);
+    json_thresholds(f, r);
+    fputs(",\n  \"thresholds_passed\": ", f);
+    json_bool(f, report_thresholds_passed(r));
+    fputs("\n}\n", f);
     free(agg);
+    return 0;
+}
+
+int report_json(const report_t *r, const char *path, char *err, size_t errlen)
+{
+    bool to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    if (!f) return errmsg_set(err, errlen, "--json-out: %s: %s", path, strerror(errno));
+    if (report_json_write(f, r) != 0) {
+        if (!to_stdout) fclose(f);
+        return errmsg_set(err, errlen, "out of memory");
+    }
     int rc = 0;
     if (fflush(f) != 0 || ferror(f)) rc = errmsg_set(err, errlen, "--json-out: %s: write error", path);
     if (!to_stdout && fclose(f) != 0 && rc == 0)

@@ -10,7 +10,10 @@
  *    PREFIX_stats_history.csv (a row per call of report_csv_history, once per second),
  *    PREFIX_failures.csv and PREFIX_exceptions.csv (header only: pixload has no Python
  *    exceptions, the file exists so scripts that open it still work).
- *  - report_json: every figure, for machines.
+ *  - report_json: every figure, for machines, in the versioned schema REPORT_SCHEMA
+ *    (docs/pixload.md "JSON"): the histograms bucket by bucket and the per-second series,
+ *    so that runfile.h can read it back and `pixload merge` add runs up exactly.
+ *  - the thresholds' verdicts (threshold.h) in the summary and the JSON.
  *  - report_status_line: the one-line live status (the engine decides when to print it:
  *    only when stdout is a terminal).
  * Nothing here runs on the hot path; report functions only read the stats they are given.
@@ -27,7 +30,22 @@
 
 #include "load/config.h"
 #include "load/scenario.h"
+#include "load/series.h"
 #include "load/stats.h"
+#include "load/threshold.h"
+
+/* The JSON document's schema: its "schema" member. Another major version is refused by
+ * `pixload merge`; fields may be added within one. */
+#define REPORT_SCHEMA "pixload/1"
+
+/* A run that went into a merge. */
+typedef struct {
+    const char *file;
+    const char *host;
+    double start_wall;
+    double duration_s;
+    uint64_t requests;
+} report_source_t;
 
 /* A finished (or interrupted) run. st is the merge of every thread's stats, with
  * st->n == sc->nstats. */
@@ -43,7 +61,22 @@ typedef struct {
      * cfg->max_streams (0: none was). */
     const char *protocol;
     unsigned streams;
+
+    /* Results; all optional (zero when absent). */
+    const char *host;      /* the generator's host name; for a merge, the hosts, ", "-separated */
+    const series_t *series; /* the figures second by second */
+    const threshold_t *thresholds; /* judged on st: threshold_results[i] is thresholds[i]'s verdict */
+    const threshold_result_t *threshold_results;
+    size_t nthresholds;
+    bool aborted;            /* stopped by --abort-on-fail */
+    double aborted_at_s;     /* when, into the run */
+    const char *abort_expr;  /* the threshold that failed then */
+    const report_source_t *sources; /* a merge: the runs merged */
+    size_t nsources;
 } report_t;
+
+/* True when every threshold of r passed (or there is none). */
+bool report_thresholds_passed(const report_t *r);
 
 /* The protocol cfg asks for: "h2" (--h2 and https), "h2c" (--h2 and http) or "http/1.1". */
 const char *report_protocol(const load_config_t *cfg);
@@ -57,6 +90,12 @@ void report_banner_bodies(FILE *out, const load_config_t *cfg, const scenario_t 
 void report_text(FILE *out, const report_t *r);
 /* Writes the JSON document to path ("-" = stdout). 0, or -1 with a message in err. */
 int report_json(const report_t *r, const char *path, char *err, size_t errlen);
+/* The same document into f. 0, or -1 when out of memory. */
+int report_json_write(FILE *f, const report_t *r);
+/* An ISO 8601 UTC time with milliseconds ("2026-12-06T19:00:00.000Z"); buf holds >= 32 bytes. */
+void report_iso_time(char *buf, size_t n, double unix_s);
+/* A duration or latency in µs as wrk prints it ("1.23ms", "2.00s"). */
+void report_fmt_time_us(char *buf, size_t n, double us);
 
 /* The locust CSV set. Open it before the run (so an unwritable prefix fails before any load
  * is sent): it creates the four files and writes their headers. full_history is locust's
