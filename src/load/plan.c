@@ -119,8 +119,10 @@ double plan_first_reach(const plan_t *p, double t, double level)
         if (end <= t) continue;
         if (plan_target(p, from) >= level) return from;
         if (st->to > st->from && st->to >= level) {
+            /* A ramp that gets there only at its very end does not: that instant is the next
+             * stage's (the last stage's value holds after the plan). */
             double at = st->start_s + (level - st->from) / (st->to - st->from) * st->secs;
-            return at > from ? at : from;
+            if (at < end || i + 1 == p->n) return at > from ? at : from;
         }
     }
     return INFINITY;

@@ -128,11 +128,16 @@ static void test_first_reach(void **state)
     assert_near(plan_first_reach(&p, 0, 1), 0);
     assert_near(plan_first_reach(&p, 0, 2), 0);
     assert_near(plan_first_reach(&p, 0, 3), 11);
-    assert_near(plan_first_reach(&p, 0, 12), 20);
+    assert_near(plan_first_reach(&p, 0, 11), 19);
+    assert_true(isinf(plan_first_reach(&p, 0, 12))); /* only at the ramp's end, which is the next stage's */
     assert_near(plan_first_reach(&p, 25, 4), 25);
     assert_near(plan_first_reach(&p, 25, 5), 31);
     assert_true(isinf(plan_first_reach(&p, 25, 9)));
     assert_true(isinf(plan_first_reach(&p, 100, 1))); /* the plan is over */
+    /* A ramp up to a level that the next stage drops from never holds it: no start there. */
+    assert_int_equal(plan_parse(&p, "ramp:0-10@10s,0@5s,ramp:0-20@10s", true, err, sizeof err), 0);
+    assert_near(plan_first_reach(&p, 0, 10), 20);
+    assert_near(plan_first_reach(&p, 0, 20), 25); /* the last stage's end value holds */
 }
 
 int main(void)
