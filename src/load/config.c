@@ -77,6 +77,14 @@ static const char usage[] =
     "      --check-field NAME  compare instead the JSON answer's string NAME, base64-\n"
     "                          decoded (e.g. encoded_img)\n"
     "\n"
+    "Highest rate under an SLO:\n"
+    "      --find-max-rate     step the open-loop rate (from -R, default 50/s: doubling, then\n"
+    "                          halving the interval) and report the highest rate at which\n"
+    "                          every --slo held, the table of steps and the knee; each step\n"
+    "                          lasts -t (default 5s), its first second discarded\n"
+    "      --slo EXPR          a service level, as --threshold: 'p99<50ms' (repeatable)\n"
+    "      --max-steps N       steps at most (the run takes at most N x -t)     [10]\n"
+    "\n"
     "Output:\n"
     "      --latency           print more latency percentiles\n"
     "      --csv PREFIX        write PREFIX_stats.csv, PREFIX_stats_history.csv,\n"
@@ -106,7 +114,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0 when the run completed, 1 when it could not start (with --h2: the\n"
     "server does not speak HTTP/2) or an output could not be written, 2 for bad\n"
-    "arguments, 99 when a --threshold failed.\n";
+    "arguments, 99 when a --threshold failed (with --find-max-rate: when no rate met\n"
+    "the SLO).\n";
 
 const char *load_config_usage(void)
 {
@@ -154,6 +163,9 @@ enum {
     OPT_ABORT_ON_FAIL,
     OPT_ABORT_DELAY,
     OPT_START_AT,
+    OPT_FIND_MAX_RATE,
+    OPT_SLO,
+    OPT_MAX_STEPS,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -207,6 +219,9 @@ static const option_t options[] = {
     {"abort-on-fail", 0, false, OPT_ABORT_ON_FAIL},
     {"abort-delay", 0, true, OPT_ABORT_DELAY},
     {"start-at", 0, true, OPT_START_AT},
+    {"find-max-rate", 0, false, OPT_FIND_MAX_RATE},
+    {"slo", 0, true, OPT_SLO},
+    {"max-steps", 0, true, OPT_MAX_STEPS},
     {"quiet", 'q', false, OPT_QUIET},
     {"help", 'h', false, OPT_HELP},
     {"version", 'V', false, OPT_VERSION},
@@ -423,6 +438,19 @@ static int set_body(load_config_t *c, load_body_kind_t kind, char *err, size_t e
     return 0;
 }
 
+/* One more --threshold or --slo (threshold.h) into *ts. */
+static int add_threshold(threshold_t **ts, size_t *n, const char *opt, const char *arg, char *err, size_t errlen)
+{
+    if (*n == LOAD_MAX_THRESHOLDS) return errmsg_set(err, errlen, "too many %s (at most %u)", opt, LOAD_MAX_THRESHOLDS);
+    threshold_t *more = realloc(*ts, (*n + 1) * sizeof *more);
+    if (!more) return errmsg_set(err, errlen, "out of memory");
+    *ts = more;
+    char why[256];
+    if (threshold_parse(&more[*n], arg, why, sizeof why) < 0) return errmsg_set(err, errlen, "%s '%s': %s", opt, arg, why);
+    (*n)++;
+    return 0;
+}
+
 static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const char *arg, char *err,
                  size_t errlen)
 {
@@ -620,18 +648,17 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
         c->latency_log = arg;
         return 0;
-    case OPT_THRESHOLD: {
-        if (c->nthresholds == LOAD_MAX_THRESHOLDS)
-            return errmsg_set(err, errlen, "too many --threshold (at most %u)", LOAD_MAX_THRESHOLDS);
-        threshold_t *ts = realloc(c->thresholds, (c->nthresholds + 1) * sizeof *ts);
-        if (!ts) return errmsg_set(err, errlen, "out of memory");
-        c->thresholds = ts;
-        char why[256];
-        if (threshold_parse(&ts[c->nthresholds], arg, why, sizeof why) < 0)
-            return errmsg_set(err, errlen, "%s '%s': %s", opt, arg, why);
-        c->nthresholds++;
+    case OPT_THRESHOLD:
+        return add_threshold(&c->thresholds, &c->nthresholds, opt, arg, err, errlen);
+    case OPT_SLO:
+        return add_threshold(&c->slos, &c->nslos, opt, arg, err, errlen);
+    case OPT_FIND_MAX_RATE:
+        c->find_max_rate = true;
         return 0;
-    }
+    case OPT_MAX_STEPS:
+        if (parse_count(opt, arg, 100, &n, err, errlen) < 0) return -1;
+        c->max_steps = (unsigned)n;
+        return 0;
     case OPT_ABORT_ON_FAIL:
         c->abort_on_fail = true;
         return 0;
@@ -671,7 +698,23 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
                           "-r/--spawn-rate cannot be combined with a users plan (-u): the plan says when users "
                           "start");
     if (seen->users && !seen->spawn_rate && !c->users_plan.n) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
-    if (!seen->duration && !seen->requests) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
+    if (c->nslos && !c->find_max_rate) return errmsg_set(err, errlen, "--slo needs --find-max-rate");
+    if (c->find_max_rate) {
+        if (!c->nslos) return errmsg_set(err, errlen, "--find-max-rate needs at least one --slo (e.g. 'p99<50ms')");
+        if (seen->requests || c->rate_plan.staged || seen->users || c->csv_prefix || c->json_out || c->html_out ||
+            c->latency_log || c->nthresholds || c->start_at > 0)
+            return errmsg_set(err, errlen,
+                              "--find-max-rate runs steps of its own: -n, -u, a -R plan, --csv, --json-out, "
+                              "--html, --latency-log, --threshold and --start-at do not apply");
+        if (seen->duration && c->duration_ms < 2000)
+            return errmsg_set(err, errlen, "--find-max-rate: a step (-t) lasts at least 2s (its first second is discarded)");
+        if (!seen->duration) c->duration_ms = LOAD_DEFAULT_STEP_MS;
+        if (!c->max_steps) c->max_steps = LOAD_DEFAULT_MAX_STEPS;
+        if (!(c->rate > 0)) c->rate = LOAD_DEFAULT_START_RATE; /* the first step's rate */
+    } else if (c->max_steps) {
+        return errmsg_set(err, errlen, "--max-steps needs --find-max-rate");
+    }
+    if (!seen->duration && !seen->requests && !c->find_max_rate) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
     /* A staged plan sets the run's length; -t or -n may only cut it. */
     double plan_s = fmin(c->rate_plan.staged ? c->rate_plan.total_s : INFINITY,
                          c->users_plan.n ? c->users_plan.total_s : INFINITY);
@@ -835,8 +878,10 @@ void load_config_free(load_config_t *c)
     free(c->parts);
     free(c->headers);
     free(c->thresholds);
+    free(c->slos);
     c->parts = NULL;
     c->headers = NULL;
     c->thresholds = NULL;
-    c->nparts = c->nheaders = c->nthresholds = 0;
+    c->slos = NULL;
+    c->nparts = c->nheaders = c->nthresholds = c->nslos = 0;
 }

@@ -37,6 +37,9 @@
 #define LOAD_DEFAULT_MAX_BODY_MEMORY (512ull << 20) /* pre-built requests, bytes */
 #define LOAD_DEFAULT_ABORT_DELAY_MS 10000u /* --abort-on-fail judges after this (k6's delayAbortEval) */
 #define LOAD_MAX_THRESHOLDS 64u
+#define LOAD_DEFAULT_MAX_STEPS 10u   /* --find-max-rate: steps at most */
+#define LOAD_DEFAULT_STEP_MS 5000u   /* --find-max-rate: each step's length unless -t */
+#define LOAD_DEFAULT_START_RATE 50.0 /* --find-max-rate: the first step's rate unless -R */
 
 /* A set of HTTP status codes (000..999), e.g. "200-299,304" or "2xx,3xx". */
 typedef struct {
@@ -154,6 +157,12 @@ typedef struct {
     const char *html_out;    /* --html FILE, NULL = none */
     const char *latency_log; /* --latency-log FILE, NULL = none */
     double start_at;         /* --start-at: Unix time to start at, 0 = at once */
+
+    /* --find-max-rate: open-loop steps searching the highest rate under the SLOs (maxrate.h). */
+    bool find_max_rate;
+    threshold_t *slos; /* --slo, in order, owned array (each points into argv) */
+    size_t nslos;
+    unsigned max_steps; /* --max-steps */
 } load_config_t;
 
 typedef enum {

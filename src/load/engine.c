@@ -61,6 +61,7 @@ typedef struct lconn {
     check_run_t *check; /* --check-body: one per response read at once (h2: per stream slot) */
     uint64_t connect_ns, intended_ns;
     uint64_t slot;     /* -R: requests this connection has sent on the plan's schedule */
+    uint64_t free_ns;  /* -R: when the connection last became free to send (stats.send_late) */
     uint64_t spawn_ns; /* when the connection first started, from the run's start */
     bool parked;       /* -u PLAN: the user is stopped until the plan wants it again */
     /* --h2: the session and its streams (h2client.h), the frames being written */
@@ -367,6 +368,7 @@ static void connected(lconn_t *c)
     }
     t->stats.connects++;
     c->state = C_OPEN;
+    c->free_ns = now_ns();
     loop_timer_cancel(t->loop, &c->timer);
     if (c->h2)
         h2_connected(c);
@@ -419,6 +421,8 @@ static void send_more(lconn_t *c)
                 loop_timer_arm(c->t->loop, &c->timer, ms_until(c->intended_ns), on_timer);
                 break;
             }
+            uint64_t due = c->intended_ns > c->free_ns ? c->intended_ns : c->free_ns;
+            hist_record(&c->t->stats.send_late, start > due ? (start - due) / 1000 : 0);
             start = c->intended_ns; /* latency counts from when it should have gone out */
             c->slot++;
             c->intended_ns = slot_time(c);
@@ -489,7 +493,7 @@ static void complete(lconn_t *c)
     const load_config_t *cfg = t->e->cfg;
     unsigned ix = c->q_head;
     const scenario_entry_t *en = c->q[ix];
-    uint64_t lat = (now_ns() - c->q_start[ix]) / 1000;
+    uint64_t done = now_ns(), lat = (done - c->q_start[ix]) / 1000;
     stats_err_t err = STATS_OK;
     if (!load_status_set_has(&en->expect, c->status))
         err = STATS_ERR_STATUS;
@@ -500,6 +504,7 @@ static void complete(lconn_t *c)
     record(c, en, c->q_start[ix], lat, c->status, c->content, err);
     c->q_head = (c->q_head + 1) % t->e->pipe;
     c->q_len--;
+    c->free_ns = done;
     c->in_body = false;
     c->status = 0;
     c->content = 0;
@@ -837,6 +842,9 @@ static void h2_fill(lconn_t *c)
                     loop_timer_arm(t->loop, &c->rate_timer, ms_until(c->intended_ns), on_rate_timer);
                     break;
                 }
+                /* a stream slot frees when an answer is read */
+                uint64_t due = c->intended_ns > c->last_read_ns ? c->intended_ns : c->last_read_ns;
+                hist_record(&t->stats.send_late, now > due ? (now - due) / 1000 : 0);
                 start = c->intended_ns; /* latency counts from when it should have gone out */
             }
             if (!(s = h2client_take(h)))

@@ -15,6 +15,7 @@
 #include "load/engine.h"
 #include "load/html.h"
 #include "load/latlog.h"
+#include "load/maxrate.h"
 #include "load/merge.h"
 #include "load/report.h"
 #include "load/scenario.h"
@@ -126,6 +127,14 @@ int main(int argc, char **argv)
     if (sock_resolve(hostport, &addr, err, sizeof err) != 0) {
         fprintf(stderr, "pixload: %s\n", err);
         return 2;
+    }
+    if (cfg.find_max_rate) {
+        signal(SIGPIPE, SIG_IGN);
+        int rc = maxrate_run(&cfg, &sc, &addr, stdout);
+        free(names);
+        scenario_free(&sc);
+        load_config_free(&cfg);
+        return rc;
     }
     if (cfg.start_at > 0 && cfg.start_at <= wall_now()) {
         char iso[40];

@@ -231,3 +231,64 @@ class PixloadInputsTest(unittest.TestCase):
         self.assertIn("-R: stage 2 'ramp:100@1m': expected ramp:FROM-TO@DURATION", err)
         _, err, _ = self.pixload("-u", "5@1s", "-r", "2", self.srv.url("/"), expect_rc=2, json_out=False)
         self.assertIn("cannot be combined with a users plan", err)
+
+
+class FindMaxRateTest(unittest.TestCase):
+    """--find-max-rate against a pixd whose capacity the test sets: one event-loop thread, one
+    image worker, a known /magic/base64 picture. Checked: a finite rate is found, the steps
+    above it broke the SLO, the table's shape. Never absolute numbers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pixload-maxrate-")
+        cls.image = os.path.join(cls.tmp.name, "photo.jpg")
+        with open(cls.image, "wb") as f:
+            f.write(photo((400, 300)))
+        cls.srv = Pixd("--threads", "1", "--image-workers", "1")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        cls.tmp.cleanup()
+        if rc != 0:
+            raise AssertionError(f"pixd exited with {rc}")
+
+    def test_find_max_rate(self):
+        p, _ = run_pixload("--find-max-rate", "--slo", "p99<100ms", "--slo", "fail_ratio<0.01", "-c", "32",
+                           "-t", "2s", "--max-steps", "8", "--base64-image", self.image,
+                           self.srv.url("/magic/base64"), timeout=300)
+        self.assertEqual(p.returncode, 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        lines = p.stdout.splitlines()
+        self.assertIn("p99<100ms and fail_ratio<0.01", lines[0])
+        head = lines.index(next(l for l in lines if l.split()[:2] == ["step", "offered/s"]))
+        rows = []
+        for line in lines[head + 1:]:
+            cols = line.split()
+            if not cols or not cols[0].isdigit():
+                break
+            self.assertEqual(len(cols), 8, line)  # step, offered, achieved, p50, p99, failed, late, SLO
+            rows.append((int(cols[0]), float(cols[1]), cols[7]))
+        self.assertEqual([r[0] for r in rows], list(range(1, len(rows) + 1)))
+        self.assertLessEqual(len(rows), 8)
+        self.assertEqual(rows[0][1], 50.0)  # the default start
+        found = next(l for l in lines[head:] if l.startswith(("Highest rate under the SLO:", "pixload could not")))
+        if found.startswith("pixload could not"):  # the generator was the limit: said so, with a rate
+            found = next(l for l in lines if l.startswith("Highest rate under the SLO:"))
+        best = float(found.split(":")[1].split()[0])
+        self.assertGreater(best, 0)
+        self.assertIn((best, "pass"), [(r[1], r[2]) for r in rows])
+        for _, rate, verdict in rows:  # every step above the answer broke the SLO (or found pixload late)
+            if rate > best:
+                self.assertIn(verdict, ("FAIL", "late"), rows)
+            if verdict == "pass":
+                self.assertLessEqual(rate, best, rows)
+
+    def test_arguments(self):
+        for args, msg in ((["--find-max-rate"], "needs at least one --slo"),
+                          (["--slo", "p99<1ms"], "--slo needs --find-max-rate"),
+                          (["--find-max-rate", "--slo", "p99<1ms", "-n", "5"], "runs steps of its own"),
+                          (["--find-max-rate", "--slo", "p99<1ms", "-t", "1s"], "at least 2s"),
+                          (["--find-max-rate", "--slo", "p99 < fast"], "--slo 'p99 < fast'")):
+            p, _ = run_pixload(*args, self.srv.url("/"))
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(msg, p.stderr)

@@ -375,6 +375,31 @@ static void test_plans(void **state)
     assert_error("-R: stage 2 'ramp:5@1s': expected ramp:FROM-TO@DURATION", "-R", "1@1s,ramp:5@1s", "http://h/");
 }
 
+static void test_find_max_rate(void **state)
+{
+    assert_int_equal(parse("--find-max-rate", "--slo", "p99<50ms", "--slo", "fail_ratio<0.001", "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_true(cfg.find_max_rate);
+    assert_int_equal(cfg.nslos, 2);
+    assert_string_equal(cfg.slos[1].expr, "fail_ratio<0.001");
+    assert_int_equal(cfg.duration_ms, 5000); /* a step */
+    assert_int_equal(cfg.max_steps, 10);
+    assert_true(cfg.rate == 50.0); /* the first step */
+    assert_int_equal(parse("--find-max-rate", "--slo", "p99<50ms", "-R", "200", "-t", "3s", "--max-steps", "4",
+                           "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_true(cfg.rate == 200.0);
+    assert_int_equal(cfg.duration_ms, 3000);
+    assert_int_equal(cfg.max_steps, 4);
+    assert_error("--find-max-rate needs at least one --slo", "--find-max-rate", "http://h/");
+    assert_error("--slo needs --find-max-rate", "--slo", "p99<5ms", "http://h/");
+    assert_error("--max-steps needs --find-max-rate", "--max-steps", "3", "http://h/");
+    assert_error("runs steps of its own", "--find-max-rate", "--slo", "p99<5ms", "--csv", "x", "http://h/");
+    assert_error("runs steps of its own", "--find-max-rate", "--slo", "p99<5ms", "-R", "1@1s", "http://h/");
+    assert_error("at least 2s", "--find-max-rate", "--slo", "p99<5ms", "-t", "1500ms", "http://h/");
+    assert_error("--slo 'p99<': ", "--find-max-rate", "--slo", "p99<", "http://h/");
+}
+
 static void test_syntax(void **state)
 {
     /* Grouped short options, attached values, options after the URL. */
@@ -426,6 +451,9 @@ static void test_usage_lists_every_option(void **state)
                                        "--pick",
                                        "--per-file",
                                        "--max-body-memory",
+                                       "--find-max-rate",
+                                       "--slo",
+                                       "--max-steps",
                                        "--timeout",
                                        "--expect-status",
                                        "--expect-min-bytes",
@@ -462,6 +490,7 @@ int main(void)
         cmocka_unit_test_teardown(test_output_options, teardown),
         cmocka_unit_test_teardown(test_folder_options, teardown),
         cmocka_unit_test_teardown(test_plans, teardown),
+        cmocka_unit_test_teardown(test_find_max_rate, teardown),
         cmocka_unit_test_teardown(test_syntax, teardown),
         cmocka_unit_test_teardown(test_usage_lists_every_option, teardown),
     };
