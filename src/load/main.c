@@ -101,6 +101,7 @@ int main(int argc, char **argv)
         return 0;
     case LOAD_CONFIG_ERROR:
         fprintf(stderr, "pixload: %s (see --help)\n", err);
+        load_config_free(&cfg);
         return 2;
     case LOAD_CONFIG_RUN:
         break;
