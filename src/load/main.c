@@ -86,6 +86,19 @@ static unsigned cpus_available(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* An early exit after the CSV files were opened: they are closed with what they have (headers). */
+static void drop_csv(report_csv_t *csv, const load_config_t *cfg, const scenario_t *sc)
+{
+    char err[256];
+    stats_t none;
+    if (!csv || stats_init(&none, sc->nstats) != 0)
+        return;
+    report_csv_finish(csv, &(report_t){.cfg = cfg, .sc = sc, .st = &none}, err, sizeof err);
+    stats_free(&none);
+}
+
+static int run(load_config_t *cfg, scenario_t *sc, const char **names);
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "merge") == 0)
@@ -109,15 +122,30 @@ int main(int argc, char **argv)
     scenario_t sc;
     if (scenario_build(&sc, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "pixload: %s\n", err);
+        load_config_free(&cfg);
         return 2;
     }
     const char **names = calloc(sc.nstats ? sc.nstats : 1, sizeof *names);
+    int rc = 1;
     if (!names) {
         fprintf(stderr, "pixload: out of memory\n");
-        return 1;
+    } else {
+        for (size_t i = 0; i < sc.nstats; i++)
+            names[i] = sc.stats[i].name;
+        rc = run(&cfg, &sc, names);
     }
-    for (size_t i = 0; i < sc.nstats; i++)
-        names[i] = sc.stats[i].name;
+    free(names);
+    scenario_free(&sc);
+    load_config_free(&cfg);
+    return rc;
+}
+
+/* The run, from the built scenario on: its exit status. */
+static int run(load_config_t *cfgp, scenario_t *scp, const char **names)
+{
+    load_config_t cfg = *cfgp; /* read-only from here: main frees the original */
+    const scenario_t sc = *scp;
+    char err[512];
     if (threshold_check_names(cfg.thresholds, cfg.nthresholds, names, sc.nstats, err, sizeof err) != 0) {
         fprintf(stderr, "pixload: %s\n", err);
         return 2;
@@ -131,11 +159,7 @@ int main(int argc, char **argv)
     }
     if (cfg.find_max_rate) {
         signal(SIGPIPE, SIG_IGN);
-        int rc = maxrate_run(&cfg, &sc, &addr, stdout);
-        free(names);
-        scenario_free(&sc);
-        load_config_free(&cfg);
-        return rc;
+        return maxrate_run(&cfg, &sc, &addr, stdout);
     }
     if (cfg.start_at > 0 && cfg.start_at <= wall_now()) {
         char iso[40];
@@ -145,21 +169,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    report_csv_t *csv = NULL;
-    if (cfg.csv_prefix &&
-        !(csv = report_csv_open(cfg.csv_prefix, cfg.csv_full_history, &sc,
-                                cfg.start_at > 0 ? cfg.start_at : wall_now(), err, sizeof err))) {
-        fprintf(stderr, "pixload: %s\n", err);
-        return 2;
-    }
     latlog_t *log = NULL;
     if (cfg.latency_log && !(log = latlog_open(cfg.latency_log, names, sc.nstats, err, sizeof err))) {
         fprintf(stderr, "pixload: %s\n", err);
         return 2;
     }
+    report_csv_t *csv = NULL;
+    if (cfg.csv_prefix &&
+        !(csv = report_csv_open(cfg.csv_prefix, cfg.csv_full_history, &sc,
+                                cfg.start_at > 0 ? cfg.start_at : wall_now(), err, sizeof err))) {
+        fprintf(stderr, "pixload: %s\n", err);
+        if (log) latlog_close(log, err, sizeof err);
+        return 2;
+    }
     if (csv && (cfg.rate_plan.staged || cfg.users_plan.n) &&
         report_csv_add_target(csv, cfg.rate > 0 ? "Target Requests/s" : "Target User Count") != 0) {
         fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix, strerror(errno));
+        drop_csv(csv, &cfg, &sc);
+        if (log) latlog_close(log, err, sizeof err);
         return 2;
     }
 
@@ -183,11 +210,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (cfg.start_at > 0 && wait_until(cfg.start_at, &set) != 0) {
         fprintf(stderr, "pixload: interrupted before --start-at: no load was sent\n");
+        drop_csv(csv, &cfg, &sc);
+        if (log) latlog_close(log, err, sizeof err);
         return 1;
     }
     engine_t *e = engine_start_logged(&cfg, &sc, &addr, log, err, sizeof err);
     if (!e) {
         fprintf(stderr, "pixload: %s\n", err);
+        drop_csv(csv, &cfg, &sc);
         return 1;
     }
     double start_wall = engine_start_wall(e);
@@ -271,8 +301,10 @@ int main(int argc, char **argv)
             report_csv_finish(csv, &(report_t){.cfg = &cfg, .sc = &sc, .st = &now}, err, sizeof err);
         engine_free(e);
         stats_free(&now);
-        scenario_free(&sc);
-        load_config_free(&cfg);
+        series_free(&series);
+        free(agg_now);
+        free(agg_prev);
+        free(results);
         return 1;
     }
     /* The rest after the last whole second: its own point, or part of the last one when short. */
@@ -318,8 +350,5 @@ int main(int argc, char **argv)
     free(agg_now);
     free(agg_prev);
     free(results);
-    free(names);
-    scenario_free(&sc);
-    load_config_free(&cfg);
     return rc;
 }
