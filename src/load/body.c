@@ -1,7 +1,9 @@
 #include "load/body.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,16 +23,24 @@ static const char *basename_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* path, or dir/path when dir is given and path is relative (in joined). NULL when too long. */
+static const char *resolve(const char *dir, const char *path, char joined[PATH_MAX], char *err, size_t errlen)
+{
+    if (!dir || !*dir || path[0] == '/') return path;
+    int n = snprintf(joined, PATH_MAX, "%s/%s", dir, path);
+    if (n < 0 || n >= PATH_MAX) {
+        errmsg_set(err, errlen, "%s: path too long", path);
+        return NULL;
+    }
+    return joined;
+}
+
 /* Reads a whole regular file (or anything readable, e.g. a pipe) of at most BODY_MAX_FILE
  * bytes. *out is malloc'ed (NULL for an empty file). */
 static int read_file(const char *dir, const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-    char joined[4096];
-    if (dir && *dir && path[0] != '/') {
-        int n = snprintf(joined, sizeof joined, "%s/%s", dir, path);
-        if (n < 0 || (size_t)n >= sizeof joined) return errmsg_set(err, errlen, "%s: path too long", path);
-        path = joined;
-    }
+    char joined[PATH_MAX];
+    if (!(path = resolve(dir, path, joined, err, errlen))) return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -405,4 +415,79 @@ void body_free(body_t *b)
 {
     free(b->data);
     *b = (body_t){0};
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void body_files_free(body_files_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->paths[i]);
+    free(f->paths);
+    free(f->names);
+    *f = (body_files_t){0};
+}
+
+int body_files(body_files_t *f, const char *dir, const char *path, char *err, size_t errlen)
+{
+    *f = (body_files_t){0};
+    char joined[PATH_MAX], sub[PATH_MAX];
+    const char *full = resolve(dir, path, joined, err, errlen);
+    struct stat st;
+    if (!full) return -1;
+    if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a file: read (and any error) later */
+        f->paths = malloc(sizeof *f->paths);
+        f->names = malloc(sizeof *f->names);
+        if (!f->paths || !f->names || !(f->paths[0] = strdup(path))) {
+            body_files_free(f);
+            return errmsg_set(err, errlen, "out of memory");
+        }
+        f->names[0] = basename_of(f->paths[0]);
+        f->n = 1;
+        return 0;
+    }
+    f->folder = true;
+    DIR *d = opendir(full);
+    if (!d) return errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
+    size_t plen = strlen(path), cap = 0;
+    bool slash = plen && path[plen - 1] == '/';
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        int n = snprintf(sub, sizeof sub, "%s/%s", full, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof sub || stat(sub, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (f->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **p = realloc(f->paths, cap * sizeof *p);
+            if (!p) {
+                rc = errmsg_set(err, errlen, "out of memory");
+                break;
+            }
+            f->paths = p;
+        }
+        char *one = malloc(plen + 1 + strlen(de->d_name) + 1);
+        if (!one) {
+            rc = errmsg_set(err, errlen, "out of memory");
+            break;
+        }
+        sprintf(one, "%s%s%s", path, slash ? "" : "/", de->d_name);
+        f->paths[f->n++] = one;
+    }
+    closedir(d);
+    if (rc == 0 && f->n == 0)
+        rc = errmsg_set(err, errlen, "%s: a folder without files to send (hidden files and subfolders are skipped)",
+                        path);
+    if (rc == 0 && !(f->names = malloc(f->n * sizeof *f->names))) rc = errmsg_set(err, errlen, "out of memory");
+    if (rc < 0) {
+        body_files_free(f);
+        return -1;
+    }
+    qsort(f->paths, f->n, sizeof *f->paths, cmp_str);
+    for (size_t i = 0; i < f->n; i++)
+        f->names[i] = basename_of(f->paths[i]);
+    return 0;
 }

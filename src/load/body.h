@@ -12,6 +12,7 @@
 #ifndef PIXD_LOAD_BODY_H
 #define PIXD_LOAD_BODY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define BODY_MAX_FILE (256u << 20)
@@ -63,6 +64,22 @@ int body_image_url(body_t *b, const char *url, char *err, size_t errlen);
 int body_multipart(body_t *b, const char *dir, const body_part_t *parts, size_t nparts, const char *boundary,
                    char *err, size_t errlen);
 void body_free(body_t *b);
+
+/* The files a body path stands for: FILE itself, or, when path names a folder, every regular
+ * file in it (symlinks followed), in byte order of their names. Names starting with '.' are
+ * skipped (editor and OS leftovers: .DS_Store, .swp), so is anything but a regular file
+ * (subfolders are not entered, sockets and devices are not read). A folder with no such file
+ * is an error. paths[i] is path joined with the file's name (resolved against dir later by the
+ * builders above, like path itself); names[i] points at the name inside paths[i]. */
+typedef struct {
+    char **paths; /* owned */
+    const char **names;
+    size_t n;
+    bool folder; /* path is a folder (even with a single file in it) */
+} body_files_t;
+
+int body_files(body_files_t *f, const char *dir, const char *path, char *err, size_t errlen);
+void body_files_free(body_files_t *f);
 
 /* The MIME type of data from its magic bytes: image/jpeg, image/png, image/gif,
  * image/webp, image/bmp, image/tiff, else application/octet-stream (image/img_sniff.h's

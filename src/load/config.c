@@ -20,8 +20,9 @@ static const char usage[] =
     "Load:\n"
     "  -c, --connections N     concurrent connections, each sending its next request when\n"
     "                          the previous answer arrives (closed loop)        [10]\n"
-    "  -u, --users N           the same, started gradually at --spawn-rate (as locust);\n"
-    "                          use either -c or -u\n"
+    "  -u, --users N|PLAN      the same, started gradually at --spawn-rate (as locust);\n"
+    "                          use either -c or -u. A PLAN of stages steps and ramps\n"
+    "                          the users: '10@30s,ramp:10-100@1m,100@2m' (no -r then)\n"
     "  -r, --spawn-rate R      connections (users) started per second\n"
     "                                                  [1 with -u, all at once with -c]\n"
     "  -t, --duration T        test length: 500ms, 30s, 2m, 1h (bare number: seconds)\n"
@@ -29,8 +30,11 @@ static const char usage[] =
     "  -n, --requests N        stop after N requests in total (as ab)  [no limit]\n"
     "      --threads N         worker threads          [min(CPUs, connections)]\n"
     "      --no-keepalive      a new connection for every request (as ab without -k)\n"
-    "  -R, --rate R            open loop: R requests/s in total, latency measured from each\n"
+    "  -R, --rate R|PLAN       open loop: R requests/s in total, latency measured from each\n"
     "                          request's intended send time (as wrk2)  [closed loop]\n"
+    "                          PLAN: stages VALUE@T and ramp:FROM-TO@T, comma-separated,\n"
+    "                          e.g. '100@30s,ramp:100-2000@2m,2000@1m'; the run lasts\n"
+    "                          the plan unless -t or -n end it sooner\n"
     "      --pipeline N        requests in flight per connection        [1]\n"
     "      --h2                HTTP/2: h2 by ALPN for https://, h2c with prior knowledge\n"
     "                          for http:// (a server without it is an error) [HTTP/1.1]\n"
@@ -55,12 +59,32 @@ static const char usage[] =
     "      --image-url URL     send {\"image_url\": URL}\n"
     "      --scenario FILE     several weighted requests from a JSON file, like locust\n"
     "                          tasks (see docs/pixload.md); URL gives the server\n"
+    "  --body, --base64-image and a --multipart file part also take a folder: its\n"
+    "  files (hidden ones and subfolders skipped) rotate per request, all pre-built.\n"
+    "      --pick P            round-robin (per thread, in name order), random or\n"
+    "                          random:SEED (reproducible)          [round-robin]\n"
+    "      --per-file          a stats row per file of a folder, \"NAME [FILE]\"\n"
+    "      --max-body-memory SIZE  bound on the pre-built requests (k, M, G: 1024^n);\n"
+    "                          a larger folder is an error               [512M]\n"
     "  A body implies POST and its Content-Type unless -m or -H Content-Type say otherwise.\n"
     "\n"
     "Checks (a failed request is counted by kind and in the failures CSV):\n"
     "      --timeout T         no complete answer after T is a failure   [10s]\n"
     "      --expect-status S   statuses that succeed: 200, 2xx, 200-299,304 [2xx,3xx]\n"
     "      --expect-min-bytes N  a shorter response body is a failure   [no check]\n"
+    "      --check-body X      the expected response body: FILE, DIR (with a folder\n"
+    "                          body: one file per input file's name) or sha256:HEX;\n"
+    "                          a different body is a failure of kind body\n"
+    "      --check-field NAME  compare instead the JSON answer's string NAME, base64-\n"
+    "                          decoded (e.g. encoded_img)\n"
+    "\n"
+    "Highest rate under an SLO:\n"
+    "      --find-max-rate     step the open-loop rate (from -R, default 50/s: doubling, then\n"
+    "                          halving the interval) and report the highest rate at which\n"
+    "                          every --slo held, the table of steps and the knee; each step\n"
+    "                          lasts -t (default 5s), its first second discarded\n"
+    "      --slo EXPR          a service level, as --threshold: 'p99<50ms' (repeatable)\n"
+    "      --max-steps N       steps at most (the run takes at most N x -t)     [10]\n"
     "\n"
     "Output:\n"
     "      --latency           print more latency percentiles\n"
@@ -91,7 +115,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0 when the run completed, 1 when it could not start (with --h2: the\n"
     "server does not speak HTTP/2) or an output could not be written, 2 for bad\n"
-    "arguments, 99 when a --threshold failed.\n";
+    "arguments, 99 when a --threshold failed (with --find-max-rate: when no rate met\n"
+    "the SLO).\n";
 
 const char *load_config_usage(void)
 {
@@ -121,6 +146,11 @@ enum {
     OPT_MULTIPART,
     OPT_IMAGE_URL,
     OPT_SCENARIO,
+    OPT_PICK,
+    OPT_PER_FILE,
+    OPT_MAX_BODY_MEMORY,
+    OPT_CHECK_BODY,
+    OPT_CHECK_FIELD,
     OPT_TIMEOUT,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_MIN_BYTES,
@@ -134,6 +164,9 @@ enum {
     OPT_ABORT_ON_FAIL,
     OPT_ABORT_DELAY,
     OPT_START_AT,
+    OPT_FIND_MAX_RATE,
+    OPT_SLO,
+    OPT_MAX_STEPS,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -169,6 +202,11 @@ static const option_t options[] = {
     {"multipart", 0, true, OPT_MULTIPART},
     {"image-url", 0, true, OPT_IMAGE_URL},
     {"scenario", 0, true, OPT_SCENARIO},
+    {"pick", 0, true, OPT_PICK},
+    {"per-file", 0, false, OPT_PER_FILE},
+    {"max-body-memory", 0, true, OPT_MAX_BODY_MEMORY},
+    {"check-body", 0, true, OPT_CHECK_BODY},
+    {"check-field", 0, true, OPT_CHECK_FIELD},
     {"timeout", 0, true, OPT_TIMEOUT},
     {"expect-status", 0, true, OPT_EXPECT_STATUS},
     {"expect-min-bytes", 0, true, OPT_EXPECT_MIN_BYTES},
@@ -182,6 +220,9 @@ static const option_t options[] = {
     {"abort-on-fail", 0, false, OPT_ABORT_ON_FAIL},
     {"abort-delay", 0, true, OPT_ABORT_DELAY},
     {"start-at", 0, true, OPT_START_AT},
+    {"find-max-rate", 0, false, OPT_FIND_MAX_RATE},
+    {"slo", 0, true, OPT_SLO},
+    {"max-steps", 0, true, OPT_MAX_STEPS},
     {"quiet", 'q', false, OPT_QUIET},
     {"help", 'h', false, OPT_HELP},
     {"version", 'V', false, OPT_VERSION},
@@ -306,39 +347,9 @@ bad:
 /* A positive rate (decimals allowed) with an optional k or M suffix. */
 static int parse_rate(const char *opt, const char *s, double *out, char *err, size_t errlen)
 {
-    char *end;
-    if (!isdigit((unsigned char)*s) && *s != '.') goto bad;
-    double v = strtod(s, &end);
-    if (*end == 'k' || *end == 'K')
-        v *= 1e3, end++;
-    else if (*end == 'M')
-        v *= 1e6, end++;
-    if (*end || !(v > 0) || v > 1e9) goto bad;
-    *out = v;
-    return 0;
-bad:
-    return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
-}
-
-int load_parse_duration_ms(const char *s, uint64_t *ms)
-{
-    char *end;
-    if (!isdigit((unsigned char)*s) && *s != '.') return -1;
-    double v = strtod(s, &end);
-    double unit;
-    if (strcmp(end, "ms") == 0)
-        unit = 1;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        unit = 1000;
-    else if (strcmp(end, "m") == 0)
-        unit = 60e3;
-    else if (strcmp(end, "h") == 0)
-        unit = 3600e3;
-    else
-        return -1;
-    double r = v * unit;
-    if (!(r >= 1) || r > 1000.0 * 3600e3) return -1;
-    *ms = (uint64_t)llround(r);
+    const char *end;
+    if (load_parse_number(s, &end, out) < 0 || *end || !(*out > 0))
+        return errmsg_set(err, errlen, "%s: expected a positive number, got '%s'", opt, s);
     return 0;
 }
 
@@ -428,6 +439,19 @@ static int set_body(load_config_t *c, load_body_kind_t kind, char *err, size_t e
     return 0;
 }
 
+/* One more --threshold or --slo (threshold.h) into *ts. */
+static int add_threshold(threshold_t **ts, size_t *n, const char *opt, const char *arg, char *err, size_t errlen)
+{
+    if (*n == LOAD_MAX_THRESHOLDS) return errmsg_set(err, errlen, "too many %s (at most %u)", opt, LOAD_MAX_THRESHOLDS);
+    threshold_t *more = realloc(*ts, (*n + 1) * sizeof *more);
+    if (!more) return errmsg_set(err, errlen, "out of memory");
+    *ts = more;
+    char why[256];
+    if (threshold_parse(&more[*n], arg, why, sizeof why) < 0) return errmsg_set(err, errlen, "%s '%s': %s", opt, arg, why);
+    (*n)++;
+    return 0;
+}
+
 static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const char *arg, char *err,
                  size_t errlen)
 {
@@ -435,7 +459,20 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     switch (id) {
     case OPT_CONNECTIONS:
     case OPT_USERS:
-        if (parse_count(opt, arg, LOAD_MAX_CONNECTIONS, &n, err, errlen) < 0) return -1;
+        if (id == OPT_USERS && (strchr(arg, '@') || strncmp(arg, "ramp:", 5) == 0)) {
+            char msg[256];
+            if (plan_parse(&c->users_plan, arg, true, msg, sizeof msg) < 0)
+                return errmsg_set(err, errlen, "%s: %s", opt, msg);
+            if (c->users_plan.max > LOAD_MAX_CONNECTIONS)
+                return errmsg_set(err, errlen, "%s: at most %u users", opt, LOAD_MAX_CONNECTIONS);
+            n = (uint64_t)c->users_plan.max;
+            c->users_spec = arg;
+        } else if (parse_count(opt, arg, LOAD_MAX_CONNECTIONS, &n, err, errlen) < 0) {
+            return -1;
+        } else if (id == OPT_USERS) {
+            c->users_plan.n = 0;
+            c->users_spec = arg;
+        }
         c->connections = (unsigned)n;
         if (id == OPT_USERS) {
             seen->users = true;
@@ -464,8 +501,14 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_NO_KEEPALIVE:
         c->keepalive = false;
         return 0;
-    case OPT_RATE:
-        return parse_rate(opt, arg, &c->rate, err, errlen);
+    case OPT_RATE: {
+        char msg[256];
+        if (plan_parse(&c->rate_plan, arg, false, msg, sizeof msg) < 0)
+            return errmsg_set(err, errlen, "%s: %s", opt, msg);
+        c->rate = c->rate_plan.max;
+        c->rate_spec = arg;
+        return 0;
+    }
     case OPT_PIPELINE:
         seen->pipeline = true;
         if (parse_count(opt, arg, LOAD_MAX_PIPELINE, &n, err, errlen) < 0) return -1;
@@ -535,6 +578,37 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
     case OPT_SCENARIO:
         c->scenario_file = arg;
         return 0;
+    case OPT_PICK: {
+        char *end;
+        if (strcmp(arg, "round-robin") == 0) {
+            c->pick = LOAD_PICK_ROUND_ROBIN;
+            return 0;
+        }
+        c->pick = LOAD_PICK_RANDOM;
+        c->pick_seeded = false;
+        if (strcmp(arg, "random") == 0) return 0;
+        if (strncmp(arg, "random:", 7) == 0 && isdigit((unsigned char)arg[7])) {
+            c->pick_seed = strtoull(arg + 7, &end, 10);
+            c->pick_seeded = true;
+            if (!*end) return 0;
+        }
+        return errmsg_set(err, errlen, "%s: expected round-robin, random or random:SEED, got '%s'", opt, arg);
+    }
+    case OPT_PER_FILE:
+        c->per_file = true;
+        return 0;
+    case OPT_MAX_BODY_MEMORY:
+        if (load_parse_size(arg, &c->max_body_memory) < 0)
+            return errmsg_set(err, errlen, "%s: expected a size such as 512M, 64k or 2G, got '%s'", opt, arg);
+        return 0;
+    case OPT_CHECK_BODY:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty argument", opt);
+        c->check_body = arg;
+        return 0;
+    case OPT_CHECK_FIELD:
+        if (!*arg) return errmsg_set(err, errlen, "%s: empty field name", opt);
+        c->check_field = arg;
+        return 0;
     case OPT_TIMEOUT:
         if (load_parse_duration_ms(arg, &c->timeout_ms) < 0)
             return errmsg_set(err, errlen, "%s: invalid duration '%s' (use e.g. 500ms, 30s, 2m)", opt, arg);
@@ -575,18 +649,17 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         if (!*arg) return errmsg_set(err, errlen, "%s: empty file name", opt);
         c->latency_log = arg;
         return 0;
-    case OPT_THRESHOLD: {
-        if (c->nthresholds == LOAD_MAX_THRESHOLDS)
-            return errmsg_set(err, errlen, "too many --threshold (at most %u)", LOAD_MAX_THRESHOLDS);
-        threshold_t *ts = realloc(c->thresholds, (c->nthresholds + 1) * sizeof *ts);
-        if (!ts) return errmsg_set(err, errlen, "out of memory");
-        c->thresholds = ts;
-        char why[256];
-        if (threshold_parse(&ts[c->nthresholds], arg, why, sizeof why) < 0)
-            return errmsg_set(err, errlen, "%s '%s': %s", opt, arg, why);
-        c->nthresholds++;
+    case OPT_THRESHOLD:
+        return add_threshold(&c->thresholds, &c->nthresholds, opt, arg, err, errlen);
+    case OPT_SLO:
+        return add_threshold(&c->slos, &c->nslos, opt, arg, err, errlen);
+    case OPT_FIND_MAX_RATE:
+        c->find_max_rate = true;
         return 0;
-    }
+    case OPT_MAX_STEPS:
+        if (parse_count(opt, arg, 100, &n, err, errlen) < 0) return -1;
+        c->max_steps = (unsigned)n;
+        return 0;
     case OPT_ABORT_ON_FAIL:
         c->abort_on_fail = true;
         return 0;
@@ -621,8 +694,35 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
     if (seen->connections && seen->users)
         return errmsg_set(err, errlen, "-c/--connections and -u/--users are the same setting: give one");
     if (!seen->connections && !seen->users) c->connections = LOAD_DEFAULT_CONNECTIONS;
-    if (seen->users && !seen->spawn_rate) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
-    if (!seen->duration && !seen->requests) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
+    if (c->users_plan.n && seen->spawn_rate)
+        return errmsg_set(err, errlen,
+                          "-r/--spawn-rate cannot be combined with a users plan (-u): the plan says when users "
+                          "start");
+    if (seen->users && !seen->spawn_rate && !c->users_plan.n) c->spawn_rate = LOAD_DEFAULT_SPAWN_RATE;
+    if (c->nslos && !c->find_max_rate) return errmsg_set(err, errlen, "--slo needs --find-max-rate");
+    if (c->find_max_rate) {
+        if (!c->nslos) return errmsg_set(err, errlen, "--find-max-rate needs at least one --slo (e.g. 'p99<50ms')");
+        if (seen->requests || c->rate_plan.staged || seen->users || c->csv_prefix || c->json_out || c->html_out ||
+            c->latency_log || c->nthresholds || c->start_at > 0)
+            return errmsg_set(err, errlen,
+                              "--find-max-rate runs steps of its own: -n, -u, a -R plan, --csv, --json-out, "
+                              "--html, --latency-log, --threshold and --start-at do not apply");
+        if (seen->duration && c->duration_ms < 2000)
+            return errmsg_set(err, errlen, "--find-max-rate: a step (-t) lasts at least 2s (its first second is discarded)");
+        if (!seen->duration) c->duration_ms = LOAD_DEFAULT_STEP_MS;
+        if (!c->max_steps) c->max_steps = LOAD_DEFAULT_MAX_STEPS;
+        if (!(c->rate > 0)) c->rate = LOAD_DEFAULT_START_RATE; /* the first step's rate */
+    } else if (c->max_steps) {
+        return errmsg_set(err, errlen, "--max-steps needs --find-max-rate");
+    }
+    if (!seen->duration && !seen->requests && !c->find_max_rate) c->duration_ms = LOAD_DEFAULT_DURATION_MS;
+    /* A staged plan sets the run's length; -t or -n may only cut it. */
+    double plan_s = fmin(c->rate_plan.staged ? c->rate_plan.total_s : INFINITY,
+                         c->users_plan.n ? c->users_plan.total_s : INFINITY);
+    if (plan_s < INFINITY) {
+        uint64_t ms = (uint64_t)llround(plan_s * 1e3);
+        if (!seen->duration || c->duration_ms > ms) c->duration_ms = ms;
+    }
     if (seen->threads) {
         if (c->threads > c->connections)
             return errmsg_set(err, errlen,
@@ -657,6 +757,8 @@ static int finish(load_config_t *c, const seen_t *seen, unsigned ncpu, char *err
                         "-m/--method cannot be combined with --scenario: give methods in the "
                         "scenario file");
     }
+    if (c->check_field && !c->check_body && !c->scenario_file)
+        return errmsg_set(err, errlen, "--check-field needs --check-body (the expected bytes)");
     if (c->csv_full_history && !c->csv_prefix)
         return errmsg_set(err, errlen, "--csv-full-history requires --csv");
     if (c->abort_on_fail && !c->nthresholds)
@@ -691,6 +793,7 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
     c->max_streams = 1;
     c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
     c->b64_field = "image";
+    c->max_body_memory = LOAD_DEFAULT_MAX_BODY_MEMORY;
     c->abort_delay_ms = LOAD_DEFAULT_ABORT_DELAY_MS;
     load_status_set_default(&c->expect_status);
     seen_t seen = {0};
@@ -776,8 +879,10 @@ void load_config_free(load_config_t *c)
     free(c->parts);
     free(c->headers);
     free(c->thresholds);
+    free(c->slos);
     c->parts = NULL;
     c->headers = NULL;
     c->thresholds = NULL;
-    c->nparts = c->nheaders = c->nthresholds = 0;
+    c->slos = NULL;
+    c->nparts = c->nheaders = c->nthresholds = c->nslos = 0;
 }

@@ -18,7 +18,9 @@
 
 #include "http/url.h"
 #include "load/body.h"
+#include "load/plan.h"
 #include "load/threshold.h"
+#include "load/units.h"
 
 #define LOAD_MAX_CONNECTIONS 1000000u
 #define LOAD_MAX_THREADS 1024u
@@ -32,8 +34,12 @@
 #define LOAD_DEFAULT_DURATION_MS 10000u /* when neither -t nor -n is given */
 #define LOAD_DEFAULT_TIMEOUT_MS 10000u
 #define LOAD_DEFAULT_SPAWN_RATE 1.0 /* users per second with -u, as locust */
+#define LOAD_DEFAULT_MAX_BODY_MEMORY (512ull << 20) /* pre-built requests, bytes */
 #define LOAD_DEFAULT_ABORT_DELAY_MS 10000u /* --abort-on-fail judges after this (k6's delayAbortEval) */
 #define LOAD_MAX_THRESHOLDS 64u
+#define LOAD_DEFAULT_MAX_STEPS 10u   /* --find-max-rate: steps at most */
+#define LOAD_DEFAULT_STEP_MS 5000u   /* --find-max-rate: each step's length unless -t */
+#define LOAD_DEFAULT_START_RATE 50.0 /* --find-max-rate: the first step's rate unless -R */
 
 /* A set of HTTP status codes (000..999), e.g. "200-299,304" or "2xx,3xx". */
 typedef struct {
@@ -77,6 +83,12 @@ typedef enum {
     LOAD_BODY_IMAGE_URL,    /* --image-url URL */
 } load_body_kind_t;
 
+/* How a request whose body comes from a folder picks its file (--pick). */
+typedef enum {
+    LOAD_PICK_ROUND_ROBIN = 0, /* each thread goes through the files in name order */
+    LOAD_PICK_RANDOM,          /* uniformly at random, per thread */
+} load_pick_t;
+
 typedef struct {
     const char *url_str; /* the URL argument */
     url_t url;           /* parsed, points into url_str */
@@ -90,7 +102,10 @@ typedef struct {
     uint64_t requests;    /* -n: total requests, 0 = no limit (then duration_ms > 0) */
     unsigned threads;     /* resolved: min(CPUs, connections) unless --threads */
     bool keepalive;       /* false with --no-keepalive: "Connection: close" on every request */
-    double rate;          /* -R: total requests/s, open loop; 0 = closed loop */
+    double rate;          /* -R: total requests/s (a plan's highest), open loop; 0 = closed loop */
+    plan_t rate_plan;     /* -R as a plan (plan.h): a plain R is a one-stage plan */
+    plan_t users_plan;    /* -u as a plan (staged only; -u N keeps n = 0 and spawn_rate) */
+    const char *rate_spec, *users_spec; /* -R and -u as given */
     unsigned pipeline;    /* requests in flight per connection, >= 1 */
     bool h2;              /* --h2: HTTP/2 (h2 by ALPN for https, h2c with prior knowledge for http) */
     unsigned max_streams; /* --max-streams: with h2, streams in flight per connection, >= 1 */
@@ -111,12 +126,21 @@ typedef struct {
     size_t nparts;
     const char *image_url;     /* LOAD_BODY_IMAGE_URL */
     const char *scenario_file; /* --scenario: requests come from this file instead */
+    /* Bodies from a folder (a folder given where a file is expected): one pre-built request
+     * per file. */
+    load_pick_t pick;
+    bool pick_seeded;         /* --pick random:SEED: the same sequence every run */
+    uint64_t pick_seed;
+    bool per_file;            /* --per-file: a stats row per file */
+    uint64_t max_body_memory; /* --max-body-memory: bound on all pre-built requests, bytes */
 
     /* Checks. */
     uint64_t timeout_ms;
     load_status_set_t expect_status;
     bool expect_status_given;  /* --expect-status was used (overrides scenario defaults) */
     uint64_t expect_min_bytes; /* 0 = no check */
+    const char *check_body;    /* --check-body FILE|DIR|sha256:HEX, NULL = no check */
+    const char *check_field;   /* --check-field NAME: compare that JSON string, base64-decoded */
 
     /* Output. */
     const char *csv_prefix; /* NULL = no CSV */
@@ -133,6 +157,12 @@ typedef struct {
     const char *html_out;    /* --html FILE, NULL = none */
     const char *latency_log; /* --latency-log FILE, NULL = none */
     double start_at;         /* --start-at: Unix time to start at, 0 = at once */
+
+    /* --find-max-rate: open-loop steps searching the highest rate under the SLOs (maxrate.h). */
+    bool find_max_rate;
+    threshold_t *slos; /* --slo, in order, owned array (each points into argv) */
+    size_t nslos;
+    unsigned max_steps; /* --max-steps */
 } load_config_t;
 
 typedef enum {
@@ -159,9 +189,5 @@ const char *load_config_usage(void);
  * Returns 0, or -1 when malformed or not a real date. Whether it lies in the future is the
  * caller's business (the parse does not read the clock). */
 int load_parse_wall_time(const char *s, double *unix_s);
-
-/* Parses a duration ("500ms", "30s", "2m", "1h", "1.5s"; a bare number is seconds) into
- * milliseconds. Returns 0, or -1 when malformed, zero or above 1000 hours. */
-int load_parse_duration_ms(const char *s, uint64_t *ms);
 
 #endif

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "core/loop.h"
 #include "core/tls.h"
 #include "http/parser.h"
+#include "load/check.h"
 #include "load/h2client.h"
 #include "load/latlog.h"
 
@@ -56,7 +58,12 @@ typedef struct lconn {
     int status;
     bool close_after;
     http_chunked_t chunked;
+    check_run_t *check; /* --check-body: one per response read at once (h2: per stream slot) */
     uint64_t connect_ns, intended_ns;
+    uint64_t slot;     /* -R: requests this connection has sent on the plan's schedule */
+    uint64_t free_ns;  /* -R: when the connection last became free to send (stats.send_late) */
+    uint64_t spawn_ns; /* when the connection first started, from the run's start */
+    bool parked;       /* -u PLAN: the user is stopped until the plan wants it again */
     /* --h2: the session and its streams (h2client.h), the frames being written */
     h2client_t *h2;
     struct iovec *wout;
@@ -75,7 +82,8 @@ struct lthread {
     loop_t *loop;
     lconn_t *conns;
     unsigned nconns, started, done;
-    uint64_t rng;
+    unsigned active; /* users running: started, less those a users plan has stopped */
+    scenario_cursor_t cur; /* which request (and file of a folder) goes next */
     loop_timer_t tick, end, spawn, flush;
     lconn_t *pending; /* connections whose next request goes out after this batch of events */
     uint8_t *rbuf;    /* --h2: every read lands here and goes to the session at once */
@@ -128,6 +136,7 @@ static uint64_t ms_until(uint64_t at_ns)
 }
 
 static void on_io(loop_t *loop, loop_watch_t *w, uint32_t events);
+static void on_timer(loop_t *loop, loop_timer_t *tm);
 static void connect_failed(lconn_t *c);
 static void start_conn(lconn_t *c);
 static void send_more(lconn_t *c);
@@ -232,10 +241,52 @@ static void fail_inflight(lconn_t *c, stats_err_t err)
     start_conn(c);
 }
 
+/* -R: when the connection's next request is meant to go out: the run's request
+ * k + slot * connections on the rate plan's schedule (plan_time_of), after the connection's own
+ * start; UINT64_MAX when the plan has no more. */
+static uint64_t slot_time(const lconn_t *c)
+{
+    const engine_t *e = c->t->e;
+    double at = plan_time_of(&e->cfg->rate_plan, (double)c->k + (double)c->slot * e->cfg->connections);
+    return at < INFINITY ? e->t0_ns + c->spawn_ns + (uint64_t)(at * 1e9) : UINT64_MAX;
+}
+
+/* -u PLAN: whether user k should run at time now (the plan's users are at least k + 1). */
+static bool user_wanted(const lconn_t *c, uint64_t now)
+{
+    const engine_t *e = c->t->e;
+    const plan_t *p = &e->cfg->users_plan;
+    return !p->n || plan_target(p, (double)(now - e->t0_ns) / 1e9) >= c->k + 1 - 1e-9;
+}
+
+/* -u PLAN: the plan went below this user: its connection closes (between requests) until the
+ * plan comes back up to it. */
+static void park(lconn_t *c)
+{
+    lthread_t *t = c->t;
+    engine_t *e = t->e;
+    uint64_t now = now_ns();
+    double at = plan_first_reach(&e->cfg->users_plan, (double)(now - e->t0_ns) / 1e9, c->k + 1);
+    close_socket(c);
+    t->active--;
+    c->parked = true;
+    if (!(at < INFINITY)) {
+        retire(c);
+        return;
+    }
+    c->state = C_WAIT;
+    uint64_t at_ns = e->t0_ns + (uint64_t)(at * 1e9);
+    loop_timer_arm(t->loop, &c->timer, at_ns > now ? (at_ns - now + 999999) / 1000000 : 0, on_timer);
+}
+
 static void on_timer(loop_t *loop, loop_timer_t *tm)
 {
     lconn_t *c = (lconn_t *)((char *)tm - offsetof(lconn_t, timer));
     if (c->state == C_WAIT) {
+        if (c->parked) {
+            c->parked = false;
+            c->t->active++;
+        }
         start_conn(c);
     } else if (c->state == C_CONNECTING) {
         connect_failed(c); /* not open within --timeout */
@@ -260,7 +311,7 @@ static void connect_failed(lconn_t *c)
         record(c, s->entry, c->connect_ns, STATS_NO_LATENCY, 0, 0, STATS_ERR_CONNECT);
         h2client_release(c->h2, s);
     } else {
-        record(c, scenario_pick(t->e->sc, scenario_rand(&t->rng)), c->connect_ns, STATS_NO_LATENCY, 0, 0,
+        record(c, scenario_next(t->e->sc, &t->cur), c->connect_ns, STATS_NO_LATENCY, 0, 0,
                      STATS_ERR_CONNECT);
     }
     c->claimed = false;
@@ -317,6 +368,7 @@ static void connected(lconn_t *c)
     }
     t->stats.connects++;
     c->state = C_OPEN;
+    c->free_ns = now_ns();
     loop_timer_cancel(t->loop, &c->timer);
     if (c->h2)
         h2_connected(c);
@@ -355,13 +407,25 @@ static void send_more(lconn_t *c)
     bool queued = false;
     while (c->q_len < cap && c->out_n < cap) {
         uint64_t start = now_ns();
+        if (c->q_len == 0 && !queued && !c->claimed && !user_wanted(c, start)) {
+            park(c);
+            return;
+        }
         if (cfg->rate > 0) {
+            if (c->intended_ns == UINT64_MAX) { /* the plan is over */
+                if (c->q_len == 0 && !queued)
+                    retire(c);
+                break;
+            }
             if (c->intended_ns > start) { /* wait for this connection's next slot */
                 loop_timer_arm(c->t->loop, &c->timer, ms_until(c->intended_ns), on_timer);
                 break;
             }
+            uint64_t due = c->intended_ns > c->free_ns ? c->intended_ns : c->free_ns;
+            hist_record(&c->t->stats.send_late, start > due ? (start - due) / 1000 : 0);
             start = c->intended_ns; /* latency counts from when it should have gone out */
-            c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+            c->slot++;
+            c->intended_ns = slot_time(c);
         }
         if (!claim(c)) {
             if (c->q_len == 0 && !queued)
@@ -371,7 +435,7 @@ static void send_more(lconn_t *c)
         if (c->fresh && !cfg->keepalive)
             start = c->connect_ns; /* as ab: a new connection per request includes connecting */
         c->fresh = false;
-        const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&c->t->rng));
+        const scenario_entry_t *en = scenario_next(e->sc, &c->t->cur);
         unsigned ix = (c->q_head + c->q_len) % cap;
         c->q[ix] = en;
         c->q_start[ix] = start;
@@ -429,15 +493,18 @@ static void complete(lconn_t *c)
     const load_config_t *cfg = t->e->cfg;
     unsigned ix = c->q_head;
     const scenario_entry_t *en = c->q[ix];
-    uint64_t lat = (now_ns() - c->q_start[ix]) / 1000;
+    uint64_t done = now_ns(), lat = (done - c->q_start[ix]) / 1000;
     stats_err_t err = STATS_OK;
     if (!load_status_set_has(&en->expect, c->status))
         err = STATS_ERR_STATUS;
     else if (en->expect_min_bytes && c->content < en->expect_min_bytes)
         err = STATS_ERR_MIN_BYTES;
+    else if (en->check.mode && !check_end(c->check, &en->check))
+        err = STATS_ERR_BODY;
     record(c, en, c->q_start[ix], lat, c->status, c->content, err);
     c->q_head = (c->q_head + 1) % t->e->pipe;
     c->q_len--;
+    c->free_ns = done;
     c->in_body = false;
     c->status = 0;
     c->content = 0;
@@ -481,6 +548,8 @@ static bool parse(lconn_t *c)
             c->in_body = true;
             c->content = 0;
             const scenario_entry_t *en = c->q[c->q_head];
+            if (en->check.mode)
+                check_begin(c->check, &en->check);
             if (en->head || r.status == 204 || r.status == 304) {
                 c->body = B_NONE;
             } else if (r.h.chunked) {
@@ -494,6 +563,7 @@ static bool parse(lconn_t *c)
             }
         }
         size_t avail = buf_size(&c->in);
+        const check_t *ck = &c->q[c->q_head]->check;
         switch (c->body) {
         case B_NONE:
             complete(c);
@@ -502,6 +572,8 @@ static bool parse(lconn_t *c)
             break;
         case B_LENGTH: {
             size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), take);
             buf_consume(&c->in, take);
             c->body_left -= take;
             c->content += take;
@@ -520,6 +592,8 @@ static bool parse(lconn_t *c)
                 return false;
             }
             c->content += n;
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), n);
             /* Drop the decoded bytes; what follows the body (rest) stays. */
             c->in.len = c->in.off + n + (size_t)(rest > 0 ? rest : 0);
             buf_consume(&c->in, n);
@@ -531,6 +605,8 @@ static bool parse(lconn_t *c)
             break;
         }
         case B_CLOSE:
+            if (ck->mode)
+                check_feed(c->check, ck, buf_start(&c->in), avail);
             c->content += avail;
             buf_reset(&c->in);
             return true;
@@ -629,6 +705,8 @@ static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
             err = STATS_ERR_STATUS;
         else if (en->expect_min_bytes && s->content < en->expect_min_bytes)
             err = STATS_ERR_MIN_BYTES;
+        else if (en->check.mode && !check_end(&c->check[h2client_slot_index(c->h2, s)], &en->check))
+            err = STATS_ERR_BODY;
         break;
     case H2CLIENT_UNSENT:
         if (s->retries < H2_RETRIES) { /* never processed: it goes out again, still timed */
@@ -649,6 +727,15 @@ static void h2_end(void *owner, h2client_stream_t *s, h2client_end_t how)
     h2client_release(c->h2, s);
 }
 
+/* A piece of a stream's response body (called from inside the session). */
+static void h2_data(void *owner, h2client_stream_t *s, const uint8_t *data, size_t len)
+{
+    lconn_t *c = owner;
+    const scenario_entry_t *en = s->entry;
+    if (en->check.mode)
+        check_feed(&c->check[h2client_slot_index(c->h2, s)], &en->check, data, len);
+}
+
 /* The connection failed: its streams fail with err (a connection that never carried one pays
  * its claim, as a connect failure does), and a new one is opened. Requeued requests wait. */
 static void h2_fail(lconn_t *c, stats_err_t err)
@@ -663,7 +750,7 @@ static void h2_fail(lconn_t *c, stats_err_t err)
         h2client_release(c->h2, s);
     }
     if (c->claimed) {
-        record(c, scenario_pick(t->e->sc, scenario_rand(&t->rng)), c->connect_ns, STATS_NO_LATENCY, 0, 0, err);
+        record(c, scenario_next(t->e->sc, &t->cur), c->connect_ns, STATS_NO_LATENCY, 0, 0, err);
         c->claimed = false;
     }
     close_socket(c);
@@ -746,11 +833,18 @@ static void h2_fill(lconn_t *c)
             if (!cfg->keepalive && !c->fresh)
                 break; /* --no-keepalive: one request per connection */
             uint64_t start = now;
+            if (!c->claimed && !user_wanted(c, now))
+                break; /* -u PLAN: no new request; h2_turn parks the user once its streams end */
             if (cfg->rate > 0) {
+                if (c->intended_ns == UINT64_MAX)
+                    break; /* the plan is over */
                 if (c->intended_ns > now) { /* wait for this connection's next slot */
                     loop_timer_arm(t->loop, &c->rate_timer, ms_until(c->intended_ns), on_rate_timer);
                     break;
                 }
+                /* a stream slot frees when an answer is read */
+                uint64_t due = c->intended_ns > c->last_read_ns ? c->intended_ns : c->last_read_ns;
+                hist_record(&t->stats.send_late, now > due ? (now - due) / 1000 : 0);
                 start = c->intended_ns; /* latency counts from when it should have gone out */
             }
             if (!(s = h2client_take(h)))
@@ -761,18 +855,22 @@ static void h2_fill(lconn_t *c)
                     retire(c);
                 return;
             }
-            if (cfg->rate > 0)
-                c->intended_ns += (uint64_t)(1e9 * cfg->connections / cfg->rate);
+            if (cfg->rate > 0) {
+                c->slot++;
+                c->intended_ns = slot_time(c);
+            }
             if (c->fresh && !cfg->keepalive)
                 start = c->connect_ns; /* as ab: a new connection per request includes connecting */
             c->fresh = false;
-            const scenario_entry_t *en = scenario_pick(e->sc, scenario_rand(&t->rng));
+            const scenario_entry_t *en = scenario_next(e->sc, &t->cur);
             s->entry = en;
             s->req = &e->h2reqs[en - e->sc->entries];
             s->start_ns = start;
         }
         const scenario_entry_t *en = s->entry;
         s->sent_ns = now;
+        if (en->check.mode)
+            check_begin(&c->check[h2client_slot_index(h, s)], &en->check);
         if (h2client_submit(h, s) != 0) {
             /* No new stream here (after 2^30 of them the ids run out, or out of memory): the
              * request goes out on the next connection once this one's streams are done. */
@@ -835,6 +933,10 @@ static void h2_turn(lconn_t *c)
         c->wout = iov;
         c->wout_i = 0;
         c->wout_n = n;
+    }
+    if (!h2client_live(h) && !h2client_waiting(h) && !c->claimed && !user_wanted(c, now_ns())) {
+        park(c);
+        return;
     }
     if (h2client_over(h) || ((h2client_goaway(h) || c->h2_drain) && !h2client_live(h)) ||
         (!c->t->e->cfg->keepalive && !c->fresh && !h2client_live(h) && !h2client_waiting(h)))
@@ -984,7 +1086,7 @@ static void publish(lthread_t *t, unsigned tick)
 {
     pthread_mutex_lock(&t->snap_lock);
     stats_copy(&t->snap, &t->stats);
-    t->snap_started = t->started;
+    t->snap_started = t->active;
     pthread_mutex_unlock(&t->snap_lock);
     pthread_mutex_lock(&t->e->lock);
     t->snap_tick = tick;
@@ -1035,18 +1137,28 @@ static void on_spawn(loop_t *loop, loop_timer_t *tm)
 {
     lthread_t *t = (lthread_t *)((char *)tm - offsetof(lthread_t, spawn));
     engine_t *e = t->e;
-    double rate = e->cfg->spawn_rate;
+    const load_config_t *cfg = e->cfg;
     uint64_t elapsed = now_ns() - e->t0_ns;
     while (t->started < t->nconns) {
         lconn_t *c = &t->conns[t->started];
-        uint64_t at = rate > 0 ? (uint64_t)(c->k * 1e9 / rate) : 0;
+        double at_s = cfg->users_plan.n ? plan_first_reach(&cfg->users_plan, 0, c->k + 1)
+                      : cfg->spawn_rate > 0 ? c->k / cfg->spawn_rate
+                                            : 0;
+        if (!(at_s < INFINITY)) { /* a user the plan never asks for */
+            t->started++;
+            retire(c);
+            continue;
+        }
+        uint64_t at = (uint64_t)(at_s * 1e9);
         if (at > elapsed) {
             loop_timer_arm(loop, tm, (at - elapsed + 999999) / 1000000, on_spawn);
             return;
         }
         t->started++;
-        if (e->cfg->rate > 0) /* spread the connections' schedules over one interval */
-            c->intended_ns = e->t0_ns + at + (uint64_t)(1e9 * c->k / e->cfg->rate);
+        t->active++;
+        c->spawn_ns = at;
+        if (cfg->rate > 0) /* the connections' schedules interleave: k, k + connections, ... */
+            c->intended_ns = slot_time(c);
         start_conn(c);
     }
 }
@@ -1132,7 +1244,6 @@ engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, co
     for (unsigned i = 0; i < nt; i++) {
         lthread_t *t = &e->threads[i];
         t->e = e;
-        t->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
         t->loop = loop_new();
         if (t->loop)
             loop_set_busy_poll(t->loop, cfg->busy_poll_us);
@@ -1142,8 +1253,8 @@ engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, co
         pthread_mutex_init(&t->snap_lock, NULL);
         if (cfg->h2)
             t->rbuf = malloc(READ_CHUNK);
-        if (!t->loop || !t->conns || stats_init(&t->stats, sc->nstats) || stats_init(&t->snap, sc->nstats) ||
-            (cfg->h2 && !t->rbuf) || latlog_thread_init(&t->log, log) != 0) {
+        if (!t->loop || !t->conns || scenario_cursor_init(&t->cur, sc, i) || stats_init(&t->stats, sc->nstats) ||
+            stats_init(&t->snap, sc->nstats) || (cfg->h2 && !t->rbuf) || latlog_thread_init(&t->log, log) != 0) {
             snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
             return NULL; /* the process exits: nothing to unwind */
         }
@@ -1156,9 +1267,11 @@ engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, co
             c->q_start = calloc(pipe, sizeof *c->q_start);
             c->out = calloc(pipe, sizeof *c->out);
             /* --no-keepalive: one stream per connection */
-            if (cfg->h2)
-                c->h2 = h2client_new(cfg->keepalive ? cfg->max_streams : 1, h2_end, c);
-            if (!c->q || !c->q_start || !c->out || (cfg->h2 && !c->h2)) {
+            if (cfg->h2 && (c->h2 = h2client_new(cfg->keepalive ? cfg->max_streams : 1, h2_end, c)))
+                h2client_on_data(c->h2, h2_data);
+            if (sc->checks)
+                c->check = calloc(c->h2 ? h2client_nslots(c->h2) : 1, sizeof *c->check);
+            if (!c->q || !c->q_start || !c->out || (cfg->h2 && !c->h2) || (sc->checks && !c->check)) {
                 snprintf(err, errlen, "out of memory for %u connections", cfg->connections);
                 return NULL;
             }
@@ -1241,6 +1354,10 @@ void engine_free(engine_t *e)
             if (c->io.fd >= 0)
                 c->io.ops->close(&c->io);
             buf_free(&c->in);
+            if (c->check)
+                for (unsigned k = 0; k < (c->h2 ? h2client_nslots(c->h2) : 1); k++)
+                    check_run_free(&c->check[k]);
+            free(c->check);
             h2client_free(c->h2);
             free(c->q);
             free(c->q_start);
@@ -1248,6 +1365,7 @@ void engine_free(engine_t *e)
         }
         free(t->conns);
         free(t->rbuf);
+        scenario_cursor_free(&t->cur);
         stats_free(&t->stats);
         stats_free(&t->snap);
         pthread_mutex_destroy(&t->snap_lock);
@@ -1280,4 +1398,18 @@ const char *engine_error(engine_t *e)
 unsigned engine_h2_streams(engine_t *e)
 {
     return __atomic_load_n(&e->h2_limit, __ATOMIC_RELAXED);
+}
+
+double engine_target(const engine_t *e, double sec, const char **unit)
+{
+    const load_config_t *cfg = e->cfg;
+    if (cfg->rate > 0) {
+        *unit = "req/s";
+        return plan_target(&cfg->rate_plan, sec);
+    }
+    if (cfg->users_plan.n) {
+        *unit = "users";
+        return plan_target(&cfg->users_plan, sec);
+    }
+    return NAN;
 }

@@ -18,7 +18,12 @@
  * its time either way.
  *
  * Users (-u/-r) are connections started gradually: connection k starts k / spawn_rate seconds
- * into the run. Everything is allocated before the clock starts.
+ * into the run. With a users plan (-u PLAN, plan.h), user k starts when the plan first reaches
+ * k + 1 users, and stops (its connection closed between two requests) while the plan is below
+ * that. With a rate plan (-R PLAN; a plain -R R is a constant one), connection k sends the run's
+ * requests k, k + connections, k + 2 connections, ... each at its intended time on the plan
+ * (plan_time_of), so the rate follows the plan's stages and ramps.
+ * Everything is allocated before the clock starts.
  */
 #ifndef PIXD_LOAD_ENGINE_H
 #define PIXD_LOAD_ENGINE_H
@@ -65,6 +70,10 @@ const char *engine_error(engine_t *e);
 /* With --h2: the fewest streams per connection a server allowed (min(--max-streams, its
  * SETTINGS_MAX_CONCURRENT_STREAMS)), 0 when no connection got its SETTINGS. */
 unsigned engine_h2_streams(engine_t *e);
+/* What the plan asks for sec seconds into the run (the one place reports take the target
+ * from): with -R, the request rate (*unit "req/s"); else with -u PLAN, the users (*unit
+ * "users"); else NAN. */
+double engine_target(const engine_t *e, double sec, const char **unit);
 /* Joins the threads and frees everything. */
 void engine_free(engine_t *e);
 

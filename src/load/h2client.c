@@ -19,6 +19,7 @@ struct h2client {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
     h2client_end_cb on_end;
+    h2client_data_cb on_data; /* NULL: bodies are only counted */
     void *owner;
     unsigned max_streams, limit, live, nwaiting;
     bool ready, goaway;
@@ -278,10 +279,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
                          void *ud)
 {
-    (void)session, (void)flags, (void)data;
+    (void)session, (void)flags;
+    h2client_t *h = ud;
     h2client_stream_t *s = stream_of(ud, id);
-    if (s)
+    if (s) {
         s->content += len;
+        if (h->on_data)
+            h->on_data(h->owner, s, data, len);
+    }
     return 0;
 }
 
@@ -454,6 +459,16 @@ unsigned h2client_nslots(const h2client_t *h)
 h2client_stream_t *h2client_slot(h2client_t *h, unsigned i)
 {
     return &h->slots[i];
+}
+
+unsigned h2client_slot_index(const h2client_t *h, const h2client_stream_t *s)
+{
+    return (unsigned)(s - h->slots);
+}
+
+void h2client_on_data(h2client_t *h, h2client_data_cb on_data)
+{
+    h->on_data = on_data;
 }
 
 h2client_stream_t *h2client_take(h2client_t *h)

@@ -109,6 +109,9 @@ typedef struct h2client h2client_t;
 /* s is no longer live (its state is H2CLIENT_HELD); give it back or requeue it. */
 typedef void (*h2client_end_cb)(void *owner, h2client_stream_t *s, h2client_end_t how);
 
+/* Each piece of a response body as it arrives, before the stream ends (e.g. to check it). */
+typedef void (*h2client_data_cb)(void *owner, h2client_stream_t *s, const uint8_t *data, size_t len);
+
 /* A connection's h2client with max_streams slots (>= 1). NULL when out of memory. */
 h2client_t *h2client_new(unsigned max_streams, h2client_end_cb on_end, void *owner);
 void h2client_free(h2client_t *h);
@@ -120,9 +123,13 @@ int h2client_open(h2client_t *h);
  * (state LIVE, with their id): the caller fails them (h2client_slot) or requeues them. */
 void h2client_close(h2client_t *h);
 
-/* The slots: i < h2client_nslots(h). */
+/* Calls on_data with every piece of response body from now on (NULL: none, the default). */
+void h2client_on_data(h2client_t *h, h2client_data_cb on_data);
+
+/* The slots: i < h2client_nslots(h); h2client_slot_index(h, h2client_slot(h, i)) == i. */
 unsigned h2client_nslots(const h2client_t *h);
 h2client_stream_t *h2client_slot(h2client_t *h, unsigned i);
+unsigned h2client_slot_index(const h2client_t *h, const h2client_stream_t *s);
 
 /* A free slot (state HELD, zeroed), or NULL. */
 h2client_stream_t *h2client_take(h2client_t *h);

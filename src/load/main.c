@@ -1,6 +1,7 @@
 /* pixload: flags, scenario, run, report. Ctrl-C ends the run early and still reports.
  * `pixload merge ...` adds up the JSON documents of runs instead (merge.h). */
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "load/engine.h"
 #include "load/html.h"
 #include "load/latlog.h"
+#include "load/maxrate.h"
 #include "load/merge.h"
 #include "load/report.h"
 #include "load/scenario.h"
@@ -28,7 +30,8 @@ static double wall_now(void)
 }
 
 /* The live line: the last second's rate and percentiles, from two snapshots. */
-static void live_line(const stats_entry_t *now, const stats_entry_t *prev, double elapsed, unsigned users)
+static void live_line(const stats_entry_t *now, const stats_entry_t *prev, double elapsed, unsigned users,
+                      double target, const char *unit)
 {
     static hist_t window;
     hist_sub(&window, &now->latency, &prev->latency);
@@ -40,6 +43,8 @@ static void live_line(const stats_entry_t *now, const stats_entry_t *prev, doubl
         .rps = (double)(now->requests - prev->requests),
         .p50_us = hist_percentile(&window, 50),
         .p99_us = hist_percentile(&window, 99),
+        .target = target,
+        .target_unit = isnan(target) ? NULL : unit,
     };
     char line[256];
     report_status_line(line, sizeof line, &l);
@@ -47,11 +52,13 @@ static void live_line(const stats_entry_t *now, const stats_entry_t *prev, doubl
     fflush(stderr);
 }
 
-/* The offered rate at a moment of the run, for the series (0: closed loop). */
-static double current_target(const load_config_t *cfg, double elapsed_s)
+/* The offered rate at a moment of the run, for the series (0: closed loop): the engine's
+ * target, which follows a rate plan. */
+static double current_target(const engine_t *e, double elapsed_s)
 {
-    (void)elapsed_s;
-    return cfg->rate;
+    const char *unit = NULL;
+    double t = engine_target(e, elapsed_s, &unit);
+    return !isnan(t) && strcmp(unit, "req/s") == 0 ? t : 0;
 }
 
 /* --start-at: sleeps until the time, taking Ctrl-C. 0, or -1 when interrupted. */
@@ -79,6 +86,19 @@ static unsigned cpus_available(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* An early exit after the CSV files were opened: they are closed with what they have (headers). */
+static void drop_csv(report_csv_t *csv, const load_config_t *cfg, const scenario_t *sc)
+{
+    char err[256];
+    stats_t none;
+    if (!csv || stats_init(&none, sc->nstats) != 0)
+        return;
+    report_csv_finish(csv, &(report_t){.cfg = cfg, .sc = sc, .st = &none}, err, sizeof err);
+    stats_free(&none);
+}
+
+static int run(load_config_t *cfg, scenario_t *sc, const char **names);
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "merge") == 0)
@@ -100,46 +120,73 @@ int main(int argc, char **argv)
         break;
     }
     scenario_t sc;
-    const char **names = NULL;
-    latlog_t *log = NULL;
-    report_csv_t *csv = NULL;
-    /* Everything that can be wrong with the arguments is found before any load is sent. */
-    if (scenario_build(&sc, &cfg, err, sizeof err) != 0)
-        goto bad_args;
-    if (!(names = calloc(sc.nstats ? sc.nstats : 1, sizeof *names))) {
-        snprintf(err, sizeof err, "out of memory");
-        goto bad_args;
+    if (scenario_build(&sc, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "pixload: %s\n", err);
+        load_config_free(&cfg);
+        return 2;
     }
-    for (size_t i = 0; i < sc.nstats; i++)
-        names[i] = sc.stats[i].name;
-    if (threshold_check_names(cfg.thresholds, cfg.nthresholds, names, sc.nstats, err, sizeof err) != 0)
-        goto bad_args;
+    const char **names = calloc(sc.nstats ? sc.nstats : 1, sizeof *names);
+    int rc = 1;
+    if (!names) {
+        fprintf(stderr, "pixload: out of memory\n");
+    } else {
+        for (size_t i = 0; i < sc.nstats; i++)
+            names[i] = sc.stats[i].name;
+        rc = run(&cfg, &sc, names);
+    }
+    free(names);
+    scenario_free(&sc);
+    load_config_free(&cfg);
+    return rc;
+}
+
+/* The run, from the built scenario on: its exit status. */
+static int run(load_config_t *cfgp, scenario_t *scp, const char **names)
+{
+    load_config_t cfg = *cfgp; /* read-only from here: main frees the original */
+    const scenario_t sc = *scp;
+    char err[512];
+    if (threshold_check_names(cfg.thresholds, cfg.nthresholds, names, sc.nstats, err, sizeof err) != 0) {
+        fprintf(stderr, "pixload: %s\n", err);
+        return 2;
+    }
     char hostport[300];
     snprintf(hostport, sizeof hostport, strchr(sc.host, ':') ? "[%s]:%u" : "%s:%u", sc.host, sc.port);
     sock_addr_t addr;
-    if (sock_resolve(hostport, &addr, err, sizeof err) != 0)
-        goto bad_args;
+    if (sock_resolve(hostport, &addr, err, sizeof err) != 0) {
+        fprintf(stderr, "pixload: %s\n", err);
+        return 2;
+    }
+    if (cfg.find_max_rate) {
+        signal(SIGPIPE, SIG_IGN);
+        return maxrate_run(&cfg, &sc, &addr, stdout);
+    }
     if (cfg.start_at > 0 && cfg.start_at <= wall_now()) {
         char iso[40];
         report_iso_time(iso, sizeof iso, cfg.start_at);
-        snprintf(err, sizeof err, "--start-at %s: that time has passed (%.1fs ago)", iso, wall_now() - cfg.start_at);
-        goto bad_args;
+        fprintf(stderr, "pixload: --start-at %s: that time has passed (%.1fs ago)\n", iso,
+                wall_now() - cfg.start_at);
+        return 2;
     }
-    if (cfg.latency_log && !(log = latlog_open(cfg.latency_log, names, sc.nstats, err, sizeof err)))
-        goto bad_args;
+
+    latlog_t *log = NULL;
+    if (cfg.latency_log && !(log = latlog_open(cfg.latency_log, names, sc.nstats, err, sizeof err))) {
+        fprintf(stderr, "pixload: %s\n", err);
+        return 2;
+    }
+    report_csv_t *csv = NULL;
     if (cfg.csv_prefix &&
         !(csv = report_csv_open(cfg.csv_prefix, cfg.csv_full_history, &sc,
                                 cfg.start_at > 0 ? cfg.start_at : wall_now(), err, sizeof err))) {
-        char ignored[64];
-        if (log) latlog_close(log, ignored, sizeof ignored);
-        goto bad_args;
-    }
-    if (0) {
-    bad_args:
         fprintf(stderr, "pixload: %s\n", err);
-        free(names);
-        scenario_free(&sc);
-        load_config_free(&cfg);
+        if (log) latlog_close(log, err, sizeof err);
+        return 2;
+    }
+    if (csv && (cfg.rate_plan.staged || cfg.users_plan.n) &&
+        report_csv_add_target(csv, cfg.rate > 0 ? "Target Requests/s" : "Target User Count") != 0) {
+        fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix, strerror(errno));
+        drop_csv(csv, &cfg, &sc);
+        if (log) latlog_close(log, err, sizeof err);
         return 2;
     }
 
@@ -153,6 +200,7 @@ int main(int argc, char **argv)
 
     if (!cfg.quiet) {
         report_banner(stdout, &cfg);
+        report_banner_bodies(stdout, &cfg, &sc);
         if (cfg.start_at > 0) {
             char iso[40];
             report_iso_time(iso, sizeof iso, cfg.start_at);
@@ -162,11 +210,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (cfg.start_at > 0 && wait_until(cfg.start_at, &set) != 0) {
         fprintf(stderr, "pixload: interrupted before --start-at: no load was sent\n");
+        drop_csv(csv, &cfg, &sc);
+        if (log) latlog_close(log, err, sizeof err);
         return 1;
     }
     engine_t *e = engine_start_logged(&cfg, &sc, &addr, log, err, sizeof err);
     if (!e) {
         fprintf(stderr, "pixload: %s\n", err);
+        drop_csv(csv, &cfg, &sc);
         return 1;
     }
     double start_wall = engine_start_wall(e);
@@ -204,15 +255,17 @@ int main(int argc, char **argv)
             continue; /* the summary follows as soon as the threads have stopped */
         unsigned elapsed = sec - 1;
         users = engine_snapshot(e, &now);
-        if (csv && report_csv_history(csv, &now, wall_now(), users) != 0)
+        const char *unit = NULL;
+        double target = engine_target(e, elapsed, &unit);
+        if (csv && report_csv_history(csv, &now, wall_now(), users, target) != 0)
             fprintf(stderr, "pixload: cannot write %s_stats_history.csv: %s\n", cfg.csv_prefix,
                     strerror(errno));
         stats_aggregate(&now, agg_now);
         if (live)
-            live_line(agg_now, agg_prev, wall_now() - start_wall, users);
+            live_line(agg_now, agg_prev, wall_now() - start_wall, users, target, unit);
         if (keep_series &&
             series_add_window(&series, start_wall + elapsed, elapsed - last_sec, agg_now, agg_prev, users,
-                              current_target(&cfg, elapsed)) != 0)
+                              current_target(e, elapsed)) != 0)
             fprintf(stderr, "pixload: out of memory for the per-second series\n");
         last_sec = elapsed;
         memcpy(agg_prev, agg_now, sizeof *agg_now);
@@ -252,9 +305,6 @@ int main(int argc, char **argv)
         free(agg_now);
         free(agg_prev);
         free(results);
-        free(names);
-        scenario_free(&sc);
-        load_config_free(&cfg);
         return 1;
     }
     /* The rest after the last whole second: its own point, or part of the last one when short. */
@@ -263,9 +313,9 @@ int main(int argc, char **argv)
         double rest = secs - last_sec;
         int r = rest < 0.25 && series.n
                     ? series_extend_last(&series, start_wall + secs, rest, agg_now, agg_prev, users,
-                                         current_target(&cfg, secs))
+                                         current_target(e, secs))
                     : series_add_window(&series, start_wall + secs, rest > 0 ? rest : 0, agg_now, agg_prev, users,
-                                        current_target(&cfg, secs));
+                                        current_target(e, secs));
         if (r != 0) fprintf(stderr, "pixload: out of memory for the per-second series\n");
     }
     if (threshold_eval_all(cfg.thresholds, cfg.nthresholds, &now, names, secs, results) < 0) {
@@ -300,8 +350,5 @@ int main(int argc, char **argv)
     free(agg_now);
     free(agg_prev);
     free(results);
-    free(names);
-    scenario_free(&sc);
-    load_config_free(&cfg);
     return rc;
 }

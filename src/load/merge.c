@@ -243,7 +243,7 @@ static int write_csv(const merged_t *m, const report_t *r, const char *prefix, c
         for (size_t b = 0; b < p->nbuckets; b++)
             if (p->buckets[b].index < HIST_BUCKETS)
                 hist_add_bucket(&e->latency, p->buckets[b].index, p->buckets[b].count);
-        report_csv_history(c, &cum, p->t, p->users);
+        report_csv_history(c, &cum, p->t, p->users, p->target);
     }
     cum.n = m->sc.nstats ? m->sc.nstats : 1;
     stats_free(&cum);

@@ -280,6 +280,7 @@ struct report_csv {
     size_t head, count;
     stats_entry_t agg;
     hist_t window;
+    bool target; /* the history's last column is the plan's target */
 };
 
 static int cmp_rows(const void *a, const void *b, void *ctx)
@@ -394,9 +395,20 @@ report_csv_t *report_csv_open(const char *prefix, bool full_history, const scena
     return c;
 }
 
+int report_csv_add_target(report_csv_t *c, const char *column)
+{
+    /* The header was just written and ends in CRLF: the column goes before it. */
+    if (fseek(c->history, -2, SEEK_END) != 0) return -1;
+    fputc(',', c->history);
+    csv_str(c->history, column);
+    csv_end(c->history);
+    c->target = true;
+    return fflush(c->history) == 0 && !ferror(c->history) ? 0 : -1;
+}
+
 /* One history row: the window is between the oldest snapshot and now. */
 static void history_row(report_csv_t *c, const stats_entry_t *e, size_t slot, const char *method,
-                        const char *name, double now, unsigned users, const snap_t *old)
+                        const char *name, double now, unsigned users, double target, const snap_t *old)
 {
     FILE *f = c->history;
     double span = now - old->t;
@@ -423,10 +435,15 @@ static void history_row(report_csv_t *c, const stats_entry_t *e, size_t slot, co
     lc_row(&r, e);
     fprintf(f, ",%llu,%llu,%s,%s,%s,%s,%s", (unsigned long long)e->requests, (unsigned long long)e->failures,
             r.median, r.avg, r.min, r.max, r.content);
+    if (c->target) {
+        char v[32];
+        report_pyfloat(v, sizeof v, target);
+        fprintf(f, ",%s", v);
+    }
     csv_end(f);
 }
 
-int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users)
+int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users, double target)
 {
     stats_aggregate(st, &c->agg);
     const snap_t *old = &c->ring[c->head];
@@ -435,10 +452,11 @@ int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsi
             size_t i = c->order[k];
             const stats_entry_t *e = &st->entries[i];
             if (e->requests || e->failures)
-                history_row(c, e, i, c->sc->stats[i].method, c->sc->stats[i].name, now_wall, users, old);
+                history_row(c, e, i, c->sc->stats[i].method, c->sc->stats[i].name, now_wall, users, target,
+                            old);
         }
     }
-    history_row(c, &c->agg, c->rows, "", "Aggregated", now_wall, users, old);
+    history_row(c, &c->agg, c->rows, "", "Aggregated", now_wall, users, target, old);
     push_snapshot(c, st, &c->agg, now_wall);
     return fflush(c->history) == 0 && !ferror(c->history) ? 0 : -1;
 }
@@ -501,6 +519,9 @@ static void failure_text(char *buf, size_t n, stats_err_t kind, int status, cons
         break;
     case STATS_ERR_REFUSED:
         snprintf(buf, n, "ConnectionError('stream refused by the server (REFUSED_STREAM)')");
+        break;
+    case STATS_ERR_BODY:
+        snprintf(buf, n, "CatchResponseError('response body differs from --check-body')");
         break;
     default:
         snprintf(buf, n, "Error('unknown')");
@@ -580,11 +601,13 @@ const char *report_protocol(const load_config_t *cfg)
     return !cfg->h2 ? "http/1.1" : cfg->url.scheme == URL_HTTPS ? "h2" : "h2c";
 }
 
-/* The refused-stream count belongs to HTTP/2 runs only (HTTP/1.1 has no streams to refuse):
- * HTTP/1.1 reports keep their columns. */
-static bool kind_shown(const load_config_t *cfg, int kind)
+/* The refused-stream count belongs to HTTP/2 runs only (HTTP/1.1 has no streams to refuse),
+ * the body count to runs that check bodies: other reports keep their columns. */
+static bool kind_shown(const report_t *r, int kind)
 {
-    return kind != STATS_ERR_REFUSED || (cfg && cfg->h2);
+    if (kind == STATS_ERR_REFUSED) return r->cfg && r->cfg->h2;
+    if (kind == STATS_ERR_BODY) return r->sc && r->sc->checks;
+    return true;
 }
 
 void report_banner(FILE *out, const load_config_t *cfg)
@@ -600,12 +623,30 @@ void report_banner(FILE *out, const load_config_t *cfg)
         fprintf(out, "Running %s test @ %s\n", t, cfg->url_str);
     fprintf(out, "  %u threads and %u %s", cfg->threads, cfg->connections,
             cfg->users_mode ? "users" : "connections");
-    if (cfg->spawn_rate > 0) fprintf(out, " (%g started per second)", cfg->spawn_rate);
+    if (cfg->users_plan.n)
+        fprintf(out, " (at most; the users follow %s)", cfg->users_spec);
+    else if (cfg->spawn_rate > 0)
+        fprintf(out, " (%g started per second)", cfg->spawn_rate);
     if (cfg->h2) fprintf(out, ", %s, up to %u stream%s each", report_protocol(cfg), cfg->max_streams,
                          cfg->max_streams == 1 ? "" : "s");
     fputc('\n', out);
-    if (cfg->rate > 0)
+    if (cfg->rate_plan.staged)
+        fprintf(out, "  open loop following %s (up to %g requests/s), latency from the intended send time\n",
+                cfg->rate_spec, cfg->rate);
+    else if (cfg->rate > 0)
         fprintf(out, "  open loop at %g requests/s, latency from the intended send time\n", cfg->rate);
+}
+
+void report_banner_bodies(FILE *out, const load_config_t *cfg, const scenario_t *sc)
+{
+    if (!sc->folder_files) return;
+    char mem[32];
+    fmt_binary(mem, sizeof mem, (double)sc->request_bytes);
+    fprintf(out, "  %zu bodies from folders, %sB of pre-built requests, picked %s", sc->folder_files, mem,
+            cfg->pick == LOAD_PICK_ROUND_ROBIN ? "in turn" : "at random");
+    if (cfg->pick == LOAD_PICK_RANDOM && cfg->pick_seeded)
+        fprintf(out, " (seed %llu)", (unsigned long long)cfg->pick_seed);
+    fputc('\n', out);
 }
 
 static void print_stats(FILE *out, const char *name, const hist_t *h, void (*fmt)(char *, size_t, double))
@@ -727,6 +768,9 @@ void report_text(FILE *out, const report_t *r)
                 (unsigned long long)e[STATS_ERR_MIN_BYTES]);
     if (e[STATS_ERR_REFUSED])
         fprintf(out, "  Refused streams: %llu\n", (unsigned long long)e[STATS_ERR_REFUSED]);
+    if (e[STATS_ERR_BODY])
+        fprintf(out, "  Responses whose body differs from --check-body: %llu\n",
+                (unsigned long long)e[STATS_ERR_BODY]);
     double secs = r->duration_s > 0 ? r->duration_s : 0;
     char xfer[32];
     fmt_binary(xfer, sizeof xfer, secs > 0 ? (double)st->bytes_read / secs : 0);
@@ -765,7 +809,7 @@ void report_text(FILE *out, const report_t *r)
         fprintf(out, "\nFailures: %llu of %llu (%.2f%%):", (unsigned long long)agg->failures,
                 (unsigned long long)agg->requests, 100.0 * (double)agg->failures / (double)agg->requests);
         for (int k = 0; k < STATS_ERR_KINDS; k++)
-            if (kind_shown(r->cfg, k))
+            if (kind_shown(r, k))
                 fprintf(out, "%s %s %llu", k ? "," : "", stats_err_name((stats_err_t)k),
                         (unsigned long long)e[k]);
         fputc('\n', out);
@@ -788,6 +832,8 @@ size_t report_status_line(char *buf, size_t n, const report_live_t *l)
         l->elapsed_s, l->users, l->rps, p50, p99, (unsigned long long)l->requests,
         (unsigned long long)l->failures,
         l->requests ? 100.0 * (double)l->failures / (double)l->requests : 0.0);
+    if (len >= 0 && l->target_unit && (size_t)len < n)
+        len += snprintf(buf + len, n - (size_t)len, " | target %.1f %s", l->target, l->target_unit);
     if (len < 0) return 0;
     return (size_t)len < n ? (size_t)len : n ? n - 1 : 0;
 }
@@ -863,7 +909,7 @@ static void json_status_counts(FILE *f, const uint64_t *counts)
     fputc('}', f);
 }
 
-static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const load_config_t *cfg)
+static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const report_t *r)
 {
     fprintf(f,
             "\"requests\": %llu, \"failures\": %llu, \"requests_per_s\": ", (unsigned long long)e->requests,
@@ -879,7 +925,7 @@ static void json_entry_body(FILE *f, const stats_entry_t *e, double secs, const 
     json_status_counts(f, e->status_failed);
     fputs(", \"errors\": {", f);
     for (int k = 0; k < STATS_ERR_KINDS; k++)
-        if (kind_shown(cfg, k))
+        if (kind_shown(r, k))
             fprintf(f, "%s\"%s\": %llu", k ? ", " : "", stats_err_name((stats_err_t)k),
                     (unsigned long long)e->errors[k]);
     fputc('}', f);
@@ -1044,11 +1090,21 @@ int report_json_write(FILE *f, const report_t *r)
     json_num(f, c->spawn_rate);
     fputs(",\n  \"rate\": ", f);
     json_num(f, c->rate);
+    if (c->rate_plan.staged) {
+        fputs(",\n  \"rate_plan\": ", f);
+        json_str(f, c->rate_spec);
+    }
+    if (c->users_plan.n) {
+        fputs(",\n  \"users_plan\": ", f);
+        json_str(f, c->users_spec);
+    }
     fprintf(f, ",\n  \"keepalive\": %s,\n  \"pipeline\": %u,\n  \"busy_poll_us\": %u,\n  \"timeout_ms\": %llu",
             c->keepalive ? "true" : "false", c->pipeline, c->busy_poll_us, (unsigned long long)c->timeout_ms);
     if (c->h2)
         fprintf(f, ",\n  \"max_streams\": %u,\n  \"streams_per_connection\": %u", c->max_streams,
                 r->streams && r->streams < c->max_streams ? r->streams : c->max_streams);
+    fprintf(f, ",\n  \"request_memory_bytes\": %llu,\n  \"folder_files\": %zu",
+            (unsigned long long)r->sc->request_bytes, r->sc->folder_files);
     fputs(",\n  \"config\": ", f);
     json_config(f, r);
     if (r->nsources) {
@@ -1085,7 +1141,7 @@ int report_json_write(FILE *f, const report_t *r)
     json_buckets(f, &st->req_rate);
     fputs("}", f);
     fputs(",\n  \"total\": {", f);
-    json_entry_body(f, agg, secs, c);
+    json_entry_body(f, agg, secs, r);
     fputs("},\n  \"by_name\": [", f);
     for (size_t i = 0; i < st->n; i++) {
         fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
@@ -1093,7 +1149,7 @@ int report_json_write(FILE *f, const report_t *r)
         fputs(", \"method\": ", f);
         json_str(f, r->sc->stats[i].method);
         fputs(", ", f);
-        json_entry_body(f, &st->entries[i], secs, c);
+        json_entry_body(f, &st->entries[i], secs, r);
         fputc('}', f);
     }
     fputs("\n  ],\n  \"series\": ", f);

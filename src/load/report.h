@@ -83,6 +83,9 @@ const char *report_protocol(const load_config_t *cfg);
 
 /* "Running 10s test @ URL" and the threads/connections line, as wrk prints them. */
 void report_banner(FILE *out, const load_config_t *cfg);
+/* With bodies from a folder: how many, the memory their pre-built requests take, how they are
+ * picked. Nothing otherwise. */
+void report_banner_bodies(FILE *out, const load_config_t *cfg, const scenario_t *sc);
 /* The end-of-run summary. */
 void report_text(FILE *out, const report_t *r);
 /* Writes the JSON document to path ("-" = stdout). 0, or -1 with a message in err. */
@@ -102,10 +105,16 @@ void report_fmt_time_us(char *buf, size_t n, double us);
 typedef struct report_csv report_csv_t;
 report_csv_t *report_csv_open(const char *prefix, bool full_history, const scenario_t *sc, double start_wall,
                               char *err, size_t errlen);
+/* With a staged plan (-R PLAN, -u PLAN): the history gets one more column, the last, named
+ * column ("Target Requests/s", "Target User Count"), holding what the plan asked for at each
+ * row's time. The other columns stay locust's. Call right after report_csv_open. 0, or -1 on
+ * a write error. */
+int report_csv_add_target(report_csv_t *c, const char *column);
 /* Appends the history rows for time now_wall (Unix seconds) with `users` connections
- * running; st is the merged stats so far. Requests/s and Failures/s are over the last 10
- * s (or since the start, if sooner). Call once per second. 0, or -1 on a write error. */
-int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users);
+ * running; st is the merged stats so far; target is the plan's (written only after
+ * report_csv_add_target). Requests/s and Failures/s are over the last 10 s (or since the
+ * start, if sooner). Call once per second. 0, or -1 on a write error. */
+int report_csv_history(report_csv_t *c, const stats_t *st, double now_wall, unsigned users, double target);
 /* Writes PREFIX_stats.csv and PREFIX_failures.csv from the final stats, closes every file
  * and frees c (whatever the result). 0, or -1 with a message in err. */
 int report_csv_finish(report_csv_t *c, const report_t *r, char *err, size_t errlen);
@@ -129,6 +138,8 @@ typedef struct {
     double rps;        /* over the last second or so */
     uint64_t p50_us;   /* over the same window (hist_sub of two snapshots), or the run */
     uint64_t p99_us;
+    double target;           /* what the plan asks for now (engine_target) ... */
+    const char *target_unit; /* ... in "req/s" or "users"; NULL: no plan, nothing shown */
 } report_live_t;
 /* Formats the line (no newline, no "\r": the engine adds "\r" and "\033[K" on a terminal).
  * Returns its length, truncated to n - 1. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "http/json.h"
@@ -46,6 +47,8 @@ typedef struct {
     load_status_set_t expect;
     uint64_t expect_min_bytes;
     uint64_t timeout_ms;
+    const char *check_body; /* FILE, DIR or sha256:HEX; NULL = no check */
+    const char *check_field;
 } spec_t;
 
 static int spec_add_header(spec_t *sp, const load_header_t *h, char *err, size_t errlen)
@@ -139,6 +142,7 @@ static int add_entry(scenario_t *s, const load_config_t *c, spec_t *sp, char *er
         .expect_min_bytes = sp->expect_min_bytes,
         .timeout_ms = sp->timeout_ms,
     };
+    s->request_bytes += b.len;
     b = (buf_t){0};
     rc = 0;
     goto out;
@@ -158,10 +162,195 @@ static int spec_init(spec_t *sp, const load_config_t *c, char *err, size_t errle
     sp->expect = c->expect_status;
     sp->expect_min_bytes = c->expect_min_bytes;
     sp->timeout_ms = c->timeout_ms;
+    sp->check_body = c->check_body;
+    sp->check_field = c->check_field;
     for (size_t i = 0; i < c->nheaders; i++) {
         if (spec_add_header(sp, &c->headers[i], err, errlen) < 0) return -1;
     }
     return 0;
+}
+
+/* Where a request's body comes from, before any file is read. */
+typedef struct {
+    load_body_kind_t kind;
+    const char *path;             /* LOAD_BODY_FILE, LOAD_BODY_BASE64_IMAGE: a file or a folder */
+    const char *field, *filename; /* LOAD_BODY_BASE64_IMAGE */
+    const body_part_t *parts;     /* LOAD_BODY_MULTIPART: one file part may name a folder */
+    size_t nparts;
+    const char *text; /* LOAD_BODY_JSON (len bytes), LOAD_BODY_IMAGE_URL (NUL-terminated) */
+    size_t len;
+} body_src_t;
+
+/* The body of src with file (one of a folder's files, else src's own path) in place of the
+ * path; part is the multipart part that names the folder (SIZE_MAX: none). */
+static int build_body(body_t *b, const body_src_t *src, const char *dir, const char *file, size_t part,
+                      char *err, size_t errlen)
+{
+    body_part_t parts[LOAD_MAX_PARTS];
+    *b = (body_t){0};
+    switch (src->kind) {
+    case LOAD_BODY_NONE:
+        return 0;
+    case LOAD_BODY_FILE:
+        return body_from_file(b, dir, file, err, errlen);
+    case LOAD_BODY_JSON:
+        return body_json(b, src->text, src->len, err, errlen);
+    case LOAD_BODY_BASE64_IMAGE:
+        return body_base64_image(b, dir, file, src->field, src->filename, err, errlen);
+    case LOAD_BODY_MULTIPART:
+        memcpy(parts, src->parts, src->nparts * sizeof *parts);
+        if (part != SIZE_MAX) parts[part].path = file;
+        return body_multipart(b, dir, parts, src->nparts, NULL, err, errlen);
+    case LOAD_BODY_IMAGE_URL:
+        return body_image_url(b, src->text, err, errlen);
+    }
+    return errmsg_set(err, errlen, "internal: unknown body kind");
+}
+
+/* The folder src names, if any, into *files (else files->n == 0); *part is the multipart part
+ * holding it. */
+static int find_folder(const body_src_t *src, const char *dir, body_files_t *files, size_t *part, char *err,
+                       size_t errlen)
+{
+    *files = (body_files_t){0};
+    *part = SIZE_MAX;
+    if (src->kind == LOAD_BODY_FILE || src->kind == LOAD_BODY_BASE64_IMAGE)
+        return body_files(files, dir, src->path, err, errlen);
+    if (src->kind != LOAD_BODY_MULTIPART) return 0;
+    for (size_t i = 0; i < src->nparts; i++) {
+        body_files_t f;
+        if (!src->parts[i].path) continue;
+        if (body_files(&f, dir, src->parts[i].path, err, errlen) < 0) {
+            body_files_free(files);
+            return -1;
+        }
+        if (!f.folder) {
+            body_files_free(&f);
+        } else if (files->folder) {
+            body_files_free(&f);
+            body_files_free(files);
+            return errmsg_set(err, errlen, "only one multipart part may name a folder ('%s' and '%s')",
+                              src->parts[*part].path, src->parts[i].path);
+        } else {
+            *files = f;
+            *part = i;
+        }
+    }
+    return 0;
+}
+
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+/* The expected answer for entries first .. s->n - 1 (one group) from sp->check_body. */
+static int group_checks(scenario_t *s, size_t first, const spec_t *sp, const char *dir, char *err, size_t errlen)
+{
+    if (!sp->check_body) {
+        if (sp->check_field) return errmsg_set(err, errlen, "check_field needs check_body (the expected bytes)");
+        return 0;
+    }
+    const char *spec = sp->check_body, *field = sp->check_field;
+    check_t one;
+    if (check_is_digest(spec)) {
+        if (check_expect_sha256(&one, spec, field, err, errlen) < 0) return -1;
+        for (size_t i = first; i < s->n; i++)
+            s->entries[i].check = one;
+        s->checks = true;
+        return 0;
+    }
+    body_files_t ex;
+    if (body_files(&ex, dir, spec, err, errlen) < 0) return -1;
+    int rc = 0;
+    for (size_t i = first; i < s->n && rc == 0; i++) {
+        scenario_entry_t *e = &s->entries[i];
+        const char *path = ex.paths[0];
+        if (ex.folder) {
+            if (!e->file) {
+                rc = errmsg_set(err, errlen,
+                                "check body %s is a folder: it needs a body from a folder (an expected file "
+                                "per input file, by name)",
+                                spec);
+                break;
+            }
+            const char **hit = bsearch(e->file, ex.names, ex.n, sizeof *ex.names, cmp_name);
+            if (!hit) {
+                rc = errmsg_set(err, errlen, "check body %s: no expected answer for input file %s", spec, e->file);
+                break;
+            }
+            path = ex.paths[hit - ex.names];
+        } else if (i > first) { /* one expected file for the whole group */
+            e->check = s->entries[first].check;
+            continue;
+        }
+        body_t b;
+        if ((rc = body_from_file(&b, dir, path, err, errlen)) < 0) break;
+        if ((rc = check_expect_bytes(&e->check, b.data, b.len, field)) < 0) errmsg_set(err, errlen, "%s: cannot hash", path);
+        body_free(&b);
+    }
+    body_files_free(&ex);
+    if (rc == 0) s->checks = true;
+    return rc;
+}
+
+/* Adds the group of entries sp and src describe: one, or one per file of a folder. */
+static int add_group(scenario_t *s, const load_config_t *c, const spec_t *sp, const body_src_t *src,
+                     const char *dir, char *err, size_t errlen)
+{
+    body_files_t files;
+    size_t part;
+    if (find_folder(src, dir, &files, &part, err, errlen) < 0) return -1;
+    scenario_group_t *gs = realloc(s->groups, (s->ngroups + 1) * sizeof *gs);
+    if (!gs) {
+        body_files_free(&files);
+        return errmsg_set(err, errlen, "out of memory");
+    }
+    s->groups = gs;
+    size_t first = s->n, n = files.folder ? files.n : 1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        spec_t one = *sp;
+        const char *file = files.folder ? files.paths[i] : src->path;
+        if ((rc = build_body(&one.body, src, dir, file, part, err, errlen)) < 0) break;
+        if (files.folder && c->per_file) { /* "NAME [FILE]": a row per file */
+            const char *base = sp->name ? sp->name : sp->target;
+            size_t blen = sp->name ? strlen(sp->name) : sp->target_len;
+            char *name = malloc(blen + strlen(files.names[i]) + 4);
+            if (!name) {
+                body_free(&one.body);
+                rc = errmsg_set(err, errlen, "out of memory");
+                break;
+            }
+            sprintf(name, "%.*s [%s]", (int)blen, base, files.names[i]);
+            one.name = own(s, name, strlen(name));
+            free(name);
+            if (!one.name) {
+                body_free(&one.body);
+                rc = errmsg_set(err, errlen, "out of memory");
+                break;
+            }
+        }
+        if ((rc = add_entry(s, c, &one, err, errlen)) < 0) break;
+        scenario_entry_t *e = &s->entries[s->n - 1];
+        e->group = (unsigned)s->ngroups;
+        if (files.folder && !(e->file = own(s, files.names[i], strlen(files.names[i]))))
+            rc = errmsg_set(err, errlen, "out of memory");
+        if (rc == 0 && s->request_bytes > c->max_body_memory)
+            rc = errmsg_set(err, errlen,
+                            "%s: the pre-built requests need more than --max-body-memory (%llu MiB); raise "
+                            "it or send fewer or smaller files",
+                            file, (unsigned long long)(c->max_body_memory >> 20));
+    }
+    /* --check-body from the command line names a path from the working directory, as the
+     * other options do; a scenario file's check_body one from the file's folder. */
+    if (rc == 0) rc = group_checks(s, first, sp, sp->check_body == c->check_body ? NULL : dir, err, errlen);
+    if (rc == 0) {
+        s->groups[s->ngroups++] = (scenario_group_t){first, n};
+        if (files.folder) s->folder_files += n;
+    }
+    body_files_free(&files);
+    return rc;
 }
 
 static int build_cli(scenario_t *s, const load_config_t *c, char *err, size_t errlen)
@@ -178,28 +367,27 @@ static int build_cli(scenario_t *s, const load_config_t *c, char *err, size_t er
     if (!sp.target) return errmsg_set(err, errlen, "out of memory");
     sp.target_len = tlen;
 
-    int rc = 0;
+    body_src_t src = {.kind = c->body_kind, .parts = c->parts, .nparts = c->nparts};
     switch (c->body_kind) {
-    case LOAD_BODY_NONE:
-        break;
     case LOAD_BODY_FILE:
-        rc = body_from_file(&sp.body, NULL, c->body_file, err, errlen);
-        break;
-    case LOAD_BODY_JSON:
-        rc = body_json(&sp.body, c->json, strlen(c->json), err, errlen);
+        src.path = c->body_file;
         break;
     case LOAD_BODY_BASE64_IMAGE:
-        rc = body_base64_image(&sp.body, NULL, c->b64_file, c->b64_field, c->b64_filename, err, errlen);
+        src.path = c->b64_file;
+        src.field = c->b64_field;
+        src.filename = c->b64_filename;
         break;
-    case LOAD_BODY_MULTIPART:
-        rc = body_multipart(&sp.body, NULL, c->parts, c->nparts, NULL, err, errlen);
+    case LOAD_BODY_JSON:
+        src.text = c->json;
+        src.len = strlen(c->json);
         break;
     case LOAD_BODY_IMAGE_URL:
-        rc = body_image_url(&sp.body, c->image_url, err, errlen);
+        src.text = c->image_url;
+        break;
+    default:
         break;
     }
-    if (rc < 0) return -1;
-    return add_entry(s, c, &sp, err, errlen);
+    return add_group(s, c, &sp, &src, NULL, err, errlen);
 }
 
 /* ---------------------------------------------------------------- the JSON file */
@@ -373,6 +561,8 @@ static int jcommon(jp_t *p, int k, spec_t *sp, bool *handled)
         return 0;
     }
     if (tok_is(p, k, "timeout")) return jtimeout(p, k + 1, sp);
+    if (tok_is(p, k, "check_body")) return jstring(p, k + 1, "check_body", &sp->check_body, NULL);
+    if (tok_is(p, k, "check_field")) return jstring(p, k + 1, "check_field", &sp->check_field, NULL);
     *handled = false;
     return 0;
 }
@@ -387,7 +577,8 @@ static int jdefaults(jp_t *p, int i, spec_t *defaults)
         if (jcommon(p, k, defaults, &handled) < 0) return -1;
         if (!handled)
             return jfail(p, k,
-                         "unknown key '%.*s' (allowed: headers, expect_status, expect_min_bytes, timeout)",
+                         "unknown key '%.*s' (allowed: headers, expect_status, expect_min_bytes, timeout, "
+                         "check_body, check_field)",
                          p->t[k].end - p->t[k].start, p->js + p->t[k].start);
     }
     p->where[0] = '\0';
@@ -436,35 +627,26 @@ static int jtarget(jp_t *p, int i, bool is_url, spec_t *sp)
     return sp->target ? 0 : errmsg_set(p->err, p->errlen, "out of memory");
 }
 
-static int jmultipart(jp_t *p, int i, spec_t *sp)
+/* The part specs of a "multipart" value into parts (*nparts of them, to free by the caller
+ * also on error). */
+static int jmultipart(jp_t *p, int i, body_part_t *parts, size_t *nparts)
 {
     const jsmntok_t *t = p->t;
     int count = t[i].type == JSMN_ARRAY ? t[i].size : 1;
+    *nparts = 0;
     if (t[i].type != JSMN_ARRAY && t[i].type != JSMN_STRING)
         return jfail(p, i,
                      "'multipart' must be a list of part specs (\"name=value\", \"name=@FILE;type=...\")");
     if (count == 0 || count > (int)LOAD_MAX_PARTS)
         return jfail(p, i, "'multipart' needs 1 to %u parts", LOAD_MAX_PARTS);
-    body_part_t parts[LOAD_MAX_PARTS];
-    int nparts = 0, rc = -1;
     int k = t[i].type == JSMN_ARRAY ? i + 1 : i;
-    for (; nparts < count; nparts++, k = skip(p, k)) {
+    for (; *nparts < (size_t)count; k = skip(p, k)) {
         const char *spec;
-        if (jstring(p, k, "multipart", &spec, NULL) < 0) goto out;
-        if (body_part_parse(&parts[nparts], spec, p->err, p->errlen) < 0) {
-            jfail(p, k, "%s", p->err);
-            goto out;
-        }
+        if (jstring(p, k, "multipart", &spec, NULL) < 0) return -1;
+        if (body_part_parse(&parts[*nparts], spec, p->err, p->errlen) < 0) return jfail(p, k, "%s", p->err);
+        (*nparts)++;
     }
-    if (body_multipart(&sp->body, p->dir, parts, (size_t)nparts, NULL, p->err, p->errlen) < 0) {
-        jfail(p, i, "%s", p->err);
-        goto out;
-    }
-    rc = 0;
-out:
-    for (int m = 0; m < nparts; m++)
-        body_part_free(&parts[m]);
-    return rc;
+    return 0;
 }
 
 static int jrequest(jp_t *p, int i, const spec_t *defaults, int index)
@@ -520,35 +702,37 @@ static int jrequest(jp_t *p, int i, const spec_t *defaults, int index)
     if ((field_tok >= 0 || filename_tok >= 0) && !b64)
         return jfail(p, field_tok >= 0 ? field_tok : filename_tok, "'%s' only applies to 'base64_image'",
                      field_tok >= 0 ? "field" : "filename");
-    if (body_tok >= 0) {
-        int v = body_tok + 1, rc;
+    body_src_t src = {.kind = LOAD_BODY_NONE, .field = field, .filename = filename};
+    body_part_t parts[LOAD_MAX_PARTS];
+    size_t nparts = 0;
+    int rc = 0, v = body_tok + 1;
+    if (body_tok >= 0 && tok_is(p, body_tok, "json")) {
+        /* The value verbatim, whatever its type: a string keeps its quotes. */
+        int start = t[v].start - (t[v].type == JSMN_STRING ? 1 : 0);
+        int end = t[v].end + (t[v].type == JSMN_STRING ? 1 : 0);
+        src = (body_src_t){.kind = LOAD_BODY_JSON, .text = p->js + start, .len = (size_t)(end - start)};
+    } else if (body_tok >= 0 && tok_is(p, body_tok, "multipart")) {
+        rc = jmultipart(p, v, parts, &nparts);
+        src = (body_src_t){.kind = LOAD_BODY_MULTIPART, .parts = parts, .nparts = nparts};
+    } else if (body_tok >= 0) {
         const char *str;
-        if (tok_is(p, body_tok, "json")) {
-            /* The value verbatim, whatever its type: a string keeps its quotes. */
-            int start = t[v].start - (t[v].type == JSMN_STRING ? 1 : 0);
-            int end = t[v].end + (t[v].type == JSMN_STRING ? 1 : 0);
-            rc = body_json(&sp.body, p->js + start, (size_t)(end - start), p->err, p->errlen);
-        } else if (tok_is(p, body_tok, "multipart")) {
-            if (jmultipart(p, v, &sp) < 0) return -1;
-            rc = 0;
-        } else {
-            if (jstring(p, v,
-                        tok_is(p, body_tok, "body_file") ? "body_file"
-                        : b64                            ? "base64_image"
-                                                         : "image_url",
-                        &str, NULL) < 0)
-                return -1;
-            if (tok_is(p, body_tok, "body_file"))
-                rc = body_from_file(&sp.body, p->dir, str, p->err, p->errlen);
-            else if (b64)
-                rc = body_base64_image(&sp.body, p->dir, str, field, filename, p->err, p->errlen);
-            else
-                rc = body_image_url(&sp.body, str, p->err, p->errlen);
-        }
-        if (rc < 0) return jfail(p, v, "%.*s: %s", t[body_tok].end - t[body_tok].start, body_key, p->err);
+        bool file = tok_is(p, body_tok, "body_file");
+        rc = jstring(p, v, file ? "body_file" : b64 ? "base64_image" : "image_url", &str, NULL);
+        src.kind = file ? LOAD_BODY_FILE : b64 ? LOAD_BODY_BASE64_IMAGE : LOAD_BODY_IMAGE_URL;
+        if (src.kind == LOAD_BODY_IMAGE_URL)
+            src.text = str;
+        else
+            src.path = str;
     }
     p->where[0] = '\0';
-    return add_entry(p->s, p->c, &sp, p->err, p->errlen);
+    if (rc == 0 && add_group(p->s, p->c, &sp, &src, p->dir, p->err, p->errlen) < 0) {
+        snprintf(p->where, sizeof p->where, "requests[%d]", index);
+        rc = body_tok >= 0 ? jfail(p, v, "%.*s: %s", t[body_tok].end - t[body_tok].start, body_key, p->err)
+                           : jfail(p, i, "%s", p->err);
+    }
+    for (size_t m = 0; m < nparts; m++)
+        body_part_free(&parts[m]);
+    return rc;
 }
 
 static int build_json(scenario_t *s, const load_config_t *c, const char *js, size_t len, const char *dir,
@@ -629,9 +813,8 @@ out:
 static int finish(scenario_t *s, char *err, size_t errlen)
 {
     s->stats = calloc(s->n, sizeof *s->stats);
-    s->_cum = calloc(s->n, sizeof *s->_cum);
+    s->_cum = calloc(s->ngroups, sizeof *s->_cum);
     if (!s->stats || !s->_cum) return errmsg_set(err, errlen, "out of memory");
-    uint64_t total = 0;
     for (size_t i = 0; i < s->n; i++) {
         scenario_entry_t *e = &s->entries[i];
         size_t k = 0;
@@ -640,9 +823,10 @@ static int finish(scenario_t *s, char *err, size_t errlen)
             k++;
         if (k == s->nstats) s->stats[s->nstats++] = (scenario_stat_t){e->name, e->method};
         e->stat = (unsigned)k;
-        total += e->weight;
-        s->_cum[i] = total;
     }
+    uint64_t total = 0;
+    for (size_t g = 0; g < s->ngroups; g++)
+        s->_cum[g] = total += s->entries[s->groups[g].first].weight;
     return 0;
 }
 
@@ -653,6 +837,12 @@ static int init_target(scenario_t *s, const load_config_t *c, char *err, size_t 
     if (!s->host) return errmsg_set(err, errlen, "out of memory");
     s->port = c->url.port;
     s->tls = c->url.scheme == URL_HTTPS;
+    s->pick = c->pick;
+    if (c->pick == LOAD_PICK_RANDOM) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s->seed = c->pick_seeded ? c->pick_seed : (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
     return 0;
 }
 
@@ -708,6 +898,7 @@ void scenario_free(scenario_t *s)
     free(s->entries);
     free(s->stats);
     free(s->_cum);
+    free(s->groups);
     free(s->_strings);
     free(s->host);
     memset(s, 0, sizeof *s);
@@ -715,13 +906,13 @@ void scenario_free(scenario_t *s)
 
 const scenario_entry_t *scenario_pick(const scenario_t *s, uint64_t rnd)
 {
-    if (s->n == 1) return &s->entries[0];
+    if (s->ngroups == 1) return &s->entries[0];
     /* Map rnd onto [0, total) with a multiply-shift (totals stay below 2^32: at most
      * SCENARIO_MAX_ENTRIES * SCENARIO_MAX_WEIGHT), then find the first cumulative weight
      * above it. */
-    uint64_t total = s->_cum[s->n - 1];
+    uint64_t total = s->_cum[s->ngroups - 1];
     uint64_t x = ((rnd >> 32) * total) >> 32;
-    size_t lo = 0, hi = s->n - 1;
+    size_t lo = 0, hi = s->ngroups - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (s->_cum[mid] > x)
@@ -729,5 +920,36 @@ const scenario_entry_t *scenario_pick(const scenario_t *s, uint64_t rnd)
         else
             lo = mid + 1;
     }
-    return &s->entries[lo];
+    return &s->entries[s->groups[lo].first];
+}
+
+int scenario_cursor_init(scenario_cursor_t *cur, const scenario_t *s, unsigned index)
+{
+    cur->rng = s->seed + 0x9e3779b97f4a7c15ULL * (index + 1);
+    if (!(cur->next = calloc(s->ngroups ? s->ngroups : 1, sizeof *cur->next))) return -1;
+    for (size_t g = 0; g < s->ngroups; g++)
+        cur->next[g] = index % s->groups[g].n;
+    return 0;
+}
+
+void scenario_cursor_free(scenario_cursor_t *cur)
+{
+    free(cur->next);
+    cur->next = NULL;
+}
+
+const scenario_entry_t *scenario_next(const scenario_t *s, scenario_cursor_t *cur)
+{
+    if (s->n == 1) return &s->entries[0];
+    const scenario_entry_t *e = scenario_pick(s, scenario_rand(&cur->rng));
+    const scenario_group_t *g = &s->groups[e->group];
+    if (g->n == 1) return e;
+    size_t i;
+    if (s->pick == LOAD_PICK_RANDOM) {
+        i = (size_t)(((scenario_rand(&cur->rng) >> 32) * g->n) >> 32);
+    } else {
+        i = cur->next[e->group];
+        cur->next[e->group] = i + 1 == g->n ? 0 : i + 1;
+    }
+    return &s->entries[g->first + i];
 }

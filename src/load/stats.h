@@ -32,6 +32,7 @@ typedef enum {
     STATS_ERR_STATUS,      /* status outside the expected set */
     STATS_ERR_MIN_BYTES,   /* body shorter than --expect-min-bytes */
     STATS_ERR_REFUSED,     /* HTTP/2: the server refused the stream (RST_STREAM REFUSED_STREAM) */
+    STATS_ERR_BODY,        /* the body differs from --check-body */
     STATS_ERR_KINDS
 } stats_err_t;
 
@@ -59,6 +60,10 @@ typedef struct {
     uint64_t bytes_written;
     uint64_t connects; /* connections opened */
     hist_t req_rate;   /* the thread's requests/s, sampled by the engine (wrk's Req/Sec) */
+    /* Open loop: how late requests went out, in µs, counted from when both their intended time
+     * had come and their connection was free: the generator's own lateness, not the server's
+     * (which keeps connections busy and shows as latency). */
+    hist_t send_late;
 } stats_t;
 
 /* Allocates n zeroed entries. 0, or -1 when out of memory (then *s is empty). */
@@ -68,6 +73,9 @@ void stats_free(stats_t *s);
 void stats_reset(stats_t *s);
 /* Adds src into dst; both must have the same n. */
 void stats_merge(stats_t *dst, const stats_t *src);
+/* Takes older (an earlier snapshot of the same run, same n) out of dst: what happened between
+ * the two. */
+void stats_sub(stats_t *dst, const stats_t *older);
 /* Copies src into dst (same n), keeping dst's allocation: a snapshot. */
 void stats_copy(stats_t *dst, const stats_t *src);
 void stats_entry_merge(stats_entry_t *dst, const stats_entry_t *src);
@@ -100,7 +108,7 @@ static inline void stats_record(stats_entry_t *e, uint64_t latency_us, int statu
 }
 
 /* A short lower-case name for an error kind: connect, read, write, timeout, tls, status,
- * min-bytes, refused. */
+ * min-bytes, refused, body. */
 const char *stats_err_name(stats_err_t err);
 
 #endif

@@ -14,6 +14,8 @@ import time
 from PIL import Image
 
 PIXD_BIN = os.environ.get("PIXD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixd"))
+PIXLOAD_BIN = os.environ.get(
+    "PIXLOAD_BIN", os.path.join(os.environ.get("PIXD_BUILD", "../../build"), "pixload"))
 # pixd built with -DPIXD_TEST_HOOKS=ON: tests can hold its threads at named points (core/testhook.h).
 HOOKS = os.environ.get("PIXD_TEST_HOOKS") == "1"
 
@@ -234,3 +236,18 @@ def curl(*args):
     status = int(lines[0].split()[1]) if lines and lines[0] else 0
     headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:] if ":" in l)}
     return status, headers, body
+
+
+def run_pixload(*args, json_path=None, timeout=120):
+    """Runs pixload -q with args (and --json-out json_path when given). Returns the finished
+    process and the JSON document (None without json_path or when pixload wrote none)."""
+    import json
+    if json_path and os.path.exists(json_path):
+        os.unlink(json_path)
+    extra = ["--json-out", json_path] if json_path else []
+    p = subprocess.run([PIXLOAD_BIN, "-q", *extra, *args], capture_output=True, text=True, timeout=timeout)
+    doc = None
+    if json_path and p.returncode == 0 and os.path.exists(json_path):
+        with open(json_path) as f:
+            doc = json.load(f)
+    return p, doc

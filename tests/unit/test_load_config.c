@@ -135,7 +135,7 @@ static void test_load_shape(void **state)
     assert_error("-c: expected a whole number", "-c", "10x", "http://h/");
     assert_error("-c: expected a whole number", "-c", "2000000", "http://h/");
     assert_error("-n: expected a whole number", "-n", "1.5", "http://h/");
-    assert_error("-R: expected a positive number", "-R", "0", "http://h/");
+    assert_error("-R: '0': expected a rate above 0", "-R", "0", "http://h/");
     assert_error("-r: expected a positive number", "-r", "fast", "http://h/");
     assert_error("--pipeline needs keep-alive", "--pipeline", "2", "--no-keepalive", "http://h/");
     assert_error("--pipeline", "--pipeline", "0", "http://h/");
@@ -314,6 +314,92 @@ static void test_output_options(void **state)
     assert_error("--csv: empty prefix", "--csv", "", "http://h/");
 }
 
+static void test_folder_options(void **state)
+{
+    assert_int_equal(parse("http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.pick, LOAD_PICK_ROUND_ROBIN);
+    assert_false(cfg.per_file);
+    assert_int_equal(cfg.max_body_memory, 512u << 20);
+    assert_int_equal(parse("--pick", "random:42", "--per-file", "--max-body-memory", "64k", "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.pick, LOAD_PICK_RANDOM);
+    assert_true(cfg.pick_seeded);
+    assert_int_equal(cfg.pick_seed, 42);
+    assert_true(cfg.per_file);
+    assert_int_equal(cfg.max_body_memory, 64u << 10);
+    assert_int_equal(parse("--pick", "random", "--max-body-memory", "2G", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_false(cfg.pick_seeded);
+    assert_int_equal(cfg.max_body_memory, 2ull << 30);
+    assert_error("--pick: expected round-robin, random or random:SEED, got 'sequential'", "--pick",
+                 "sequential", "http://h/");
+    assert_error("got 'random:'", "--pick", "random:", "http://h/");
+    assert_error("got 'random:1x'", "--pick", "random:1x", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "0", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "12T", "http://h/");
+    assert_error("--max-body-memory: expected a size", "--max-body-memory", "-1", "http://h/");
+}
+
+static void test_plans(void **state)
+{
+    /* A rate plan sets the run's length; -t may cut it, not stretch it; -n ends it sooner. */
+    assert_int_equal(parse("-R", "100@30s,ramp:100-2000@2m,2000@1m", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_true(cfg.rate_plan.staged);
+    assert_true(cfg.rate == 2000.0);
+    assert_int_equal(cfg.duration_ms, 210000);
+    assert_string_equal(cfg.rate_spec, "100@30s,ramp:100-2000@2m,2000@1m");
+    assert_int_equal(parse("-R", "100@30s", "-t", "10s", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.duration_ms, 10000);
+    assert_int_equal(parse("-R", "100@30s", "-t", "1m", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.duration_ms, 30000);
+    assert_int_equal(parse("-R", "100@30s", "-n", "50", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.duration_ms, 30000);
+    assert_int_equal(cfg.requests, 50);
+    assert_int_equal(parse("-R", "100", "http://h/", NULL), LOAD_CONFIG_RUN); /* as always */
+    assert_false(cfg.rate_plan.staged);
+    assert_int_equal(cfg.duration_ms, 10000);
+
+    /* Users: the plan's highest count of connections, no spawn rate. */
+    assert_int_equal(parse("-u", "10@5s,ramp:10-40@10s,20@5s", "http://h/", NULL), LOAD_CONFIG_RUN);
+    assert_int_equal(cfg.connections, 40);
+    assert_true(cfg.users_mode);
+    assert_int_equal(cfg.users_plan.n, 3);
+    assert_true(cfg.spawn_rate == 0);
+    assert_int_equal(cfg.duration_ms, 20000);
+    assert_int_equal(parse("-u", "20", "-r", "5", "http://h/", NULL), LOAD_CONFIG_RUN); /* as always */
+    assert_int_equal(cfg.users_plan.n, 0);
+    assert_true(cfg.spawn_rate == 5);
+    assert_error("-r/--spawn-rate cannot be combined with a users plan", "-u", "5@1s", "-r", "2", "http://h/");
+    assert_error("-u: stage 1 '2.5@1s': expected VALUE@DURATION with VALUE as a whole number of users", "-u",
+                 "2.5@1s", "http://h/");
+    assert_error("-u: at most 1000000 users", "-u", "2M@1s", "http://h/");
+    assert_error("-R: stage 2 'ramp:5@1s': expected ramp:FROM-TO@DURATION", "-R", "1@1s,ramp:5@1s", "http://h/");
+}
+
+static void test_find_max_rate(void **state)
+{
+    assert_int_equal(parse("--find-max-rate", "--slo", "p99<50ms", "--slo", "fail_ratio<0.001", "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_true(cfg.find_max_rate);
+    assert_int_equal(cfg.nslos, 2);
+    assert_string_equal(cfg.slos[1].expr, "fail_ratio<0.001");
+    assert_int_equal(cfg.duration_ms, 5000); /* a step */
+    assert_int_equal(cfg.max_steps, 10);
+    assert_true(cfg.rate == 50.0); /* the first step */
+    assert_int_equal(parse("--find-max-rate", "--slo", "p99<50ms", "-R", "200", "-t", "3s", "--max-steps", "4",
+                           "http://h/", NULL),
+                     LOAD_CONFIG_RUN);
+    assert_true(cfg.rate == 200.0);
+    assert_int_equal(cfg.duration_ms, 3000);
+    assert_int_equal(cfg.max_steps, 4);
+    assert_error("--find-max-rate needs at least one --slo", "--find-max-rate", "http://h/");
+    assert_error("--slo needs --find-max-rate", "--slo", "p99<5ms", "http://h/");
+    assert_error("--max-steps needs --find-max-rate", "--max-steps", "3", "http://h/");
+    assert_error("runs steps of its own", "--find-max-rate", "--slo", "p99<5ms", "--csv", "x", "http://h/");
+    assert_error("runs steps of its own", "--find-max-rate", "--slo", "p99<5ms", "-R", "1@1s", "http://h/");
+    assert_error("at least 2s", "--find-max-rate", "--slo", "p99<5ms", "-t", "1500ms", "http://h/");
+    assert_error("--slo 'p99<': ", "--find-max-rate", "--slo", "p99<", "http://h/");
+}
+
 static void test_syntax(void **state)
 {
     /* Grouped short options, attached values, options after the URL. */
@@ -362,6 +448,12 @@ static void test_usage_lists_every_option(void **state)
                                        "--multipart",
                                        "--image-url",
                                        "--scenario",
+                                       "--pick",
+                                       "--per-file",
+                                       "--max-body-memory",
+                                       "--find-max-rate",
+                                       "--slo",
+                                       "--max-steps",
                                        "--timeout",
                                        "--expect-status",
                                        "--expect-min-bytes",
@@ -380,6 +472,7 @@ static void test_usage_lists_every_option(void **state)
     assert_non_null(strstr(u, "[10s unless -n is given]"));
     assert_non_null(strstr(u, "[min(CPUs, connections)]"));
     assert_non_null(strstr(u, "[2xx,3xx]"));
+    assert_non_null(strstr(u, "[512M]"));
 }
 
 int main(void)
@@ -395,6 +488,9 @@ int main(void)
         cmocka_unit_test_teardown(test_scenario_conflicts, teardown),
         cmocka_unit_test_teardown(test_expect_status, teardown),
         cmocka_unit_test_teardown(test_output_options, teardown),
+        cmocka_unit_test_teardown(test_folder_options, teardown),
+        cmocka_unit_test_teardown(test_plans, teardown),
+        cmocka_unit_test_teardown(test_find_max_rate, teardown),
         cmocka_unit_test_teardown(test_syntax, teardown),
         cmocka_unit_test_teardown(test_usage_lists_every_option, teardown),
     };

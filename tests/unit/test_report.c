@@ -164,7 +164,7 @@ static void test_csv_rows(void **state)
     assert_file("_stats.csv", stats_header);
     assert_file("_failures.csv", failures_header);
     assert_file("_exceptions.csv", exceptions_header);
-    assert_int_equal(report_csv_history(csv, &st, 1002.25, 5), 0);
+    assert_int_equal(report_csv_history(csv, &st, 1002.25, 5, 0), 0);
     report_t r = {.cfg = &cfg, .sc = &sc, .st = &st, .start_wall = 1000.25, .duration_s = 2.0};
     assert_int_equal(report_csv_finish(csv, &r, err, sizeof err), 0);
 
@@ -204,10 +204,10 @@ static void test_csv_full_history(void **state)
     snprintf(prefix, sizeof prefix, "%s/run", dir);
     report_csv_t *csv = report_csv_open(prefix, true, &sc, 1000.0, err, sizeof err);
     assert_non_null(csv);
-    assert_int_equal(report_csv_history(csv, &st, 1001.0, 2), 0);
+    assert_int_equal(report_csv_history(csv, &st, 1001.0, 2, 0), 0);
     /* One more second: only a fast request on /a. The window percentiles see just it. */
     stats_record(&st.entries[0], 5200, 200, 100, STATS_OK);
-    assert_int_equal(report_csv_history(csv, &st, 1002.0, 3), 0);
+    assert_int_equal(report_csv_history(csv, &st, 1002.0, 3, 0), 0);
     report_t r = {.cfg = &cfg, .sc = &sc, .st = &st, .start_wall = 1000.0, .duration_s = 2.0};
     assert_int_equal(report_csv_finish(csv, &r, err, sizeof err), 0);
     char want[4096];
@@ -238,7 +238,7 @@ static void test_csv_empty_run(void **state)
     snprintf(prefix, sizeof prefix, "%s/run", dir);
     report_csv_t *csv = report_csv_open(prefix, false, &sc, 1000.0, err, sizeof err);
     assert_non_null(csv);
-    assert_int_equal(report_csv_history(csv, &st, 1001.0, 0), 0);
+    assert_int_equal(report_csv_history(csv, &st, 1001.0, 0, 0), 0);
     report_t r = {.cfg = &cfg, .sc = &sc, .st = &st, .start_wall = 1000.0, .duration_s = 1.0};
     assert_int_equal(report_csv_finish(csv, &r, err, sizeof err), 0);
     /* As locust writes a run without requests (seen in its own files). */
@@ -464,6 +464,33 @@ static void test_status_line(void **state)
     char small[10];
     assert_int_equal(report_status_line(small, sizeof small, &l), 9);
     assert_int_equal(strlen(small), 9);
+    /* A plan's target closes the line. */
+    l.target = 1050;
+    l.target_unit = "req/s";
+    report_status_line(buf, sizeof buf, &l);
+    assert_non_null(strstr(buf, "errors 3 (0.00%) | target 1050.0 req/s"));
+    assert_int_equal(report_status_line(small, sizeof small, &l), 9);
+}
+
+static void test_csv_target(void **state)
+{
+    make_run();
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s/run", dir);
+    report_csv_t *csv = report_csv_open(prefix, false, &sc, 1000.25, err, sizeof err);
+    assert_non_null(csv);
+    assert_int_equal(report_csv_add_target(csv, "Target Requests/s"), 0);
+    assert_int_equal(report_csv_history(csv, &st, 1002.25, 5, 1050), 0);
+    report_t r = {.cfg = &cfg, .sc = &sc, .st = &st, .start_wall = 1000.25, .duration_s = 2.0};
+    assert_int_equal(report_csv_finish(csv, &r, err, sizeof err), 0);
+    /* locust's columns unchanged, the target last. */
+    char want[2048], head[1024];
+    snprintf(head, sizeof head, "%.*s,Target Requests/s\r\n", (int)strlen(history_header) - 2, history_header);
+    snprintf(want, sizeof want,
+             "%s1002,5,,Aggregated,2.000000,1.000000,3,3,120,120,120,120,120,120,120,120,120,4,2,3,"
+             "41.266666666666666,1.2,120.0,75.0,1050.0\r\n",
+             head);
+    assert_file("_stats_history.csv", want);
 }
 
 int main(void)
@@ -473,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_pyfloat),
         cmocka_unit_test_teardown(test_csv_rows, cleanup),
         cmocka_unit_test_teardown(test_csv_full_history, cleanup),
+        cmocka_unit_test_teardown(test_csv_target, cleanup),
         cmocka_unit_test_teardown(test_csv_empty_run, cleanup),
         cmocka_unit_test_teardown(test_csv_median_formats, cleanup),
         cmocka_unit_test_teardown(test_csv_open_error, cleanup),

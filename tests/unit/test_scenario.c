@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "load/scenario.h"
@@ -34,6 +35,20 @@ static int setup(void **state)
     if (!mkdtemp(dir)) return -1;
     write_file("foobar", "foobar");
     write_file("img.jpg", "\xff\xd8\xff\xe0JPEG");
+    /* A folder of three files, with what rotation must skip: a hidden file, a subfolder. */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/pics", dir);
+    if (mkdir(sub, 0700) != 0) return -1;
+    snprintf(sub, sizeof sub, "%s/pics/sub", dir);
+    if (mkdir(sub, 0700) != 0) return -1;
+    snprintf(sub, sizeof sub, "%s/empty", dir);
+    if (mkdir(sub, 0700) != 0) return -1;
+    write_file("pics/b.txt", "bb");
+    write_file("pics/a.txt", "a");
+    write_file("pics/c.txt", "ccc");
+    write_file("pics/.hidden", "no");
+    write_file("pics/sub/d.txt", "no");
+    write_file("empty/.keep", "");
     return 0;
 }
 
@@ -395,6 +410,114 @@ static void test_pick(void **state)
     assert_ptr_equal(scenario_pick(&sc, (b2 + 1) << 32), &sc.entries[2]);
 }
 
+static void test_folder_cli(void **state)
+{
+    char pics[128], arg[160];
+    snprintf(pics, sizeof pics, "%s/pics", dir);
+    config("--body", pics, "http://h/up", NULL);
+    build();
+    /* Name order; the hidden file and the subfolder are not sent. */
+    assert_int_equal(sc.n, 3);
+    assert_int_equal(sc.ngroups, 1);
+    assert_int_equal(sc.folder_files, 3);
+    assert_int_equal(sc.nstats, 1);
+    assert_string_equal(sc.entries[0].file, "a.txt");
+    assert_string_equal(sc.entries[2].file, "c.txt");
+    assert_request(&sc.entries[1],
+                   "POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: application/octet-stream\r\n"
+                   "Content-Length: 2\r\n\r\nbb");
+    uint64_t total = 0;
+    for (size_t i = 0; i < sc.n; i++)
+        total += sc.entries[i].request_len;
+    assert_int_equal(sc.request_bytes, total);
+
+    /* Round-robin: every file in order, per cursor; a second thread starts one file later. */
+    scenario_cursor_t c0, c1;
+    assert_int_equal(scenario_cursor_init(&c0, &sc, 0), 0);
+    assert_int_equal(scenario_cursor_init(&c1, &sc, 1), 0);
+    for (int i = 0; i < 7; i++) {
+        assert_ptr_equal(scenario_next(&sc, &c0), &sc.entries[i % 3]);
+        assert_ptr_equal(scenario_next(&sc, &c1), &sc.entries[(i + 1) % 3]);
+    }
+    scenario_cursor_free(&c0);
+    scenario_cursor_free(&c1);
+
+    /* --per-file: a stats slot per file, named after it. */
+    snprintf(arg, sizeof arg, "img=@%s/", pics);
+    config("--multipart", "kind=photo", "--multipart", arg, "--per-file", "http://h/m", NULL);
+    build();
+    assert_int_equal(sc.n, 3);
+    assert_int_equal(sc.nstats, 3);
+    assert_string_equal(sc.stats[0].name, "/m [a.txt]");
+    assert_string_equal(sc.stats[2].name, "/m [c.txt]");
+    assert_non_null(memmem(sc.entries[2].request, sc.entries[2].request_len, "filename=\"c.txt\"", 16));
+    assert_non_null(memmem(sc.entries[2].request, sc.entries[2].request_len, "\r\n\r\nccc\r\n", 9));
+}
+
+static void test_folder_random(void **state)
+{
+    char pics[128];
+    snprintf(pics, sizeof pics, "%s/pics", dir);
+    enum { N = 300 };
+    size_t first[N];
+    for (int run = 0; run < 2; run++) {
+        config("--base64-image", pics, "--pick", "random:7", "http://h/", NULL);
+        build();
+        scenario_cursor_t cur;
+        assert_int_equal(scenario_cursor_init(&cur, &sc, 0), 0);
+        size_t counts[3] = {0};
+        for (int i = 0; i < N; i++) {
+            size_t k = (size_t)(scenario_next(&sc, &cur) - sc.entries);
+            counts[k]++;
+            if (run == 0)
+                first[i] = k;
+            else if (first[i] != k)
+                fail_msg("pick %d differs between two runs with the same seed", i);
+        }
+        scenario_cursor_free(&cur);
+        for (int k = 0; k < 3; k++)
+            if (counts[k] < N / 6) fail_msg("file %d picked %zu times of %d", k, counts[k], N);
+    }
+    assert_non_null(memmem(sc.entries[0].request, sc.entries[0].request_len, "{\"filename\": \"a.txt\"", 20));
+}
+
+static void test_folder_json_and_errors(void **state)
+{
+    config("http://h/", NULL);
+    build_json("{\"requests\": [{\"path\": \"/a\", \"weight\": 3}, {\"path\": \"/f\", \"body_file\": \"pics\"}]}");
+    assert_int_equal(sc.n, 4);
+    assert_int_equal(sc.ngroups, 2);
+    assert_int_equal(sc.groups[1].first, 1);
+    assert_int_equal(sc.groups[1].n, 3);
+    assert_int_equal(sc.nstats, 2);
+    /* The group's weight, not its number of files, decides how often it is picked. */
+    assert_ptr_equal(scenario_pick(&sc, UINT64_MAX), &sc.entries[1]);
+    assert_ptr_equal(scenario_pick(&sc, 0), &sc.entries[0]);
+
+    /* Expected answers by input name, from the scenario's folder. */
+    build_json("[{\"path\": \"/f\", \"body_file\": \"pics\", \"check_body\": \"pics\"},"
+               " {\"path\": \"/g\", \"check_body\": \"foobar\", \"check_field\": \"img\"}]");
+    assert_true(sc.checks);
+    assert_int_equal(sc.entries[1].check.mode, CHECK_BODY);
+    assert_int_equal(sc.entries[1].check.len, 2); /* pics/b.txt */
+    assert_true(check_body(&sc.entries[2].check, "ccc", 3));
+    assert_int_equal(sc.entries[3].check.mode, CHECK_FIELD);
+    assert_string_equal(sc.entries[3].check.field, "img");
+    build_json_fails("[{\"path\": \"/g\", \"check_body\": \"pics\"}]", "needs a body from a folder");
+    build_json_fails("[{\"path\": \"/g\", \"check_field\": \"img\"}]", "check_field needs check_body");
+    build_json_fails("[{\"path\": \"/g\", \"check_body\": \"sha256:00\"}]", "64 hex digits");
+    build_json_fails("[{\"path\": \"/f\", \"body_file\": \"empty\"}]", "a folder without files to send");
+    build_json_fails("[{\"path\": \"/f\", \"multipart\": [\"a=@pics\", \"b=@pics/\"]}]",
+                     "only one multipart part may name a folder");
+    char pics[128];
+    snprintf(pics, sizeof pics, "%s/pics", dir);
+    config("--body", pics, "--max-body-memory", "100", "http://h/", NULL);
+    scenario_free(&sc);
+    assert_int_equal(scenario_build(&sc, &cfg, err, sizeof err), -1);
+    if (!strstr(err, "more than --max-body-memory")) fail_msg("message: %s", err);
+    assert_int_equal(sc.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +529,9 @@ int main(void)
         cmocka_unit_test_teardown(test_json_errors, cleanup),
         cmocka_unit_test_teardown(test_scenario_file, cleanup),
         cmocka_unit_test_teardown(test_pick, cleanup),
+        cmocka_unit_test_teardown(test_folder_cli, cleanup),
+        cmocka_unit_test_teardown(test_folder_random, cleanup),
+        cmocka_unit_test_teardown(test_folder_json_and_errors, cleanup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -108,6 +108,32 @@ static void test_merge_equals_single(void **state)
     assert_int_equal(hist_count(&snap.entries[0].latency), 0);
     assert_int_equal(snap.bytes_read, 0);
 
+    /* What happened between two snapshots: the later less the earlier. */
+    stats_t later, earlier;
+    assert_int_equal(stats_init(&later, SLOTS), 0);
+    assert_int_equal(stats_init(&earlier, SLOTS), 0);
+    stats_merge(&earlier, &threads[0]);
+    stats_merge(&later, &threads[0]);
+    stats_merge(&later, &threads[1]);
+    hist_record(&earlier.send_late, 10);
+    hist_record(&later.send_late, 10);
+    hist_record(&later.send_late, 2000);
+    stats_sub(&later, &earlier);
+    for (int s = 0; s < SLOTS; s++) {
+        const stats_entry_t *a = &later.entries[s], *b = &threads[1].entries[s];
+        assert_int_equal(a->requests, b->requests);
+        assert_int_equal(a->failures, b->failures);
+        assert_int_equal(a->content_bytes, b->content_bytes);
+        assert_memory_equal(a->errors, b->errors, sizeof a->errors);
+        assert_memory_equal(a->status, b->status, sizeof a->status);
+        assert_int_equal(hist_count(&a->latency), hist_count(&b->latency));
+        assert_int_equal(hist_percentile(&a->latency, 50), hist_percentile(&b->latency, 50));
+    }
+    assert_int_equal(later.bytes_read, threads[1].bytes_read);
+    assert_int_equal(hist_count(&later.send_late), 1);
+    stats_free(&later);
+    stats_free(&earlier);
+
     free(agg);
     free(one);
     stats_free(&snap);
