@@ -24,7 +24,7 @@
 # one row per second of the run: users at second i vs min(50 i, 2000) (target +-5 %).
 #
 # --busy-poll USEC gives B `--busy-poll USEC` (pixload polls instead of sleeping when idle; the
-# generator has core 0 to itself here). Default 0: pixload's default.
+# generator has core 0 to itself here). Without it B runs with pixload's default.
 #
 # --aa runs wrk as B too: both ratios must read ~1.00 (the harness's own bias); the RSS and
 # ramp steps are skipped.
@@ -35,7 +35,7 @@
 set -euo pipefail
 
 rounds=5 secs=10 conns=100 light_conns=1 aa=0 rss_conns=2000 ramp_users=2000 ramp_rate=50 quiet_max=120
-retries=2 disturbed_pct=5 busy_poll=0
+retries=2 disturbed_pct=5 busy_poll=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift ;;
@@ -102,7 +102,7 @@ gen_cmd() {
   local label=$1 url=$2 c=$3 dur=$4
   case "$label" in
     wrk|wrk-B) CMD=(wrk -t 1 -c "$c" -d "${dur}s" --latency "$url") ;;
-    pixload)   CMD=("$PIXLOAD" --threads 1 --busy-poll "$busy_poll" -c "$c" -t "${dur}s" --latency "$url") ;;
+    pixload)   CMD=("$PIXLOAD" --threads 1 ${busy_poll:+--busy-poll "$busy_poll"} -c "$c" -t "${dur}s" --latency "$url") ;;
   esac
 }
 
@@ -199,7 +199,7 @@ fi
        "Linux $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$PIXLOAD" --version), $(nginx -v 2>&1 | cut -d: -f2 | sed 's/^ //')."
   echo "Servers pinned to core $SERVER_CPU (nginx worker_processes 1 serving /1k, 1024 bytes; pixd --threads 1 serving"
   echo "/thumb, ${SIZE[pixd]} bytes), load generator on core $LOAD_CPU. $rounds rounds; in each, per target, A then B (odd rounds)"
-  if [ "$aa" = 1 ]; then b_cmd="wrk -t 1 -c $conns -d ${secs}s --latency"; else b_cmd="pixload --threads 1 --busy-poll $busy_poll -c $conns -t ${secs}s --latency"; fi
+  if [ "$aa" = 1 ]; then b_cmd="wrk -t 1 -c $conns -d ${secs}s --latency"; else b_cmd="pixload --threads 1 ${busy_poll:+--busy-poll $busy_poll }-c $conns -t ${secs}s --latency"; fi
   echo "or B then A (even rounds): A \`wrk -t 1 -c $conns -d ${secs}s --latency\`, B \`$b_cmd\`$([ "$light_conns" -gt 0 ] && echo ";" \
        "then both again at -c $light_conns")."
   echo

@@ -22,7 +22,9 @@ struct loop {
     int epfd;
     volatile int stop;
     bool wake_pending;
-    unsigned busy_poll_us;
+    unsigned busy_poll_us, busy_poll_batch;
+    int last_batch; /* events the last wait returned */
+    bool polled;    /* the last wait's events were found by polling */
     uint64_t now_ms;
     int64_t wall_s;
 
@@ -280,12 +282,18 @@ static uint64_t mono_us(void)
 static int wait_events(loop_t *loop, struct epoll_event *evs)
 {
     int timeout = next_timeout(loop);
-    if (loop->busy_poll_us && timeout != 0) {
+    /* Polling starts after a batch and goes on while it finds events in time: under load events
+     * come one at a time too, and waking for each was what polling saves. */
+    bool poll = loop->busy_poll_us && timeout != 0 && (loop->polled || loop->last_batch >= (int)loop->busy_poll_batch);
+    loop->polled = false;
+    if (poll) {
         uint64_t until = mono_us() + loop->busy_poll_us;
         do {
             int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, 0);
-            if (n != 0)
+            if (n != 0) {
+                loop->polled = true;
                 return n;
+            }
         } while (mono_us() < until);
     }
     return epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
@@ -297,6 +305,7 @@ int loop_run(loop_t *loop)
     while (!loop->stop) {
         TESTHOOK("loop_wait"); /* a test lets events pile up into one batch */
         int n = wait_events(loop, evs);
+        loop->last_batch = n;
         if (n < 0 && errno != EINTR)
             return -errno;
         update_clock(loop);
@@ -345,7 +354,8 @@ int loop_post(loop_t *loop, loop_call_cb fn, void *arg)
     return 0;
 }
 
-void loop_set_busy_poll(loop_t *loop, unsigned usec)
+void loop_set_busy_poll(loop_t *loop, unsigned usec, unsigned min_batch)
 {
     loop->busy_poll_us = usec;
+    loop->busy_poll_batch = min_batch;
 }

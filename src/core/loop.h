@@ -55,8 +55,10 @@ int loop_run(loop_t *loop);
 /* Thread-safe: makes loop_run() return after the current iteration. */
 void loop_stop(loop_t *loop);
 
-/* Before sleeping in epoll, poll for usec microseconds (0, the default: never). */
-void loop_set_busy_poll(loop_t *loop, unsigned usec);
+/* Before sleeping in epoll, poll for usec microseconds (0, the default: never). With min_batch
+ * 1 always; above, only under load: after a wait that returned min_batch events or more, and
+ * then for as long as polling finds events; a lightly loaded loop sleeps at once. */
+void loop_set_busy_poll(loop_t *loop, unsigned usec, unsigned min_batch);
 
 /* Monotonic milliseconds, refreshed once per iteration (cheap to call often). */
 uint64_t loop_now_ms(const loop_t *loop);

@@ -40,9 +40,9 @@ static const char usage[] =
     "                          for http:// (a server without it is an error) [HTTP/1.1]\n"
     "      --max-streams N     with --h2: requests in flight per connection, each on its\n"
     "                          own stream (at most what the server allows)  [1]\n"
-    "      --busy-poll USEC    poll this long before sleeping when idle: no wake-up\n"
-    "                          latency, at the price of a busy core (use it when\n"
-    "                          pixload has cores of its own)              [0: off]\n"
+    "      --busy-poll USEC    poll this long before sleeping when idle, always: no\n"
+    "                          wake-up latency, at the price of a busy core; 0: never\n"
+    "                          [20, only after a batch of events: under load]\n"
     "  Counts and rates accept k and M suffixes (10k = 10000).\n"
     "\n"
     "Request:\n"
@@ -526,6 +526,7 @@ static int apply(load_config_t *c, seen_t *seen, int id, const char *opt, const 
         n = 0; /* "0" says off explicitly; parse_count wants 1 or more */
         if (strcmp(arg, "0") != 0 && parse_count(opt, arg, LOAD_MAX_BUSY_POLL_US, &n, err, errlen) < 0) return -1;
         c->busy_poll_us = (unsigned)n;
+        c->busy_poll_auto = false;
         return 0;
     case OPT_METHOD:
         if (!load_token_valid(arg, strlen(arg)))
@@ -792,6 +793,8 @@ load_config_status_t load_config_parse(load_config_t *c, int argc, char **argv, 
     c->pipeline = 1;
     c->max_streams = 1;
     c->timeout_ms = LOAD_DEFAULT_TIMEOUT_MS;
+    c->busy_poll_us = LOAD_DEFAULT_BUSY_POLL_US;
+    c->busy_poll_auto = true;
     c->b64_field = "image";
     c->max_body_memory = LOAD_DEFAULT_MAX_BODY_MEMORY;
     c->abort_delay_ms = LOAD_DEFAULT_ABORT_DELAY_MS;

@@ -34,6 +34,12 @@
 #define LOAD_DEFAULT_DURATION_MS 10000u /* when neither -t nor -n is given */
 #define LOAD_DEFAULT_TIMEOUT_MS 10000u
 #define LOAD_DEFAULT_SPAWN_RATE 1.0 /* users per second with -u, as locust */
+/* Without --busy-poll a thread polls this long before sleeping, but only after an epoll batch of
+ * LOAD_BUSY_POLL_BATCH events or more: under load an answer is then picked up without waking
+ * a sleeping core, whose cost on a virtual machine the server pays too (docs/pixload.md);
+ * lightly loaded, the thread sleeps at once. */
+#define LOAD_DEFAULT_BUSY_POLL_US 20u
+#define LOAD_BUSY_POLL_BATCH 2u
 #define LOAD_DEFAULT_MAX_BODY_MEMORY (512ull << 20) /* pre-built requests, bytes */
 #define LOAD_DEFAULT_ABORT_DELAY_MS 10000u /* --abort-on-fail judges after this (k6's delayAbortEval) */
 #define LOAD_MAX_THRESHOLDS 64u
@@ -110,6 +116,7 @@ typedef struct {
     bool h2;              /* --h2: HTTP/2 (h2 by ALPN for https, h2c with prior knowledge for http) */
     unsigned max_streams; /* --max-streams: with h2, streams in flight per connection, >= 1 */
     unsigned busy_poll_us; /* --busy-poll: each thread polls this long before sleeping */
+    bool busy_poll_auto;   /* not given: poll only after a batch of events (under load) */
 
     /* The request (without --scenario). method is NULL unless -m was given: the default
      * is GET, or POST when there is a body. */

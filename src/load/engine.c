@@ -1246,7 +1246,7 @@ engine_t *engine_start_logged(const load_config_t *cfg, const scenario_t *sc, co
         t->e = e;
         t->loop = loop_new();
         if (t->loop)
-            loop_set_busy_poll(t->loop, cfg->busy_poll_us);
+            loop_set_busy_poll(t->loop, cfg->busy_poll_us, cfg->busy_poll_auto ? LOAD_BUSY_POLL_BATCH : 1);
         /* Connection k goes to thread k % nt, so a ramp feeds every thread evenly. */
         t->nconns = cfg->connections / nt + (i < cfg->connections % nt);
         t->conns = calloc(t->nconns ? t->nconns : 1, sizeof *t->conns);

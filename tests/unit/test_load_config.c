@@ -70,7 +70,8 @@ static void test_defaults(void **state)
     assert_true(cfg.keepalive);
     assert_true(cfg.rate == 0);
     assert_int_equal(cfg.pipeline, 1);
-    assert_int_equal(cfg.busy_poll_us, 0);
+    assert_int_equal(cfg.busy_poll_us, LOAD_DEFAULT_BUSY_POLL_US);
+    assert_true(cfg.busy_poll_auto);
     assert_null(cfg.method);
     assert_int_equal(cfg.nheaders, 0);
     assert_int_equal(cfg.body_kind, LOAD_BODY_NONE);
@@ -141,6 +142,7 @@ static void test_load_shape(void **state)
     assert_error("--pipeline", "--pipeline", "0", "http://h/");
     assert_int_equal(parse("--busy-poll", "50", "http://h/", NULL), LOAD_CONFIG_RUN);
     assert_int_equal(cfg.busy_poll_us, 50);
+    assert_false(cfg.busy_poll_auto); /* given: always, not only under load */
     assert_int_equal(parse("--busy-poll", "0", "http://h/", NULL), LOAD_CONFIG_RUN);
     assert_int_equal(cfg.busy_poll_us, 0);
     assert_error("--busy-poll", "--busy-poll", "-1", "http://h/");
