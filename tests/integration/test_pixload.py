@@ -143,9 +143,11 @@ class PixloadTest(unittest.TestCase):
             self.assertEqual(t["failures"], 0)
             self.assertEqual(t["status"], {"200": n})
             self.assertEqual(reqs, n, "the server answered a different number of requests")
-            # keep-alive: one connection per user, none opened for nothing
-            self.assertEqual(conn, min(conns, n))
-            self.assertEqual(doc["connects"], min(conns, n))
+            # keep-alive: at most one connection per user, each one the server saw; a thread that
+            # starts after the others have used up -n opens none (none is opened for nothing)
+            self.assertEqual(conn, doc["connects"])
+            self.assertGreaterEqual(doc["connects"], 1)
+            self.assertLessEqual(doc["connects"], min(conns, n))
             self.assertEqual(t["content_bytes"], n * len(self.avatar))
 
     def test_status_tallies(self):
