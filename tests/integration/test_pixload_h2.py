@@ -169,7 +169,9 @@ class PixloadH2Test(unittest.TestCase):
         self.assertEqual(doc["total"]["status"], {"200": 2000})
         self.assertEqual(doc["total"]["content_bytes"], 2000 * len(self.avatar))
         self.assertEqual(reqs, 2000, "the server answered a different number of requests")
-        self.assertEqual((conns, doc["connects"]), (4, 4))
+        # at most the 4 (a thread starting after -n ran out opens none), each one the server saw
+        self.assertEqual(conns, doc["connects"])
+        self.assertIn(doc["connects"], range(1, 5))
         self.assertEqual(doc["max_streams"], 10)
         self.assertEqual(doc["streams_per_connection"], 10)
         self.assertIn("refused", doc["total"]["errors"])

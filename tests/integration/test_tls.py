@@ -225,7 +225,7 @@ class TlsTest(unittest.TestCase):
             doc = json.load(open(out.name))
         self.assertEqual(doc["total"]["requests"], 400)
         self.assertEqual(doc["total"]["failures"], 0)
-        self.assertEqual(doc["connects"], 8)
+        self.assertIn(doc["connects"], range(1, 9))  # a thread starting after -n ran out opens none
         self.assertEqual(self.status()["requests"] - before, 400 + 1)  # + the /status read
         # New connection (and handshake) per request, and an image body built in.
         with tempfile.NamedTemporaryFile(suffix=".json") as out, \
