@@ -660,13 +660,7 @@ def draw_latency_charts(out, latency):
                  f"set arrow from graph 0, first {slo_ms} to graph 1, first {slo_ms} nohead dt 3 lc rgb '#999999'",
                  f"set label 'SLO p99 {slo_ms} ms' at graph 0.01, first {slo_ms * 1.15} font ',8' textcolor rgb '#777777'",
                  "plot " + ", \\\n  ".join(plot)]
-        body = "\n".join(lines)
-        for term, ext in (("pngcairo size 1000,460 font 'DejaVu Sans,10' noenhanced", "png"),
-                          ("svg size 1000,460 font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
-            script = os.path.join(cdir, f"{fname}.{ext}.gp")
-            with open(script, "w") as f:
-                f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
-            subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
+        gnuplot_png_svg(cdir, fname, "1000,460", lines)
         drawn.append((fname, f"Latency under load, {CHART_LABELS[exp]}"))
     return drawn
 
@@ -679,6 +673,18 @@ CHARTS = [  # file, title, metric, y label, log scale
     ("content_size", "Average content size", "content", "bytes per response", False),
     ("request_count", "Request count per run (median of trials)", "requests", "requests (log scale)", True),
 ]
+
+
+def gnuplot_png_svg(cdir, fname, size, lines):
+    """Draws the gnuplot commands lines as cdir/fname.png and .svg of size "W,H" (each with its
+    script beside it, fname.EXT.gp)."""
+    body = "\n".join(lines)
+    for term, ext in ((f"pngcairo size {size} font 'DejaVu Sans,10' noenhanced", "png"),
+                      (f"svg size {size} font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
+        script = os.path.join(cdir, f"{fname}.{ext}.gp")
+        with open(script, "w") as f:
+            f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
+        subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
 
 
 def draw_charts(out, results_by_exp, names, exps):
@@ -724,13 +730,7 @@ def draw_charts(out, results_by_exp, names, exps):
             plot.append(f"'{dat}' using ($0+{offs[i]:.4f}):{y}:{text} with labels rotate by 90 left "
                         f"font ',7' textcolor rgb '#333333' notitle")
         lines.append("plot " + ", \\\n  ".join(plot))
-        body = "\n".join(lines)
-        for term, ext in (("pngcairo size 1200,520 font 'DejaVu Sans,10' noenhanced", "png"),
-                          ("svg size 1200,520 font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
-            script = os.path.join(cdir, f"{fname}.{ext}.gp")
-            with open(script, "w") as f:
-                f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
-            subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
+        gnuplot_png_svg(cdir, fname, "1200,520", lines)
         drawn.append((fname, title))
     return drawn
 
