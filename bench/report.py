@@ -631,9 +631,12 @@ def latency_table(latency, results_by_exp):
     return t
 
 
-def draw_latency_charts(out, latency):
+def draw_latency_charts(out, latency, slo):
     """Per experiment: p50 and p99 against the offered rate, one colour per contender (the hockey
-    stick), log-scaled latency; PNG and SVG."""
+    stick), log-scaled latency, the p99 SLO (from slo, bench/run's --slo expressions) as a line;
+    PNG and SVG."""
+    m = re.search(r"\bp99<=?([\d.]+)ms\b", slo)
+    slo_ms = float(m[1]) if m else None
     cdir = os.path.join(out, "charts")
     drawn = []
     for exp, by_name in latency.items():
@@ -651,15 +654,17 @@ def draw_latency_charts(out, latency):
             color = COLORS.get(n) or PALETTE[i % len(PALETTE)]
             plot.append(f"'{dat}' using 1:3 with linespoints lw 2 pt 7 lc rgb '{color}' title '{n} p99'")
             plot.append(f"'{dat}' using 1:2 with linespoints lw 1 dt 2 pt 6 lc rgb '{color}' title '{n} p50'")
-        slo_ms = 50
         lines = ["set datafile separator '\\t'", "set key autotitle columnhead",
                  f"set title 'Latency under load, {CHART_LABELS[exp]}: p50 and p99 against the offered rate' font ',13'",
                  "set xlabel 'offered requests/s (open loop)'", "set ylabel 'milliseconds (log scale)'",
                  "set logscale y", "set grid xtics ytics lc rgb '#dddddd'", "set border 3", "set xtics nomirror",
                  "set ytics nomirror", "set key outside right top vertical", "set xrange [0:*]",
-                 f"set arrow from graph 0, first {slo_ms} to graph 1, first {slo_ms} nohead dt 3 lc rgb '#999999'",
-                 f"set label 'SLO p99 {slo_ms} ms' at graph 0.01, first {slo_ms * 1.15} font ',8' textcolor rgb '#777777'",
                  "plot " + ", \\\n  ".join(plot)]
+        if slo_ms:
+            lines[-1:-1] = [f"set arrow from graph 0, first {slo_ms:g} to graph 1, first {slo_ms:g} nohead dt 3 "
+                            "lc rgb '#999999'",
+                            f"set label 'SLO p99 {slo_ms:g} ms' at graph 0.01, first {slo_ms * 1.15:g} font ',8' "
+                            "textcolor rgb '#777777'"]
         gnuplot_png_svg(cdir, fname, "1000,460", lines)
         drawn.append((fname, f"Latency under load, {CHART_LABELS[exp]}"))
     return drawn
@@ -881,7 +886,7 @@ def main():
                  f"`{meta.get('cmd_latency_base64', '')}`. Few, short steps (bounded run time): the figure is "
                  f"coarse, within the interval its row names.")
         rep.table(latency_table(latency, results_by_exp))
-        for fname, ctitle in draw_latency_charts(out, latency):
+        for fname, ctitle in draw_latency_charts(out, latency, meta.get("slo", "")):
             rep.image(f"charts/{fname}.png", f"charts/{fname}.svg", ctitle)
 
     rep.heading(2, "Charts", "charts")
