@@ -13,8 +13,9 @@ contender replaces an earlier one of the same name). `names` prints the contende
 report order (others by name, then the references); `list` a table of them with their
 experiments and whether their Debian packages are installed; `show` renders one contender's
 templates into --run and prints shell assignments for bench/lib.sh (C_START, C_SETUP, C_VERSION,
-C_READY, C_SCHEME, C_CORES, C_CPUS, C_EXPERIMENTS, C_CHECKS: bench/check_peer.py's options,
-C_RENDERED: the rendered files); `target` the same C_EXPERIMENTS, C_READY and C_CHECKS for a server
+C_READY, C_SCHEME, C_CORES, C_CPUS, C_EXPERIMENTS, C_MAGIC, C_LATENCY, C_CHECKS: bench/check_peer.py's
+options, C_RENDERED: the rendered files); `target` the same C_EXPERIMENTS, C_READY, C_MAGIC,
+C_LATENCY and C_CHECKS for a server
 already running at URL (bench/run --target);
 `record` writes every named contender's declaration, installed package versions and, for the
 targets of bench/run --target, what is known about them, to OUT_JSON for bench/report.py.
@@ -35,6 +36,8 @@ PYTHON = "/usr/bin/python3"
 AVATAR_EXPERIMENTS = ("avatars", "avatars-ka", "avatars-h2")
 MAGIC_EXPERIMENTS = ("base64", "multipart", "imageurl")
 EXPERIMENTS = AVATAR_EXPERIMENTS + MAGIC_EXPERIMENTS
+# The experiments the "latency under load" runs (bench/run: pixload --find-max-rate) may step.
+LATENCY_EXPERIMENTS = ("avatars-ka", "base64")
 PLACEHOLDERS = ("port", "cores", "cpus", "avatars", "cert", "key", "run", "dir", "origin", "pixd", "python", "src")
 PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 # The server's core when it has one (the load generator and the harness keep core 0).
@@ -62,6 +65,8 @@ KEYS = {
     "from_memory": (lambda v: isinstance(v, bool), "true or false", False),
     "scheme": (lambda v: v in ("http", "https"), "\"http\" or \"https\"", "http"),
     "magic": (lambda v: v in ("pillow", "tolerance"), "\"pillow\" or \"tolerance\"", ""),
+    "latency": (lambda v: _str_list(v) and set(v) <= set(LATENCY_EXPERIMENTS),
+                "a list of " + ", ".join(LATENCY_EXPERIMENTS), []),
     "checks": (lambda v: _str_list(v) and set(v) <= {"redirect", "status"},
                "a list of \"redirect\", \"status\"", []),
     "templates": (_str_list, "a list of file names in the contender's folder", []),
@@ -96,6 +101,9 @@ def load(folder):
     serves_magic = [e for e in c["experiments"] if e in MAGIC_EXPERIMENTS]
     if serves_magic and not c["magic"]:
         raise FormatError(f"{path}: experiments {', '.join(serves_magic)} need 'magic' (\"pillow\" or \"tolerance\")")
+    not_declared = [e for e in c["latency"] if e not in c["experiments"]]
+    if not_declared:
+        raise FormatError(f"{path}: 'latency' names {', '.join(not_declared)}, which 'experiments' does not declare")
     if "avatars-h2" in c["experiments"] and c["scheme"] != "https":
         raise FormatError(f"{path}: 'avatars-h2' is HTTP/2 over TLS: it needs scheme = \"https\"")
     if c["reference_label"] and not c["reference"]:
@@ -183,7 +191,8 @@ def cmd_show(c, a):
             f.write(text)
     out = {"C_START": render(c["start"], values), "C_SETUP": render(c["setup"], values),
            "C_VERSION": render(c["version"], values), "C_READY": c["ready"], "C_SCHEME": c["scheme"],
-           "C_CORES": str(cores), "C_CPUS": cpus, "C_EXPERIMENTS": " ".join(c["experiments"])}
+           "C_CORES": str(cores), "C_CPUS": cpus, "C_EXPERIMENTS": " ".join(c["experiments"]),
+           "C_MAGIC": c["magic"], "C_LATENCY": " ".join(c["latency"])}
     for k, v in out.items():
         print(f"{k}={shlex.quote(v)}")
     print("C_CHECKS=(" + " ".join(shlex.quote(x) for x in check_args(c, c["experiments"], a.origin)) + ")")
@@ -198,7 +207,8 @@ def cmd_list(found):
         ref = f", reference ({c['reference_label']})" if c["reference"] else ""
         print(f"{n}: {c['description']}")
         print(f"    experiments: {' '.join(c['experiments'])}; {c['cores']} core(s), {c['scheme']}{ref}"
-              + (", from memory" if c["from_memory"] else "") + (f"; /magic: {c['magic']}" if c["magic"] else ""))
+              + (", from memory" if c["from_memory"] else "") + (f"; /magic: {c['magic']}" if c["magic"] else "")
+              + (f"; latency under load: {' '.join(c['latency'])}" if c["latency"] else ""))
         print("    packages: " + (", ".join(f"{p} {v or 'NOT INSTALLED'}" for p, v in vers.items()) or "none")
               + (" (bench/run installs them, or: scripts/install-deps.sh bench " + " ".join(missing) + ")" if missing else ""))
 
@@ -211,7 +221,8 @@ def target_entry(name, url, found, experiments):
     scheme = url.split(":", 1)[0]
     c = dict(found[name]) if name in found else {
         "name": name, "experiments": list(EXPERIMENTS), "reference": False, "reference_label": "",
-        "compare_to": "", "from_memory": False, "magic": "tolerance", "checks": [], "packages": [], "ready": "/-1"}
+        "compare_to": "", "from_memory": False, "magic": "tolerance", "checks": [], "packages": [], "ready": "/-1",
+        "latency": []}
     c.update(target=url, scheme=scheme, cores=None, packages_installed={},
              description=f"already running at {url} (--target: its CPU is not measured)"
                          + (f"; declared as {c['description']}" if name in found else ""),
@@ -224,6 +235,7 @@ def cmd_target(found, a):
     c = target_entry(a.name, a.url, found, a.experiments.split())
     print(f"C_EXPERIMENTS={shlex.quote(' '.join(c['experiments']))}")
     print(f"C_READY={shlex.quote(c['ready'])}")
+    print(f"C_MAGIC={shlex.quote(c['magic'])} C_LATENCY={shlex.quote(' '.join(c['latency']))}")
     print("C_CHECKS=(" + " ".join(shlex.quote(x) for x in check_args(c, c["experiments"], a.origin)) + ")")
 
 

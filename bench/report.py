@@ -78,7 +78,8 @@ def from_pixload(path):
     with open(path) as f:
         total = json.load(f)["total"]
     lat, n = total["latency_us"], total["requests"]
-    return {"rps": total["requests_per_s"], "requests": n, "failures": total["failures"],
+    kinds = {k: v for k, v in total.get("errors", {}).items() if v}
+    return {"rps": total["requests_per_s"], "requests": n, "failures": total["failures"], "kinds": kinds,
             "p50": lat["percentiles"]["50"] / 1e3 if n else None,
             "p99": lat["percentiles"]["99"] / 1e3 if n else None,
             "mean": lat["mean"] / 1e3 if n else None,
@@ -151,6 +152,11 @@ def read_runs(out, hz):
                     m = PARSERS[tool](os.path.join(out, "logs", rid + ".txt"))
             except (OSError, ValueError, KeyError):
                 m = {"rps": 0.0, "requests": 0, "failures": 0, "p50": None, "p99": None, "mean": None, "content": None}
+            m.setdefault("kinds", {})
+            # pixload's own report of the run (--html), and how it checked the answers' bodies.
+            page = os.path.join("html", rid + ".html")
+            m["html"] = page if tool == "pixload" and os.path.isfile(os.path.join(out, page)) else None
+            m["body_check"] = row.get("body_check") or ""
             # CPU shares are over the time between the counter readings around the run.
             window, load_cpu = float(row["window_s"]), float(row["loadgen_cpu_s"])
             origin, kernel = int(row["origin_ticks"]), int(row["kernel_ticks"])
@@ -203,8 +209,14 @@ def med(runs, key):
 def aggregate(runs):
     """Medians over the trials of one contender's main runs of one experiment."""
     ok = [r for r in runs if r["ok"]]
+    kinds = {}
+    for r in runs:
+        for k, v in r["kinds"].items():
+            kinds[k] = kinds.get(k, 0) + v
     agg = {"trials": len(runs), "trials_ok": len(ok), "tools": sorted({r["tool"] for r in runs}),
-           "failures": sum(r["failures"] for r in runs),
+           "failures": sum(r["failures"] for r in runs), "failure_kinds": kinds,
+           "body_check": sorted({r["body_check"] for r in runs}),
+           "html": [(r["trial"], r["html"]) for r in sorted(runs, key=lambda r: r["trial"]) if r["html"]],
            "rps_trials": [round(r["rps"], 1) for r in sorted(ok, key=lambda r: r["trial"])],
            "foreign_pct_max": max((r["foreign_pct"] for r in runs), default=0.0),
            "tw_at_start_max": max((r["tw_at_start"] for r in runs), default=0)}
@@ -314,10 +326,25 @@ def td(cell):
 
 
 def inline_html(text):
-    """Markdown's `code` and **bold** in escaped text."""
+    """Markdown's `code`, **bold** and [links](path) in escaped text."""
     s = html.escape(text, quote=False)
     s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    s = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', s)
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+
+
+def f_failures(a):
+    """All trials' failures, by kind where there are any; wrong answers (kind body) stand out."""
+    n, kinds = a["failures"], a["failure_kinds"]
+    if not n:
+        return "0"
+    text = f"{n:,} (" + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())) + ")" if kinds else f"{n:,}"
+    return f"**{text}: wrong answers**" if kinds.get("body") else text
+
+
+def f_reports(a):
+    """Links to pixload's HTML report of each trial."""
+    return " ".join(f"[t{t}]({page})" for t, page in a["html"]) or "–"
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -421,7 +448,7 @@ def versions(meta):
 def experiment_table(exp, results, starts, names, tw_wait, tw_max):
     t = Table("contender", "cores", "req/s (median)", "req/s spread", "p50 ms", "p99 ms",
               "mean ms", "content bytes", "requests", "failures (all trials)", "server CPU µs/req (spread)",
-              "CPU % server / load gen", "busy % core 0 / 1", "reference ÷ this")
+              "CPU % server / load gen", "busy % core 0 / 1", "reference ÷ this", "pixload report")
     notes = []
     for name in names:
         status = starts.get(name, ("not run",))[0]
@@ -437,10 +464,13 @@ def experiment_table(exp, results, starts, names, tw_wait, tw_max):
         cpu = "–" if a["server_us"] is None else f"{a['server_us']:,.0f}"
         if a["server_us_stat"]["kind"] in ("range", "interval"):
             cpu += f" ({f_spread(a['server_us_stat'], f_int)})"
+        ratio = compare(name, results)[0]
+        if a["failure_kinds"].get("body"):
+            ratio = f"**wrong answers** ({ratio})"
         t.add(name + tool, cores_of(name), f_rps(a["rps"]), spread, f_ms(a["p50"]), f_ms(a["p99"]),
-              f_ms(a["mean"]), f_int(a["content"]), f_int(a["requests"]), f_int(a["failures"]), cpu,
+              f_ms(a["mean"]), f_int(a["content"]), f_int(a["requests"]), f_failures(a), cpu,
               f"{f_pct(a['server_pct']).rstrip(' %')} / {a['load_pct']:.0f}",
-              f"{a['core0_pct']:.0f} / {a['core1_pct']:.0f}", compare(name, results)[0])
+              f"{a['core0_pct']:.0f} / {a['core1_pct']:.0f}", ratio, f_reports(a))
         if a["rps_min"] and a["rps_max"] and a["rps_max"] / a["rps_min"] > WIDE_SPREAD:
             why = ("a multi-process server: the kernel may hand most connections to one process, see Notes"
                    if CONTENDERS.get(name, {}).get("cores") == 2 else
@@ -455,11 +485,29 @@ def experiment_table(exp, results, starts, names, tw_wait, tw_max):
         if tw_wait and a["tw_at_start_max"] >= tw_max:
             notes.append(f"{name}: a run started among {a['tw_at_start_max']:,} TIME_WAIT sockets of earlier runs "
                          "(the bounded wait for them to drain ran out): its figures may be disturbed.")
+        if a["failure_kinds"].get("body"):
+            notes.append(f"{name}: **{a['failure_kinds']['body']:,} answers differed from Pillow's** under load (failures "
+                         "of kind body): its speed is that of wrong answers.")
         if a["failures"]:
             notes.append(f"{name}: {a['failures']:,} failed requests (see csv/*_failures.csv and logs/).")
         if a["foreign_pct_max"] > 5:
             notes.append(f"{name}: up to {a['foreign_pct_max']:.0f} % of the machine was busy with other work during a trial.")
     return t, notes
+
+
+def body_check_text(results, names):
+    """Which contenders' /magic answers were compared with Pillow's under load, and which not."""
+    ran = [n for n in names if n in results]
+    checked = [n for n in ran if any(results[n]["body_check"])]
+    unchecked = [n for n in ran if n not in checked]
+    text = ("Answers checked under load: every answer of " + (", ".join(checked) or "none") + " was compared with "
+            "Pillow's conversion of the test image (pixload `--check-field encoded_img --check-body`, /magic/multipart "
+            "`--check-body`: byte-identical, as their folders declare `magic = \"pillow\"`); a different answer is a "
+            "failure of kind body.")
+    if unchecked:
+        text += (" Not checked under load: " + ", ".join(unchecked) + " (`magic = \"tolerance\"`: its own algorithm, "
+                 "whose answers differ from Pillow's by design; checked within the tolerance before the run only).")
+    return text
 
 
 def crosscheck_table(runs):
@@ -531,6 +579,97 @@ def protocols_table(results_by_exp):
     return t
 
 
+# ---- latency under load ---------------------------------------------------------------------
+
+STEP = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)ms\s+([\d.]+)ms\s+([\d.]+)%\s+([\d.]+)ms\s+(pass|FAIL|late)\s*$")
+
+
+def from_maxrate(path):
+    """The steps and the verdict of one pixload --find-max-rate run, from its text output."""
+    text = open(path, errors="replace").read()
+    steps = [{"step": int(m[1]), "offered": float(m[2]), "achieved": float(m[3]), "p50": float(m[4]),
+              "p99": float(m[5]), "failed_pct": float(m[6]), "late_p90": float(m[7]), "slo": m[8]}
+             for m in (STEP.match(line) for line in text.splitlines()) if m]
+    best = re.search(r"^Highest rate under the SLO: ([\d.]+) requests/s(?: \(([\d.]+) broke it)?", text, re.M)
+    knee = re.search(r"^Knee of the latency curve: about ([\d.]+)", text, re.M)
+    late = re.search(r"^pixload could not keep the schedule at ([\d.]+)", text, re.M)
+    return {"steps": steps, "max_rate": float(best[1]) if best else None,
+            "broke_at": float(best[2]) if best and best[2] else None,
+            "knee": float(knee[1]) if knee else None, "generator_late_at": float(late[1]) if late else None}
+
+
+def read_latency(out, names):
+    """{experiment: {contender: from_maxrate(...) with its file}} of DIR/latency/EXP-NAME.txt."""
+    found = {}
+    ldir = os.path.join(out, "latency")
+    for exp in ("avatars-ka", "base64"):
+        for n in names:
+            path = os.path.join(ldir, f"{exp}-{n}.txt")
+            if os.path.isfile(path):
+                found.setdefault(exp, {})[n] = dict(from_maxrate(path), file=f"latency/{exp}-{n}.txt")
+    return found
+
+
+def latency_table(latency, results_by_exp):
+    t = Table("experiment", "contender", "max req/s under the SLO", "closed-loop req/s (median)",
+              "max under SLO ÷ closed loop", "knee req/s", "steps", "limit", "output")
+    for exp, by_name in latency.items():
+        for n, r in by_name.items():
+            closed = results_by_exp.get(exp, {}).get(n, {}).get("rps")
+            best = r["max_rate"]
+            if r["generator_late_at"] is not None:
+                limit = f"pixload could not keep the schedule at {f_rps(r['generator_late_at'])}/s"
+            elif best is None:
+                limit = "no rate tried met the SLO" if r["steps"] else "**no steps** (see its output)"
+            elif r["broke_at"] is None:
+                limit = "no step broke it: the highest tried"
+            else:
+                limit = f"broke at {f_rps(r['broke_at'])}/s"
+            t.add(CHART_LABELS[exp], n, f_rps(best), f_rps(closed),
+                  f_ratio(best / closed) if best and closed else "–", f_rps(r["knee"]), str(len(r["steps"])),
+                  limit, f"[text]({r['file']})")
+    return t
+
+
+def draw_latency_charts(out, latency, slo):
+    """Per experiment: p50 and p99 against the offered rate, one colour per contender (the hockey
+    stick), log-scaled latency, the p99 SLO (from slo, bench/run's --slo expressions) as a line;
+    PNG and SVG."""
+    m = re.search(r"\bp99<=?([\d.]+)ms\b", slo)
+    slo_ms = float(m[1]) if m else None
+    cdir = os.path.join(out, "charts")
+    drawn = []
+    for exp, by_name in latency.items():
+        names = [n for n in by_name if by_name[n]["steps"]]
+        if not names:
+            continue
+        fname = f"latency_{exp}"
+        plot = []
+        for i, n in enumerate(names):
+            dat = os.path.join(cdir, f"{fname}-{n}.dat")
+            with open(dat, "w") as f:
+                f.write("offered\tp50\tp99\n")
+                for st in sorted(by_name[n]["steps"], key=lambda st: st["offered"]):
+                    f.write(f"{st['offered']:.6g}\t{max(st['p50'], 0.001):.6g}\t{max(st['p99'], 0.001):.6g}\n")
+            color = COLORS.get(n) or PALETTE[i % len(PALETTE)]
+            plot.append(f"'{dat}' using 1:3 with linespoints lw 2 pt 7 lc rgb '{color}' title '{n} p99'")
+            plot.append(f"'{dat}' using 1:2 with linespoints lw 1 dt 2 pt 6 lc rgb '{color}' title '{n} p50'")
+        lines = ["set datafile separator '\\t'", "set key autotitle columnhead",
+                 f"set title 'Latency under load, {CHART_LABELS[exp]}: p50 and p99 against the offered rate' font ',13'",
+                 "set xlabel 'offered requests/s (open loop)'", "set ylabel 'milliseconds (log scale)'",
+                 "set logscale y", "set grid xtics ytics lc rgb '#dddddd'", "set border 3", "set xtics nomirror",
+                 "set ytics nomirror", "set key outside right top vertical", "set xrange [0:*]",
+                 "plot " + ", \\\n  ".join(plot)]
+        if slo_ms:
+            lines[-1:-1] = [f"set arrow from graph 0, first {slo_ms:g} to graph 1, first {slo_ms:g} nohead dt 3 "
+                            "lc rgb '#999999'",
+                            f"set label 'SLO p99 {slo_ms:g} ms' at graph 0.01, first {slo_ms * 1.15:g} font ',8' "
+                            "textcolor rgb '#777777'"]
+        gnuplot_png_svg(cdir, fname, "1000,460", lines)
+        drawn.append((fname, f"Latency under load, {CHART_LABELS[exp]}"))
+    return drawn
+
+
 # ---- charts ----------------------------------------------------------------------------------
 
 CHARTS = [  # file, title, metric, y label, log scale
@@ -539,6 +678,18 @@ CHARTS = [  # file, title, metric, y label, log scale
     ("content_size", "Average content size", "content", "bytes per response", False),
     ("request_count", "Request count per run (median of trials)", "requests", "requests (log scale)", True),
 ]
+
+
+def gnuplot_png_svg(cdir, fname, size, lines):
+    """Draws the gnuplot commands lines as cdir/fname.png and .svg of size "W,H" (each with its
+    script beside it, fname.EXT.gp)."""
+    body = "\n".join(lines)
+    for term, ext in ((f"pngcairo size {size} font 'DejaVu Sans,10' noenhanced", "png"),
+                      (f"svg size {size} font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
+        script = os.path.join(cdir, f"{fname}.{ext}.gp")
+        with open(script, "w") as f:
+            f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
+        subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
 
 
 def draw_charts(out, results_by_exp, names, exps):
@@ -584,13 +735,7 @@ def draw_charts(out, results_by_exp, names, exps):
             plot.append(f"'{dat}' using ($0+{offs[i]:.4f}):{y}:{text} with labels rotate by 90 left "
                         f"font ',7' textcolor rgb '#333333' notitle")
         lines.append("plot " + ", \\\n  ".join(plot))
-        body = "\n".join(lines)
-        for term, ext in (("pngcairo size 1200,520 font 'DejaVu Sans,10' noenhanced", "png"),
-                          ("svg size 1200,520 font 'DejaVu Sans,10' noenhanced dynamic", "svg")):
-            script = os.path.join(cdir, f"{fname}.{ext}.gp")
-            with open(script, "w") as f:
-                f.write(f"set terminal {term}\nset output '{os.path.join(cdir, fname + '.' + ext)}'\n{body}\n")
-            subprocess.run(["gnuplot", script], check=True, stderr=subprocess.PIPE)
+        gnuplot_png_svg(cdir, fname, "1200,520", lines)
         drawn.append((fname, title))
     return drawn
 
@@ -724,7 +869,25 @@ def main():
         rep.para(f"{what}. Load: `{cmd}`.")
         t, notes = experiment_table(e, results_by_exp[e], starts, names, int(meta["tw_wait"]), int(meta["tw_max"]))
         rep.table(t)
+        if e in ("base64", "multipart", "imageurl"):
+            rep.para(body_check_text(results_by_exp[e], names))
         rep.bullets(notes)
+
+    latency = read_latency(out, names)
+    if latency:
+        rep.heading(2, "Latency under load", "latency")
+        rep.para(f"For the contenders whose folder names them (`latency`), in trial 1: the highest open-loop rate at "
+                 f"which {' and '.join(f'`{x}`' for x in meta.get('slo', '').split())} held, found by stepping the "
+                 f"offered rate (`pixload --find-max-rate`: it starts at a quarter of the closed-loop req/s of the "
+                 f"same experiment, doubles while the SLO holds, then bisects; each step's first second discarded; "
+                 f"the true limit lies between the highest rate that held and the lowest that broke). Next to it the "
+                 f"closed-loop req/s of the same experiment (its table above), where a server may queue as much as "
+                 f"it likes. Load: `{meta.get('cmd_latency_avatars-ka', '')}` and "
+                 f"`{meta.get('cmd_latency_base64', '')}`. Few, short steps (bounded run time): the figure is "
+                 f"coarse, within the interval its row names.")
+        rep.table(latency_table(latency, results_by_exp))
+        for fname, ctitle in draw_latency_charts(out, latency, meta.get("slo", "")):
+            rep.image(f"charts/{fname}.png", f"charts/{fname}.svg", ctitle)
 
     rep.heading(2, "Charts", "charts")
     rep.para("The original experiment's four charts, one bar per contender, grouped by endpoint.")
@@ -770,7 +933,7 @@ def main():
                                                ratio_kind=compare(n, results_by_exp[e])[2],
                                                tied=compare(n, results_by_exp[e])[3])
                                        for n, a in results_by_exp[e].items()} for e in exps},
-                   "crosscheck": xc_pairs}, f, indent=1)
+                   "crosscheck": xc_pairs, "latency": latency}, f, indent=1)
 
 
 if __name__ == "__main__":

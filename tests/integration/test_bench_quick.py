@@ -8,9 +8,11 @@ and sanitizer builds) would take a quarter of an hour. No speed is asserted. The
 run also reads a contenders folder made here (--contenders-dir): `tiny`, a small Python server
 that must be started, verified and measured like the others, and `wrongbytes`, which answers
 altered avatar bytes and must be reported as failing verification and never measured. The HTML
-report must show its tables and every chart image; the screenshot goes to
-$PIXD_BUILD/artifacts/report.png. A second, short run measures a pixd started here with
---target (its CPU unknown to the suite).
+report must show its tables and every chart image, and link pixload's own HTML report of each
+run; the screenshot goes to $PIXD_BUILD/artifacts/report.png. Under load the /magic answers of a
+magic = "pillow" contender are checked against Pillow's (pixload --check-field/--check-body). A
+second, short run measures a pixd started here with --target (its CPU unknown to the suite),
+with the latency-under-load experiment (pixload --find-max-rate) its folder names.
 """
 import base64
 import csv
@@ -204,6 +206,36 @@ class BenchQuickTest(unittest.TestCase):
         for tool in ("| ab |", "| wrk |") + (("| h2load |",) if os.path.exists("/usr/bin/h2load") else ()):
             self.assertIn(tool, xc)
 
+    def runs(self):
+        with open(os.path.join(self.out, "runs.csv"), newline="") as f:
+            return list(csv.DictReader(f))
+
+    def test_pixload_html_reports_are_linked(self):
+        with open(os.path.join(self.out, "index.html")) as f:
+            index = f.read()
+        pixload_runs = [r["id"] for r in self.runs() if r["tool"] == "pixload"]
+        self.assertTrue(pixload_runs)
+        for rid in pixload_runs:
+            with self.subTest(run=rid):
+                page = os.path.join(self.out, "html", rid + ".html")
+                self.assertGreater(os.path.getsize(page), 1000)
+                if "-main-" in rid:
+                    self.assertIn(f'href="html/{rid}.html"', index)
+
+    def test_magic_answers_checked_under_load(self):
+        runs = {(r["contender"], r["experiment"]): r for r in self.runs() if r["role"] == "main"}
+        self.assertEqual(runs[("pixd", "base64")]["body_check"], "field encoded_img")
+        self.assertEqual(runs[("pixd", "imageurl")]["body_check"], "field encoded_img")
+        self.assertEqual(runs[("pixd", "multipart")]["body_check"], "body")
+        self.assertEqual(runs[("flask", "base64")]["body_check"], "field encoded_img")
+        self.assertEqual(runs[("go", "base64")]["body_check"], "")   # magic = "tolerance"
+        res = self.results()["experiments"]
+        for exp in ("base64", "multipart", "imageurl"):
+            self.assertEqual(res[exp]["pixd"]["failure_kinds"].get("body", 0), 0, exp)
+            self.assertEqual(res[exp]["pixd"]["failures"], 0, exp)
+        base64_section = self.summary().split("\n## /magic/base64\n", 1)[1].split("\n## ", 1)[0]
+        self.assertIn("Not checked under load: go", base64_section)
+
     def test_outputs(self):
         csvs = os.listdir(os.path.join(self.out, "csv"))
         self.assertIn("base64-pixd-pixload-main-t1_stats.csv", csvs)
@@ -266,7 +298,7 @@ class BenchTargetTest(unittest.TestCase):
                                     stderr=subprocess.DEVNULL)
         env = dict(os.environ, PIXD_BUILD=BUILD)
         cls.proc = subprocess.run([os.path.join(SRC, "bench", "run"), "--quick", "--no-crosscheck", "--out", cls.out,
-                                   "--experiments", "avatars-ka,base64", "--avatars", avatars,
+                                   "--experiments", "avatars-ka,base64,latency", "--avatars", avatars,
                                    "--target", f"pixd=http://127.0.0.1:{port}", "--target", f"far=http://127.0.0.1:{port}"],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         cls.log = cls.proc.stdout.decode(errors="replace")
@@ -294,6 +326,27 @@ class BenchTargetTest(unittest.TestCase):
                     self.assertNotEqual(res["experiments"][exp][name]["ratio_kind"], "cpu")
         with open(os.path.join(self.out, "summary.md")) as f:
             self.assertIn("their server CPU is not available", f.read())
+
+    def test_latency_under_load(self):
+        """pixd's folder names avatars-ka and base64 for the latency runs; a generic target none."""
+        self.assertEqual(self.proc.returncode, 0, self.log[-4000:])
+        with open(os.path.join(self.out, "results.json")) as f:
+            latency = json.load(f)["latency"]
+        self.assertEqual(sorted(latency), ["avatars-ka", "base64"])
+        for exp in ("avatars-ka", "base64"):
+            with self.subTest(experiment=exp):
+                self.assertEqual(sorted(latency[exp]), ["pixd"])
+                steps = latency[exp]["pixd"]["steps"]
+                self.assertGreater(len(steps), 0)
+                self.assertTrue(all(st["offered"] > 0 and st["p99"] >= st["p50"] for st in steps), steps)
+                for ext in ("png", "svg"):
+                    self.assertGreater(os.path.getsize(os.path.join(self.out, "charts", f"latency_{exp}.{ext}")), 1000)
+        with open(os.path.join(self.out, "summary.md")) as f:
+            md = f.read()
+        rows = [line for line in md.split("\n## Latency under load\n", 1)[1].split("\n## ", 1)[0].splitlines()
+                if line.startswith("| ")]
+        self.assertEqual(len(rows), 1 + 2, rows)   # the head, and a row per experiment
+        self.assertIn("](charts/latency_base64.png)", md)
 
 
 if __name__ == "__main__":
