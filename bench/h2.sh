@@ -94,7 +94,7 @@ done
 if [[ " $gens " == *" pixload "* ]]; then
   if [ ! -x "$PIXLOAD" ]; then
     echo "h2.sh: $PIXLOAD does not exist (build it, set PIXLOAD=..., or GENS=h2load)" >&2; exit 2
-  elif ! "$PIXLOAD" --help 2>&1 | grep -q -- '--h2 '; then
+  elif ! grep -q -- '--h2 ' <<<"$("$PIXLOAD" --help 2>&1)"; then  # not a pipe: grep -q would cut --help off (SIGPIPE)
     echo "h2.sh: warning: $PIXLOAD has no --h2 yet: measuring with h2load only" >&2
     gens=${gens//pixload/}
   fi
