@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from pixd_env import HOOKS, Pixd, make_image
+from pixd_env import HOOKS, Pixd, make_image, wait_until
 
 needs_hooks = unittest.skipUnless(HOOKS, "needs pixd built with -DPIXD_TEST_HOOKS=ON")
 
@@ -475,12 +475,10 @@ class LargeAvatarTest(unittest.TestCase):
             second = os.urandom(3 << 19)
             with open(os.path.join(srv.dir, "big.png"), "r+b") as f:  # in place, same size
                 f.write(second)
-            for _ in range(200):  # inotify's word reaches pixd's loop in its own time
-                r = c.request("GET", "/big")
-                if r.body == second:
-                    break
-                time.sleep(0.02)
-            self.assertEqual((r.status, r.body == second, r.header("etag")), (200, True, fnv1a64(second)))
+            # inotify's word reaches pixd's loop in its own time
+            r = wait_until(lambda: (lambda r: r if r.body == second else None)(c.request("GET", "/big")),
+                           "the rewritten file is not served")
+            self.assertEqual((r.status, r.header("etag")), (200, fnv1a64(second)))
             # a read that raced the rewrite may have made one snapshot more, never fewer
             self.assertGreaterEqual(alive(srv)["cache"]["slow_loads"], 2)
             c.close()

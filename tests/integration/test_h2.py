@@ -31,7 +31,7 @@ from hpack import Decoder, Encoder
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
-from pixd_env import HOOKS, Pixd, free_port, make_image
+from pixd_env import HOOKS, Pixd, free_port, make_image, wait_until
 from test_tls import make_cert
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -270,12 +270,9 @@ class H2Test(unittest.TestCase):
 
     def settle_bodies(self):
         """memory.bodies once the server has let go of every body (it may lag the client)."""
-        for _ in range(200):
-            n = self.status()["memory"]["bodies"]
-            if n == 0:
-                return 0
-            time.sleep(0.02)
-        return n
+        wait_until(lambda: self.status()["memory"]["bodies"] == 0,
+                   lambda: f"bodies still held: {self.status()['memory']}")
+        return 0
 
     # ---- real clients ------------------------------------------------------------------------
 
@@ -436,11 +433,8 @@ class H2Test(unittest.TestCase):
             sid = c.request("POST", "/magic/base64", [("content-length", str(1 << 20))], end=False)
             c.conn.send_data(sid, b"x" * 16384)
             c.flush()
-            for _ in range(200):  # the body is charged once its head is in
-                if self.status()["memory"]["bodies"] >= 1 << 20:
-                    break
-                time.sleep(0.01)
-            self.assertGreaterEqual(self.status()["memory"]["bodies"], 1 << 20)
+            wait_until(lambda: self.status()["memory"]["bodies"] >= 1 << 20,  # charged once its head is in
+                       "the announced body was never charged")
             c.conn.reset_stream(sid)
             c.flush()
             self.assertEqual(self.settle_bodies(), 0)
@@ -596,12 +590,9 @@ class H2LifecycleTest(unittest.TestCase):
             c.barrier()  # the cancel has reached the queued job before the pool looks at it
             srv.release("pool_job")
             self.assertEqual(c.wait(held)["status"], 200)
-            for _ in range(200):
-                if srv.status()["jobs"]["dropped"] == 1:
-                    break
-                time.sleep(0.02)
-            st = srv.status()
-            self.assertEqual((st["jobs"]["dropped"], st["memory"]["bodies"]), (1, 0))
+            # The pool counts the drop, then the loop frees the body: wait for both states.
+            wait_until(lambda: (lambda st: (st["jobs"]["dropped"], st["memory"]["bodies"]) == (1, 0))(srv.status()),
+                       lambda: f"the reset stream's job not dropped, or its body not freed: {srv.status()}")
             self.assertEqual(c.get("/status")["status"], 200)
         finally:
             self.assertEqual(srv.stop(), 0)

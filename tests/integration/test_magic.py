@@ -720,11 +720,7 @@ class LoopNotBlockedTest(MagicBase):
             c = self.connect(srv, timeout=60)
             body = json.dumps({"image_url": origin.url("/slow")}).encode()
             c.send(b"POST /magic/imageurl HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            for _ in range(1000):  # until the download has reached the origin
-                if "/slow" in origin.hits:
-                    break
-                time.sleep(0.01)
-            self.assertIn("/slow", origin.hits)
+            wait_until(lambda: "/slow" in origin.hits, "the download never reached the origin")
             a = self.connect(srv)
             for _ in range(20):
                 r = a.request("GET", "/1000")

@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from pixd_env import PIXD_BIN, Conn, Pixd, curl, free_port, make_image
+from pixd_env import PIXD_BIN, Conn, Pixd, curl, free_port, make_image, wait_until
 from test_page import CHROMIUM, Chromium, convert_in_browser
 
 PIXLOAD_BIN = os.environ.get(
@@ -71,14 +71,13 @@ class TlsTest(unittest.TestCase):
         """pixd's request count once the last answers of earlier tests are counted too (a
         client can read an answer before the server thread has counted it); each read of
         /status counts one."""
-        n = self.status()["requests"]
-        for _ in range(40):
-            time.sleep(0.05)
+        last = [self.status()["requests"]]
+
+        def settled():  # only our own read came in since the last one
             m = self.status()["requests"]
-            if m == n + 1:
-                return m
-            n = m
-        self.fail("pixd's request count does not settle")
+            done, last[0] = m == last[0] + 1, m
+            return m if done else None
+        return wait_until(settled, "pixd's request count does not settle", pause=0.05)
 
     def status(self):
         return json.loads(self.srv.connect().request("GET", "/status").body)
