@@ -212,6 +212,36 @@ static void test_two_connections_one_thread(void **state)
     pair_close(&b);
 }
 
+/* A large write leaves as one batch of records: four records' worth is taken by one call
+ * (one send), where a record per call was the rule; a larger one is taken in batches. */
+static void test_batch(void **state)
+{
+    pair_t p;
+    pair_open(&p, 0);
+    transfer(&p.cli, &p.srv, (const uint8_t *)"x", 1, 1, false); /* handshake done */
+    int big = 1 << 20;
+    setsockopt(p.srv.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(p.cli.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    size_t len = 100000;
+    uint8_t *data = malloc(len), *got = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 11);
+    struct iovec v[2] = {{data, 100}, {data + 100, len - 100}}; /* gathered, then in place */
+    assert_int_equal(p.srv.ops->writev(&p.srv, v, 2), 4 * 16384);
+    unsigned first = io_iov_advance(v, 0, 2, 4 * 16384);
+    assert_int_equal(p.srv.ops->writev(&p.srv, v + first, 2 - (int)first), (ssize_t)(len - 4 * 16384));
+    size_t n = 0;
+    while (n < len) {
+        ssize_t r = p.cli.ops->read(&p.cli, got + n, len - n);
+        assert_true(r > 0);
+        n += (size_t)r;
+    }
+    assert_memory_equal(got, data, len);
+    free(data);
+    free(got);
+    pair_close(&p);
+}
+
 /* Three records arrive together; a reader with a small buffer gets them all through
  * io->pending, without another byte on the socket. */
 static void test_pending(void **state)
@@ -324,7 +354,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* as pixd and pixload: a write to a closed peer is an error */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_data), cmocka_unit_test(test_two_connections_one_thread),
-        cmocka_unit_test(test_pending),
+        cmocka_unit_test(test_pending),            cmocka_unit_test(test_batch),
         cmocka_unit_test(test_close_notify),       cmocka_unit_test(test_not_tls),
         cmocka_unit_test(test_eof_in_handshake),   cmocka_unit_test(test_ctx_errors),
     };
