@@ -468,17 +468,20 @@ upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struc
         return NULL;
     }
     pthread_mutex_init(&u->store_lock, NULL);
-    if (u->enabled) {
-        u->dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int e = u->dirfd < 0 ? -errno : durable_clean_temps(u->dirfd);
-        if (e < 0) {
-            snprintf(err, errlen, "avatar folder %s: %s", cfg->avatars, strerror(-e));
-            upload_free(u);
-            return NULL;
-        }
-        if (e > 0)
-            fprintf(stderr, "pixd: removed %d temporary file(s) of interrupted uploads\n", e);
+    /* Temporary files are pixd's own interrupted writes (uploads, the hash index): removed at
+     * every start, uploads on or not, or a restart with uploads off would keep them for good.
+     * Only an upload needs the folder writable: without uploads a failure is a warning. */
+    u->dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = u->dirfd < 0 ? -errno : durable_clean_temps(u->dirfd);
+    if (e < 0 && u->enabled) {
+        snprintf(err, errlen, "avatar folder %s: %s", cfg->avatars, strerror(-e));
+        upload_free(u);
+        return NULL;
     }
+    if (e < 0)
+        fprintf(stderr, "pixd: warning: temporary files in %s not removed: %s\n", cfg->avatars, strerror(-e));
+    if (e > 0)
+        fprintf(stderr, "pixd: removed %d temporary file(s) of interrupted uploads\n", e);
     return u;
 }
 

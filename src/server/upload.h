@@ -27,7 +27,8 @@ struct avatar_store;
 typedef struct upload upload_t;
 
 /* Loads the token and key files named in cfg (either may be absent), opens the folder and
- * removes what interrupted uploads left. NULL with a message on a bad file or folder. */
+ * removes what interrupted uploads left, whether uploads are on or not. NULL with a message
+ * on a bad file, or on a folder that cannot be cleaned when uploads are on. */
 upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struct avatar_store *avatars, char *err,
                      size_t errlen);
 void upload_free(upload_t *u);

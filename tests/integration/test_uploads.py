@@ -297,6 +297,23 @@ class UploadsOff(TmpFolder, unittest.TestCase):
             srv.stop()
 
 
+    def test_leftover_temporary_files_removed_without_uploads(self):
+        os.makedirs(self.folder, exist_ok=True)
+        temps = [".tmp-alice.jpg-Ab3dEf9hIj0k", ".tmp-.pixd-index-000000000000"]
+        kept = [".tmp-short", "alice.tmp-x"]  # not durable.c's names
+        for name in temps + kept:
+            with open(os.path.join(self.folder, name), "wb") as f:
+                f.write(b"half a picture")
+        srv = Server(self.folder)  # neither token nor key: uploads off
+        try:
+            names = set(srv.files())
+            self.assertFalse(names & set(temps), names)
+            self.assertLessEqual(set(kept), names)
+            self.assertIn("removed 2 temporary file(s)", srv.output())
+        finally:
+            srv.stop()
+
+
 class Auth(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
