@@ -384,6 +384,7 @@ class VariantBounds(unittest.TestCase):
         srv = Pixd("--variants-per-source", "3")
         try:
             srv.write("alice.jpg", make_image("JPEG", size=(100, 100)))
+            srv.write("bob.jpg", make_image("JPEG", size=(100, 100)))
             for s in range(10, 16):
                 self.assertEqual(get(srv, f"/alice?s={s}")[0], 200)
             m = metrics(srv)
@@ -391,6 +392,14 @@ class VariantBounds(unittest.TestCase):
             self.assertEqual(m["pixd_variant_renders_total"], 6)
             self.assertGreaterEqual(m['pixd_cache_evictions_total{cache="variants"}'], 3)
             self.assertEqual(m["pixd_variants_per_source_max"], 3)
+            self.assertEqual(m["pixd_variants_per_source_held"], 3)
+            self.assertEqual(m["pixd_variant_source_evictions_total"], 3)
+            for s in (10, 11):  # another source: held stays the most of any one source
+                self.assertEqual(get(srv, f"/bob?s={s}")[0], 200)
+            m = metrics(srv)
+            self.assertEqual((m["pixd_variants_per_source_held"], m["pixd_variant_source_evictions_total"]), (3, 3))
+            srv.write("alice.jpg", make_image("JPEG", size=(90, 90)))  # drops alice's variants
+            wait_until(lambda: metrics(srv)["pixd_variants_per_source_held"] == 2, "alice's variants kept")
         finally:
             srv.stop()
 
