@@ -726,6 +726,30 @@ class Limits(TmpFolder, unittest.TestCase):
             srv.stop()
 
 
+    def test_default_max_side_and_stored_quality(self):
+        """Without --upload-max-side a picture is bounded to 1024 px, and the JPEG kept is at
+        quality 90 (upload.h): the same quantization tables as Pillow's (libjpeg's) at 90."""
+        srv = Server(self.folder, token=TOKEN)
+        try:
+            grad = Image.linear_gradient("L").resize((1500, 1000)).convert("RGB")
+            r = srv.put("/wide", encode(grad, "JPEG", quality=95), BEARER)
+            self.assertEqual(r.status, 201, r)
+            name, data = srv.stored("wide")
+            im = decode(data)
+            self.assertEqual((name, im.format), ("wide.jpg", "JPEG"))
+            self.assertEqual(max(im.size), 1024)
+            self.assertLessEqual(abs(im.size[1] - 683), 1, im.size)
+            ref = decode(encode(Image.new("RGB", (16, 16)), "JPEG", quality=90))
+            self.assertEqual(im.quantization, ref.quantization)
+            self.assertNotEqual(im.quantization, decode(encode(Image.new("RGB", (16, 16)), "JPEG",
+                                                               quality=89)).quantization)
+            r = srv.put("/small", solid("JPEG", (1024, 300), (10, 20, 30)), BEARER)
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(decode(srv.stored("small")[1]).size, (1024, 300))  # at the bound: unchanged
+        finally:
+            srv.stop()
+
+
 # ---- 3. kill -9 in the middle of uploads -------------------------------------------------------
 
 class CrashAtomicity(TmpFolder, unittest.TestCase):
