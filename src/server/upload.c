@@ -185,23 +185,16 @@ static void run_put(job_t *j)
     snprintf(name, sizeof name, "%s%s", j->uid, fmt == IMG_FMT_PNG ? ".png" : ".jpg");
     pthread_mutex_lock(&u->store_lock);
     bool existed = exists(j);
-    int e = 0;
-    /* The address first: a bad one leaves everything as it was. */
-    if (j->email_len)
-        e = hashindex_register(u->hashes, j->email, j->email_len, j->uid, strlen(j->uid));
-    if (e == -EINVAL) {
-        pthread_mutex_unlock(&u->store_lock);
-        fail(j, 400, "invalid email address");
-        free(data);
-        return;
-    }
     /* The new file is in place before the others go, so a reader always finds a picture. */
-    if (e == 0)
-        e = durable_replace_batch(u->dirfd, name, data, len, 0644);
+    int e = durable_replace_batch(u->dirfd, name, data, len, 0644);
     if (e == 0)
         e = unlink_others(j, name) < 0 ? -EIO : 0;
     if (e == 0)
         e = durable_sync_dir(u->dirfd);
+    /* The address's names move only once the picture is stored: an upload that fails leaves
+     * them where they were (the address was checked before the job). */
+    if (e == 0 && j->email_len)
+        e = hashindex_register(u->hashes, j->email, j->email_len, j->uid, strlen(j->uid));
     avatar_forget(u->avatars, j->uid, strlen(j->uid)); /* also after a failure: trust the disk */
     pthread_mutex_unlock(&u->store_lock);
     free(data);
@@ -322,7 +315,7 @@ static int set_email(const char *v, size_t n, bool escaped, job_t *j)
         memcpy(j->email, v, n);
         e = (ssize_t)n;
     }
-    if (e <= 0)
+    if (e <= 0 || !hashindex_email_valid(j->email, (size_t)e))
         return -1;
     j->email_len = (size_t)e;
     return 0;

@@ -619,6 +619,25 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(self.srv.request("DELETE", "/jane2", headers=BEARER).status, 404)
         self.assertEqual(self.srv.request("DELETE", "/never-was", headers=BEARER).status, 404)
 
+    def test_failed_upload_leaves_the_names(self):
+        """An upload whose file cannot be stored moves no /avatar/<hash> name, in memory or in
+        .pixd-index: the names are registered only after the picture is."""
+        h = md5("kept@example.com")
+        self.assertEqual(self.put("/keeper?email=kept%40example.com", self.red).status, 201)
+        self.assertNamed(h, "keeper")
+        with open(os.path.join(self.srv.dir, ".pixd-index")) as f:
+            index = f.read()
+        os.mkdir(os.path.join(self.srv.dir, "thief.jpg"))  # the rename over it fails, even as root
+        try:
+            r = self.put("/thief?email=kept%40example.com", self.green)
+            self.assertEqual(r.status, 500, r)
+        finally:
+            os.rmdir(os.path.join(self.srv.dir, "thief.jpg"))
+        self.assertNamed(h, "keeper")
+        with open(os.path.join(self.srv.dir, ".pixd-index")) as f:
+            self.assertEqual(f.read(), index)
+        self.assertFalse([n for n in self.srv.files() if n.startswith("thief") or TEMP_RE.match(n)])
+
     def test_crop(self):
         im = Image.new("RGB", (200, 100), (250, 0, 0))
         im.paste((0, 0, 250), (100, 0, 200, 100))
