@@ -11,6 +11,7 @@ reloaded on SIGHUP without a restart.
 
 Every image is generated here with Pillow.
 """
+import base64
 import hashlib
 import hmac
 import io
@@ -428,6 +429,21 @@ class Auth(unittest.TestCase):
         body, ctype = multipart({"image": self.pic})  # the picture alone is fine
         self.assertEqual(self.srv.put(signed_path(KEY_NEW, "PUT", "formsigned"), body, ctype=ctype).status, 201)
 
+    def test_json_fields_of_a_signed_upload_403(self):
+        # The same rule for a JSON body: only the signed URL may carry email and crop.
+        b64 = base64.b64encode(self.pic).decode()
+        for fields in ({"email": "victim@example.com"}, {"crop": "0,0,5,5"}):
+            body = json.dumps({"image": b64, **fields}).encode()
+            r = self.srv.put(signed_path(KEY_NEW, "PUT", "jsonsigned"), body, ctype="application/json")
+            self.assertRefused(r, 403, "signed URL")
+        self.assertEqual(self.srv.get(f"/avatar/{md5('victim@example.com')}?d=404").status, 404)
+        self.assertNotIn("jsonsigned.jpg", self.srv.files())
+        path = signed_path(KEY_NEW, "PUT", "jsonsigned", {"email": "signer@example.com"})
+        r = self.srv.put(path, json.dumps({"image": b64}).encode(), ctype="application/json")
+        self.assertEqual(r.status, 201, r)
+        wait_until(lambda: self.srv.get(f"/avatar/{md5('signer@example.com')}?d=404").status == 200,
+                   "the signed address does not name the picture")
+
 
 class KeyRotation(TmpFolder, unittest.TestCase):
     def test_rotation_and_reload(self):
@@ -545,6 +561,31 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(r.status, 400, r)
         self.assertIn("image", error_of(r))
         self.assertEqual(self.put("/form2", b"").status, 400)  # no body at all
+
+    def test_json_body(self):
+        """{"image": "<base64>", "email": ..., "crop": ...}, as /magic/base64 takes its picture."""
+        b64 = base64.b64encode(self.red).decode()
+        body = json.dumps({"image": b64, "email": "Json@Example.com", "crop": "2,2,10,6"}).encode()
+        r = self.put("/json1", body, ctype="application/json")
+        self.assertEqual(r.status, 201, r)
+        name, data = self.srv.stored("json1")
+        self.assertEqual((name, decode(data).size), ("json1.jpg", (10, 6)))
+        self.assertTrue(near(mean(decode(data)), (250, 0, 0)))
+        self.assertNamed(md5("json@example.com"), "json1")
+        body = json.dumps({"image": base64.encodebytes(self.green).decode(), "filename": "ignored.jpg"})
+        r = self.put("/json1", body.encode(), ctype="application/json; charset=utf-8")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(near(mean(decode(self.srv.stored("json1")[1])), (0, 250, 0)))
+        for bad, status, word in ((b'{"email": "a@b.c"}', 400, "image"), (b'{"image": 5}', 400, "strings"),
+                                  (b'{"image": "QUJD', 400, "json"), (b'{"image": "-_-_"}', 400, "base64"),
+                                  (json.dumps({"image": b64, "crop": "1,2"}).encode(), 400, "crop"),
+                                  (json.dumps({"image": b64, "email": "nobody"}).encode(), 400, "email"),
+                                  (json.dumps({"image": base64.b64encode(b"plain text").decode()}).encode(), 415,
+                                   "image")):
+            r = self.put("/json2", bad, ctype="application/json")
+            self.assertEqual(r.status, status, (bad[:40], r))
+            self.assertIn(word, error_of(r))
+        self.assertFalse([n for n in self.srv.files() if n.startswith("json2") or TEMP_RE.match(n)])
 
     def test_png_for_alpha_and_other_extensions_removed(self):
         for ext in (".png", ".webp", ".gif", ".jpeg"):
