@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -513,6 +514,41 @@ class Metrics(unittest.TestCase):
             self.assertEqual(m["pixd_variant_renders_total"], 1)
             self.assertGreaterEqual(m["pixd_connections_total"], 3)
             self.assertEqual(curl(srv.url("/healthz"))[0], 200)
+        finally:
+            srv.stop()
+
+
+    @unittest.skipUnless(HOOKS, "needs a pixd built with -DPIXD_TEST_HOOKS=ON")
+    def test_healthz_503_while_draining(self):
+        srv = Pixd()
+        try:
+            srv.write("alice.jpg", make_image("JPEG", size=(100, 100)))
+            self.assertEqual(curl(srv.url("/healthz"))[0], 200)
+            held = srv.connect(timeout=60)
+            srv.arm("pool_job")
+            held.send(b"GET /alice?s=50 HTTP/1.1\r\nHost: t\r\n\r\n")
+            srv.wait_held("pool_job")  # a render in flight keeps the drain going
+            probe = srv.connect(timeout=60)
+            probe.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # a head half-received: in flight too
+            # the held one, the probe and /status's own
+            wait_until(lambda: srv.status()["connections"]["open"] >= 3, "the probe was not accepted")
+            srv.proc.send_signal(signal.SIGTERM)
+
+            def refused():
+                try:
+                    socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                    return False
+                except ConnectionRefusedError:
+                    return True
+            wait_until(refused, "pixd still accepts after SIGTERM")  # every listener closed: draining
+            probe.send(b"\r\n")
+            r = probe.read_response()
+            self.assertEqual((r.status, r.header("connection")), (503, "close"), r)
+            self.assertIn("error", json.loads(r.body))
+            srv.release("pool_job")
+            r = held.read_response()
+            self.assertEqual((r.status, decode(r.body).size), (200, (50, 50)))
+            self.assertEqual(srv.proc.wait(30), 0)
         finally:
             srv.stop()
 

@@ -482,6 +482,34 @@ class KeyRotation(TmpFolder, unittest.TestCase):
             srv.stop()
 
 
+    def test_bad_token_file_on_reload_keeps_the_tokens(self):
+        new_token = "admin-token-fedcba9876543210"
+        srv = Server(self.folder, token=TOKEN)
+        pic = solid("JPEG", (16, 16), (0, 0, 200))
+        try:
+            def put_with(token):
+                return srv.put("/tok", pic, {"Authorization": "Bearer " + token}).status
+
+            self.assertEqual(put_with(TOKEN), 201)
+            write_secret(srv.token_file, [new_token])
+            srv.hup()
+            wait_until(lambda: put_with(TOKEN) == 401, "the old token still works after SIGHUP")
+            self.assertEqual(put_with(new_token), 200)
+            # A bad token file on SIGHUP: logged, the tokens in use stay.
+            for n, bad in enumerate(([], ["short"], ["# only a comment"], ["has a space inside 0123456789"])):
+                write_secret(srv.token_file, bad)
+                srv.hup()
+                srv.wait_log(r"old upload tokens and keys stay in use", count=n + 1)
+                self.assertEqual(put_with(new_token), 200, bad)
+                self.assertEqual(put_with(TOKEN), 401, bad)
+            os.unlink(srv.token_file)
+            srv.hup()
+            srv.wait_log(r"old upload tokens and keys stay in use", count=5)
+            self.assertEqual(put_with(new_token), 200)
+            self.assertEqual(srv.proc.poll(), None)
+        finally:
+            srv.stop()
+
     def test_open_secret_file_warns(self):
         keys = os.path.join(self.tmpdir.name, "open-keys")
         with open(keys, "w") as f:
