@@ -549,6 +549,8 @@ class Metrics(unittest.TestCase):
             r = held.read_response()
             self.assertEqual((r.status, decode(r.body).size), (200, (50, 50)))
             self.assertEqual(srv.proc.wait(30), 0)
+            held.close()
+            probe.close()
         finally:
             srv.stop()
 
