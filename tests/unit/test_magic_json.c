@@ -95,8 +95,9 @@ static void test_image_url_request(void **state)
 
 static void test_upload_request(void **state)
 {
-    assert_int_equal(parse(LIT("{\"image\": \"/9j/4AAQ\", \"email\": \"Jane\\u0040example.com\", \"crop\": \"1,2,3,4\"}")),
-                     MAGIC_JSON_OK);
+    assert_int_equal(
+        parse(LIT("{\"image\": \"/9j/4AAQ\", \"email\": \"Jane\\u0040example.com\", \"crop\": \"1,2,3,4\"}")),
+        MAGIC_JSON_OK);
     assert_str(req.image_b64, req.image_b64_len, LIT("/9j/4AAQ"));
     assert_str(req.email, req.email_len, LIT("Jane@example.com"));
     assert_str(req.crop, req.crop_len, LIT("1,2,3,4"));
