@@ -1,5 +1,5 @@
 /* gen: the generated default avatars of a Gravatar/Libravatar-compatible service (its `d=`
- * parameter): mystery person, identicon, retro, blank and initials. No HTTP here.
+ * parameter): mystery person, identicon, retro, blank, initials and color. No HTTP here.
  *
  * What callers may rely on:
  *  - the same (kind, seed, text, n) gives the same pixels on every run and every pixd version:
@@ -8,8 +8,9 @@
  *    antialiasing comes from FreeType's rasterizer and could change by a grey level at an edge
  *    with another FreeType release. docs/generated-avatars.md specifies every algorithm
  *    exactly enough to reimplement it;
- *  - identicon, retro and initials take their colour's hue from the seed the same way, so one
- *    user gets one hue whichever kind is asked for;
+ *  - identicon, retro, initials and color take their colour's hue from the seed the same way,
+ *    so one user gets one hue whichever kind is asked for (color is exactly the initials'
+ *    background);
  *  - every function here is thread-safe. */
 #ifndef PIXD_IMAGE_GEN_H
 #define PIXD_IMAGE_GEN_H
@@ -26,6 +27,7 @@ typedef enum {
     IMG_GEN_RETRO,     /* an 8x8 mirrored pixel-art face in three colours */
     IMG_GEN_BLANK,     /* fully transparent */
     IMG_GEN_INITIALS,  /* one or two white letters on a coloured square */
+    IMG_GEN_COLOR,     /* a square of one colour: the initials' background, without letters */
 } img_gen_t;
 
 #define IMG_GEN_MAX_SIZE 2048u
@@ -59,7 +61,7 @@ img_status_t img_generate(img_gen_t kind, const uint8_t *seed, size_t seed_len, 
                           size_t text_len, uint32_t n, img_pixels_t *out);
 
 /* Gravatar's and Libravatar's d= names: mp (and its old name mm), identicon, retro, blank,
- * initials, and the kinds pixd does not draw answered with the nearest it does: monsterid,
+ * initials, color, and the kinds pixd does not draw answered with the nearest it does: monsterid,
  * wavatar and pagan -> IMG_GEN_RETRO (faces and creatures), robohash -> IMG_GEN_IDENTICON.
  * Exact, case-sensitive match (Gravatar's are lower case). Returns 0 and sets *kind, or -1
  * for anything else (404, a URL, unknown names: the caller's business). */

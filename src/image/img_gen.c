@@ -1,5 +1,5 @@
 /* Generated avatars: the seed's bits, the palette, and the pictures drawn without a font
- * (mp, identicon, retro, blank). Integers only, so every compiler and machine draws the same
+ * (mp, identicon, retro, blank, color). Integers only, so every compiler and machine draws the same
  * pixels; docs/generated-avatars.md is the specification. */
 #include "image/gen.h"
 
@@ -321,19 +321,34 @@ static void draw_mp(uint32_t n, uint8_t *px)
 
 /* ---- the API ---- */
 
+/* The background of the initials, which color is too: one user, one colour. */
+static void initials_bg(const uint8_t *seed, size_t seed_len, uint8_t bg[3])
+{
+    rng_t rng;
+    rng_init(&rng, seed, seed_len);
+    colour(draw_hue(rng_next(&rng)), 55, 50, 115, bg);
+}
+
+static void draw_color(const uint8_t *seed, size_t seed_len, uint32_t n, uint8_t *px)
+{
+    uint8_t bg[3];
+    initials_bg(seed, seed_len, bg);
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        memcpy(px + 3 * i, bg, 3);
+}
+
 img_status_t img_generate(img_gen_t kind, const uint8_t *seed, size_t seed_len, const char *text,
                           size_t text_len, uint32_t n, img_pixels_t *out)
 {
     *out = (img_pixels_t){0};
     if (n == 0 || n > IMG_GEN_MAX_SIZE) return IMG_ERR_TOO_LARGE;
     if (kind == IMG_GEN_INITIALS) {
-        rng_t rng;
         uint8_t bg[3];
-        rng_init(&rng, seed, seed_len);
-        colour(draw_hue(rng_next(&rng)), 55, 50, 115, bg);
+        initials_bg(seed, seed_len, bg);
         return img_initials_draw(text, text_len, bg, n, out);
     }
-    if (kind != IMG_GEN_MP && kind != IMG_GEN_IDENTICON && kind != IMG_GEN_RETRO && kind != IMG_GEN_BLANK)
+    if (kind != IMG_GEN_MP && kind != IMG_GEN_IDENTICON && kind != IMG_GEN_RETRO && kind != IMG_GEN_BLANK &&
+        kind != IMG_GEN_COLOR)
         return IMG_ERR_UNSUPPORTED;
     uint8_t bands = kind == IMG_GEN_BLANK ? 4 : 3;
     uint8_t *px = kind == IMG_GEN_BLANK ? calloc((size_t)n * n, bands) : malloc((size_t)n * n * bands);
@@ -344,6 +359,8 @@ img_status_t img_generate(img_gen_t kind, const uint8_t *seed, size_t seed_len, 
         draw_identicon(seed, seed_len, n, px);
     else if (kind == IMG_GEN_RETRO)
         draw_retro(seed, seed_len, n, px);
+    else if (kind == IMG_GEN_COLOR)
+        draw_color(seed, seed_len, n, px);
     *out = (img_pixels_t){.px = px, .width = n, .height = n, .bands = bands};
     return IMG_OK;
 }
@@ -360,6 +377,7 @@ int img_gen_from_name(const char *name, size_t len, img_gen_t *kind)
         {"retro", IMG_GEN_RETRO},
         {"blank", IMG_GEN_BLANK},
         {"initials", IMG_GEN_INITIALS},
+        {"color", IMG_GEN_COLOR},
         {"monsterid", IMG_GEN_RETRO},
         {"wavatar", IMG_GEN_RETRO},
         {"pagan", IMG_GEN_RETRO},

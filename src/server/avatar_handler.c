@@ -30,6 +30,9 @@
 
 #define GROUP_DEFAULT "*default*" /* the default avatar's variants: no uid looks like it */
 #define VARY 1u                   /* serve flag: the format followed Accept */
+/* d=404 and d=<url> answer for a user without a picture, who may get one any moment: cached
+ * briefly, as gravatar.com does (300 s), not for --max-age. Nothing to validate: no ETag. */
+#define FALLBACK_CACHE "Cache-Control: public, max-age=300\r\n"
 
 /* RFC 9110 §13.1.2: weak comparison, a list of entity-tags or "*". */
 static bool etag_matches(const char *v, size_t n, const avatar_file_t *f)
@@ -207,13 +210,16 @@ static void fallback(req_t *r, const avatar_params_t *p, avatar_file_t *deflt, u
             req_respond_error(r, 404, "no such avatar");
         }
         return;
-    case AVATAR_D_404:
-        req_respond_error(r, 404, "no such avatar");
+    case AVATAR_D_404: {
+        static const char h[] = "Content-Type: application/json\r\n" FALLBACK_CACHE;
+        static const char msg[] = "{\"error\": \"no such avatar\"}\n";
+        req_respond(r, 404, h, sizeof h - 1, msg, sizeof msg - 1, NULL, NULL);
         return;
+    }
     case AVATAR_D_URL: {
-        char h[AVATAR_URL_MAX + 64];
-        int hl = snprintf(h, sizeof h, "Location: %.*s\r\nContent-Type: application/json\r\n", (int)p->url_len,
-                          p->url);
+        char h[AVATAR_URL_MAX + 128];
+        int hl = snprintf(h, sizeof h, "Location: %.*s\r\nContent-Type: application/json\r\n" FALLBACK_CACHE,
+                          (int)p->url_len, p->url);
         static const char msg[] = "{\"error\": \"no such avatar, see Location\"}\n";
         req_respond(r, 302, h, (size_t)hl, msg, sizeof msg - 1, NULL, NULL);
         return;

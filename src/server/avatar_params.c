@@ -48,6 +48,10 @@ static int parse_default(const char *v, size_t n, avatar_params_t *p, const char
         *reason = "invalid d= value";
         return -1;
     }
+    if (dn == 0) { /* gravatar.com takes an empty d= as none (URL builders send d= unset) */
+        p->d = AVATAR_D_NONE;
+        return 0;
+    }
     if (is(p->url_buf, (size_t)dn, "404")) {
         p->d = AVATAR_D_404;
         return 0;

@@ -39,10 +39,10 @@ typedef struct {
     char url_buf[AVATAR_URL_MAX];
 } avatar_params_t;
 
-/* Parses a query string (q may be NULL). 0, or -1 with *reason (a static string for a 400)
- * on a size outside 1..2048, an unknown d=, f= or fm= value, a d= URL that is not plain
- * http(s) (control bytes, spaces, too long), a bad %-escape, or a name too long. A parameter
- * given twice: the last one counts, as in most query parsers. */
+/* Parses a query string (q may be NULL). An empty d= counts as none. 0, or -1 with *reason (a
+ * static string for a 400) on a size outside 1..2048, an unknown d=, f= or fm= value, a d= URL
+ * that is not plain http(s) (control bytes, spaces, too long), a bad %-escape, or a name too
+ * long. A parameter given twice: the last one counts, as in most query parsers. */
 int avatar_params_parse(const char *q, size_t n, avatar_params_t *p, const char **reason);
 
 /* The hash of /avatar/<hash>[.jpg|.png]: 32 (MD5) or 64 (SHA-256) hex digits in any case.

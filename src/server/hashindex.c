@@ -286,6 +286,12 @@ static bool digest(const EVP_MD *md, const char *s, size_t n, uint8_t *out, unsi
     return EVP_Digest(s, n, out, &len, md, NULL) == 1 && len == want;
 }
 
+bool hashindex_email_valid(const char *email, size_t n)
+{
+    char addr[HASHINDEX_EMAIL_MAX];
+    return normalise(email, n, addr) >= 0;
+}
+
 int hashindex_register(hashindex_t *x, const char *email, size_t n, const char *uid, size_t ulen)
 {
     char addr[HASHINDEX_EMAIL_MAX];

@@ -42,6 +42,9 @@ void hashindex_free(hashindex_t *x);
  * an '@' and no control byte, or the uid is invalid; -ENOMEM; or the write's -errno: the change
  * is then served from memory but not known to be stored (the next successful write stores it). */
 int hashindex_register(hashindex_t *x, const char *email, size_t n, const char *uid, size_t ulen);
+/* Whether hashindex_register would take the address (its -EINVAL rule): callers check first,
+ * so that a bad address is refused before anything else changes. */
+bool hashindex_email_valid(const char *email, size_t n);
 /* Drops uid's names (DELETE /<uid>) and persists. 0 (also when it had none), or as above. */
 int hashindex_drop_uid(hashindex_t *x, const char *uid, size_t ulen);
 

@@ -18,7 +18,7 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
-enum { SEEN_FILENAME = 1, SEEN_IMAGE = 2, SEEN_URL = 4 };
+enum { SEEN_FILENAME = 1, SEEN_IMAGE = 2, SEEN_URL = 4, SEEN_EMAIL = 8, SEEN_CROP = 16 };
 
 static bool is_ws(char c)
 {
@@ -122,6 +122,8 @@ static magic_json_status_t parse_object(char *s, jsmntok_t *tok, int ntok, magic
                          : tok_eq(s, k, (size_t)klen, "image")         ? SEEN_IMAGE
                          : tok_eq(s, k, (size_t)klen, "encoded_image") ? SEEN_IMAGE
                          : tok_eq(s, k, (size_t)klen, "image_url")     ? SEEN_URL
+                         : tok_eq(s, k, (size_t)klen, "email")         ? SEEN_EMAIL
+                         : tok_eq(s, k, (size_t)klen, "crop")          ? SEEN_CROP
                                                                        : 0;
         if (field == 0) continue;
         if (seen & field) return MAGIC_JSON_ERR_DUP_FIELD;
@@ -136,9 +138,15 @@ static magic_json_status_t parse_object(char *s, jsmntok_t *tok, int ntok, magic
         } else if (field == SEEN_IMAGE) {
             out->image_b64 = str;
             out->image_b64_len = slen;
-        } else {
+        } else if (field == SEEN_URL) {
             out->image_url = str;
             out->image_url_len = slen;
+        } else if (field == SEEN_EMAIL) {
+            out->email = str;
+            out->email_len = slen;
+        } else {
+            out->crop = str;
+            out->crop_len = slen;
         }
     }
     return out->filename ? check_filename(out->filename, out->filename_len) : MAGIC_JSON_OK;
@@ -295,7 +303,7 @@ const char *magic_json_strerror(magic_json_status_t st)
     case MAGIC_JSON_ERR_NOT_OBJECT:
         return "json body is not an object";
     case MAGIC_JSON_ERR_FIELD_TYPE:
-        return "filename, image and image_url must be strings";
+        return "filename, image, image_url, email and crop must be strings";
     case MAGIC_JSON_ERR_DUP_FIELD:
         return "duplicate json field";
     case MAGIC_JSON_ERR_STRING:

@@ -1,9 +1,11 @@
 /*
- * magic_json: the JSON bodies of /magic/base64 and /magic/imageurl, and the JSON reply.
+ * magic_json: the JSON bodies of /magic/base64, /magic/imageurl and PUT /<uid> (uploads), and
+ * /magic's JSON reply.
  *
  * Requests (one top-level object; unknown keys are ignored, whatever their value):
  *   {"filename": "3.jpeg", "image": "<base64>"}        ("encoded_image" is an alias of "image")
  *   {"image_url": "http://..."}
+ *   {"image": "<base64>", "email": "a@example.com", "crop": "x,y,w,h"}   (an upload)
  *   "{\"filename\": ...}"   the same object double-encoded as a JSON string, as a client does
  *                           when it json.dumps() its dict and then posts it with json=.
  * A field whose value is null counts as absent. The parser does not know the endpoint: the
@@ -41,6 +43,10 @@ typedef struct {
     size_t image_b64_len;
     char *image_url; /* unescaped in place; NULL if absent */
     size_t image_url_len;
+    char *email; /* unescaped in place; NULL if absent (the caller checks the address) */
+    size_t email_len;
+    char *crop; /* unescaped in place; NULL if absent (the caller parses it) */
+    size_t crop_len;
 } magic_json_req_t;
 
 typedef enum {
@@ -51,7 +57,7 @@ typedef enum {
     MAGIC_JSON_ERR_TRUNCATED,   /* JSON ends inside a value */
     MAGIC_JSON_ERR_TOO_COMPLEX, /* more than MAGIC_JSON_MAX_TOKENS tokens */
     MAGIC_JSON_ERR_NOT_OBJECT,  /* top level (after one string unwrapping) is not an object */
-    MAGIC_JSON_ERR_FIELD_TYPE,  /* filename/image/image_url not a string (or null) */
+    MAGIC_JSON_ERR_FIELD_TYPE,  /* one of the fields above not a string (or null) */
     MAGIC_JSON_ERR_DUP_FIELD,   /* a field, or image and encoded_image, given twice */
     MAGIC_JSON_ERR_STRING,      /* bad escape, lone surrogate or raw control byte in a string */
     MAGIC_JSON_ERR_FILENAME,    /* filename too long, not UTF-8, or contains NUL */

@@ -184,6 +184,9 @@ static void caches(out_t *o, server_t *srv)
     put(o, "# HELP pixd_variants_per_source_max --variants-per-source\n# TYPE pixd_variants_per_source_max gauge\n"
            "pixd_variants_per_source_max %u\n",
         srv->cfg.variants_per_source);
+    gauge(o, "pixd_variants_per_source_held", "The most variants any one source holds now.", v.group_most);
+    counter(o, "pixd_variant_source_evictions_total",
+            "Variants evicted because their source held --variants-per-source.", v.group_evictions);
     put(o, "# HELP pixd_renders_per_client_max --renders-per-client (0: no bound)\n"
            "# TYPE pixd_renders_per_client_max gauge\npixd_renders_per_client_max %u\n",
         srv->cfg.renders_per_client);

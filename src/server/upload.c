@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "core/durable.h"
+#include "http/base64.h"
 #include "http/multipart.h"
 #include "http/query.h"
 #include "image/render.h"
 #include "server/auth.h"
 #include "server/avatar.h"
 #include "server/hashindex.h"
+#include "server/magic_json.h"
 #include "server/pool.h"
 
 #define STORE_QUALITY 90
@@ -49,6 +51,7 @@ typedef struct {
     char uid[AVATAR_UID_MAX + 1];
     const uint8_t *img; /* in the request's body, alive until the answer */
     size_t img_len;
+    bool base64;        /* img is a JSON body's base64 text, decoded in place on the pool */
     char email[HASHINDEX_EMAIL_MAX + 1];
     size_t email_len;
     bool crop;
@@ -163,8 +166,29 @@ static img_status_t prepare(job_t *j, uint8_t **out, size_t *len, img_format_t *
     return st;
 }
 
+/* The picture's bytes, decoded from base64 first for a JSON body (here on the pool: a whole
+ * picture's worth), and sniffed. false: the answer is set. */
+static bool picture(job_t *j)
+{
+    if (j->base64) {
+        ssize_t n = base64_decode((uint8_t *)j->img, (const char *)j->img, j->img_len);
+        if (n < 0) {
+            fail(j, 400, "invalid base64 in image");
+            return false;
+        }
+        j->img_len = (size_t)n;
+    }
+    if (img_sniff(j->img, j->img_len) == IMG_FMT_UNKNOWN) {
+        fail(j, 415, "not an image: send a JPEG, PNG, GIF or WebP");
+        return false;
+    }
+    return true;
+}
+
 static void run_put(job_t *j)
 {
+    if (!picture(j))
+        return;
     upload_t *u = j->u;
     uint8_t *data = NULL;
     size_t len = 0;
@@ -185,23 +209,16 @@ static void run_put(job_t *j)
     snprintf(name, sizeof name, "%s%s", j->uid, fmt == IMG_FMT_PNG ? ".png" : ".jpg");
     pthread_mutex_lock(&u->store_lock);
     bool existed = exists(j);
-    int e = 0;
-    /* The address first: a bad one leaves everything as it was. */
-    if (j->email_len)
-        e = hashindex_register(u->hashes, j->email, j->email_len, j->uid, strlen(j->uid));
-    if (e == -EINVAL) {
-        pthread_mutex_unlock(&u->store_lock);
-        fail(j, 400, "invalid email address");
-        free(data);
-        return;
-    }
     /* The new file is in place before the others go, so a reader always finds a picture. */
-    if (e == 0)
-        e = durable_replace_batch(u->dirfd, name, data, len, 0644);
+    int e = durable_replace_batch(u->dirfd, name, data, len, 0644);
     if (e == 0)
         e = unlink_others(j, name) < 0 ? -EIO : 0;
     if (e == 0)
         e = durable_sync_dir(u->dirfd);
+    /* The address's names move only once the picture is stored: an upload that fails leaves
+     * them where they were (the address was checked before the job). */
+    if (e == 0 && j->email_len)
+        e = hashindex_register(u->hashes, j->email, j->email_len, j->uid, strlen(j->uid));
     avatar_forget(u->avatars, j->uid, strlen(j->uid)); /* also after a failure: trust the disk */
     pthread_mutex_unlock(&u->store_lock);
     free(data);
@@ -322,17 +339,32 @@ static int set_email(const char *v, size_t n, bool escaped, job_t *j)
         memcpy(j->email, v, n);
         e = (ssize_t)n;
     }
-    if (e <= 0)
+    if (e <= 0 || !hashindex_email_valid(j->email, (size_t)e))
         return -1;
     j->email_len = (size_t)e;
     return 0;
 }
 
 static const char unsigned_fields[] =
-    "email and crop of a signed upload must be in the signed URL, not in the form";
+    "email and crop of a signed upload must be in the signed URL, not in the body";
+
+/* The email and crop fields of a multipart or JSON body (NULL: absent). The body is not
+ * signed: with a signed URL, an email field would let whoever holds a URL for one uid take
+ * over any address's /avatar/<hash> names. */
+static const char *body_fields(job_t *j, const char *email, size_t en, const char *crop, size_t cn)
+{
+    if (j->signed_url && (email || crop))
+        return unsigned_fields;
+    if (email && set_email(email, en, false, j) != 0)
+        return "invalid email address";
+    if (crop && parse_crop(crop, cn, j) != 0)
+        return "crop must be x,y,w,h";
+    return NULL;
+}
 
 /* email= and crop= from the query (signed with it), then the image, email and crop fields of a
- * multipart body, or the raw body. NULL reason: fine (unsigned_fields is a 403, others 400). */
+ * multipart or JSON body ({"image": "<base64>", ...}, magic_json.h), or the raw body. NULL
+ * reason: fine (unsigned_fields is a 403, others 400). */
 static const char *read_request(req_t *r, job_t *j)
 {
     http_query_iter_t it;
@@ -367,16 +399,26 @@ static const char *read_request(req_t *r, job_t *j)
             return "no image field in the form";
         j->img = img->data;
         j->img_len = img->data_len;
-        /* The form is not signed: with a signed URL, an email field would let whoever holds a
-         * URL for one uid take over any address's /avatar/<hash> names. */
-        if (j->signed_url && (multipart_find(parts, np, "email") || multipart_find(parts, np, "crop")))
-            return unsigned_fields;
-        const multipart_part_t *em = multipart_find(parts, np, "email");
-        if (em && set_email((const char *)em->data, em->data_len, false, j) != 0)
-            return "invalid email address";
-        const multipart_part_t *cr = multipart_find(parts, np, "crop");
-        if (cr && parse_crop((const char *)cr->data, cr->data_len, j) != 0)
-            return "crop must be x,y,w,h";
+        const multipart_part_t *em = multipart_find(parts, np, "email"), *cr = multipart_find(parts, np, "crop");
+        const char *bad = body_fields(j, em ? (const char *)em->data : NULL, em ? em->data_len : 0,
+                                      cr ? (const char *)cr->data : NULL, cr ? cr->data_len : 0);
+        if (bad)
+            return bad;
+    } else if (ct && ct->value_len >= 16 && strncasecmp(ct->value, "application/json", 16) == 0) {
+        /* Parsed here, as a form is: its fields decide the answer's status before any job.
+         * The body is the request's own, unescaped in place. */
+        magic_json_req_t jr;
+        magic_json_status_t ms = magic_json_parse((char *)r->body, r->body_len, &jr);
+        if (ms != MAGIC_JSON_OK)
+            return magic_json_strerror(ms);
+        if (!jr.image_b64)
+            return "no image field in the json body";
+        j->img = (const uint8_t *)jr.image_b64;
+        j->img_len = jr.image_b64_len;
+        j->base64 = true;
+        const char *bad = body_fields(j, jr.email, jr.email_len, jr.crop, jr.crop_len);
+        if (bad)
+            return bad;
     }
     return j->img_len ? NULL : "empty body: send the picture";
 }
@@ -408,12 +450,9 @@ void upload_handle(req_t *r, const char *uid, size_t n)
     j->signed_url = signed_url;
     memcpy(j->uid, uid, n);
     const char *bad = j->del ? NULL : read_request(r, j);
-    if (bad || (!j->del && img_sniff(j->img, j->img_len) == IMG_FMT_UNKNOWN)) {
+    if (bad) {
         count(bad == unsigned_fields ? &u->st.unauthorized : &u->st.rejected);
-        if (bad)
-            req_respond_error(r, bad == unsigned_fields ? 403 : 400, bad);
-        else
-            req_respond_error(r, 415, "not an image: send a JPEG, PNG, GIF or WebP");
+        req_respond_error(r, bad == unsigned_fields ? 403 : 400, bad);
         free(j);
         return;
     }
@@ -468,17 +507,20 @@ upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struc
         return NULL;
     }
     pthread_mutex_init(&u->store_lock, NULL);
-    if (u->enabled) {
-        u->dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int e = u->dirfd < 0 ? -errno : durable_clean_temps(u->dirfd);
-        if (e < 0) {
-            snprintf(err, errlen, "avatar folder %s: %s", cfg->avatars, strerror(-e));
-            upload_free(u);
-            return NULL;
-        }
-        if (e > 0)
-            fprintf(stderr, "pixd: removed %d temporary file(s) of interrupted uploads\n", e);
+    /* Temporary files are pixd's own interrupted writes (uploads, the hash index): removed at
+     * every start, uploads on or not, or a restart with uploads off would keep them for good.
+     * Only an upload needs the folder writable: without uploads a failure is a warning. */
+    u->dirfd = open(cfg->avatars, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = u->dirfd < 0 ? -errno : durable_clean_temps(u->dirfd);
+    if (e < 0 && u->enabled) {
+        snprintf(err, errlen, "avatar folder %s: %s", cfg->avatars, strerror(-e));
+        upload_free(u);
+        return NULL;
     }
+    if (e < 0)
+        fprintf(stderr, "pixd: warning: temporary files in %s not removed: %s\n", cfg->avatars, strerror(-e));
+    if (e > 0)
+        fprintf(stderr, "pixd: removed %d temporary file(s) of interrupted uploads\n", e);
     return u;
 }
 

@@ -9,7 +9,9 @@
  * original (a phone's GPS position) is ever published. How: written durably (core/durable.h)
  * as <uid>.jpg or <uid>.png, the uid's files under other extensions removed, the folder
  * fsync'd, and the cached picture forgotten, all before the answer (the next request sees the
- * new one); email= registers the address's names for /avatar/<hash>.
+ * new one); email= registers the address's names for /avatar/<hash>, after the file is stored.
+ * The body: the picture raw, a multipart form (image, email, crop) or JSON
+ * ({"image": "<base64>", "email": ..., "crop": ...}); fields of a body need a bearer token.
  * Uploads are serialised with each other (a few per second is the expected rate); the
  * decoding and encoding before them run in parallel on the pool.
  */
@@ -27,7 +29,8 @@ struct avatar_store;
 typedef struct upload upload_t;
 
 /* Loads the token and key files named in cfg (either may be absent), opens the folder and
- * removes what interrupted uploads left. NULL with a message on a bad file or folder. */
+ * removes what interrupted uploads left, whether uploads are on or not. NULL with a message
+ * on a bad file, or on a folder that cannot be cleaned when uploads are on. */
 upload_t *upload_new(const server_config_t *cfg, struct hashindex *hashes, struct avatar_store *avatars, char *err,
                      size_t errlen);
 void upload_free(upload_t *u);

@@ -203,6 +203,7 @@ static void keep(variant_cache_t *c, entry_t *e, const char *g, size_t glen, ava
             old = old->grp_next;
         evict(c, old);
         c->st.evictions++;
+        c->st.group_evictions++;
     }
     while (c->bytes + cost > c->cap && !list_empty(&c->lru)) {
         evict(c, lru_entry(c->lru.prev));
@@ -534,5 +535,10 @@ void variant_cache_stats(variant_cache_t *c, variant_stats_t *out)
     out->entries = c->nentries - out->in_flight;
     out->bytes = c->bytes;
     out->groups = c->ngroups;
+    /* A walk over the groups, at scrape time: nothing is kept up to date per request. */
+    out->group_most = 0;
+    for (uint32_t i = 0; i < c->ngbuckets; i++)
+        for (const group_t *g = c->gbuckets[i]; g; g = g->chain)
+            out->group_most = g->count > out->group_most ? g->count : out->group_most;
     pthread_mutex_unlock(&c->lock);
 }

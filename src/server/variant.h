@@ -67,6 +67,8 @@ typedef struct {
     uint64_t renders, joined;   /* flights started; requests that waited for one under way */
     uint64_t failed, refused;   /* renders that gave an error; 429s for a busy client address */
     uint64_t evictions, entries, bytes, groups;
+    uint64_t group_evictions;    /* of the evictions, those of a group at per_group */
+    uint64_t group_most;         /* the most variants any group holds now */
     uint64_t in_flight, clients; /* renders under way; addresses that have one */
 } variant_stats_t;
 void variant_cache_stats(variant_cache_t *c, variant_stats_t *out);

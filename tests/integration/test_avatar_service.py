@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -48,6 +49,24 @@ def metrics(srv):
             name, value = line.rsplit(" ", 1)
             out[name] = float(value)
     return out
+
+
+def hash_colour(seed):
+    """d=color's colour for a seed, from docs/generated-avatars.md (the initials' background)."""
+    m = 2**64
+    h = 0xcbf29ce484222325
+    for b in seed:
+        h = ((h ^ b) * 0x100000001b3) % m
+    z = (h + 0x9e3779b97f4a7c15) % m
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) % m
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) % m
+    hue = ((z ^ (z >> 31)) >> 32) % 360
+    c = (100 - abs(2 * 50 - 100)) * 55
+    big, x, low = 60 * c, c * (60 - abs(hue % 120 - 60)), 6000 * 50 - 30 * c
+    v = [(big, x, 0), (x, big, 0), (0, big, x), (0, x, big), (x, 0, big), (big, 0, x)][hue // 60]
+    rgb = [((k + low) * 255 + 300000) // 600000 for k in v]
+    y = (2126 * rgb[0] + 7152 * rgb[1] + 722 * rgb[2] + 5000) // 10000
+    return tuple((k * 115 + y // 2) // y for k in rgb) if y > 115 else tuple(rgb)
 
 
 def get(srv, path, headers=(), source=None):
@@ -137,6 +156,14 @@ class SizesAndFormats(unittest.TestCase):
         wait_until(lambda: decode(get(self.srv, "/carol?s=10")[2]).convert("RGB").getpixel((5, 5))[2] > 150,
                    "the old rendering is still served")
 
+    def test_if_modified_since_on_a_variant(self):
+        st, h, _ = get(self.srv, "/alice?s=48")
+        self.assertEqual(st, 200)
+        st, h2, body = get(self.srv, "/alice?s=48", ["If-Modified-Since: " + h["last-modified"]])
+        self.assertEqual((st, body, h2["etag"]), (304, b"", h["etag"]))
+        st, _, _ = get(self.srv, "/alice?s=48", ["If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"])
+        self.assertEqual(st, 200)
+
     def test_default_avatar_resized(self):
         st, h, body = get(self.srv, "/nobody?s=33")
         self.assertEqual((st, decode(body).size), (200, (33, 33)))
@@ -215,6 +242,31 @@ class GravatarRoute(unittest.TestCase):
             self.assertEqual(st, 400, bad)
             self.assertNotIn("set-cookie", hd)
 
+    def test_fallback_answers_are_cached_briefly(self):
+        h = md5("nobody@example.com")
+        for path in (f"/avatar/{h}?d=404", f"/avatar/{h}?d=https%3A%2F%2Fexample.com%2Fa.png",
+                     "/nobody?d=404", "/nobody?d=https%3A%2F%2Fexample.com%2Fa.png"):
+            st, hd, _ = get(self.srv, path)
+            self.assertIn(st, (302, 404), path)
+            self.assertEqual(hd["cache-control"], "public, max-age=300", path)
+            self.assertNotIn("etag", hd, path)  # nothing to revalidate: a redirect or no picture
+        st, hd, _ = get(self.srv, "/avatar/" + h)
+        self.assertEqual((st, hd["cache-control"]), (200, "public, max-age=7200"))  # a picture: --max-age
+
+    def test_color_and_empty_d(self):
+        for h in (md5("one@example.com"), sha256("one@example.com")):
+            st, hd, body = self.avatar(h, "d=color")
+            im = decode(body).convert("RGB")
+            self.assertEqual((st, decode(body).format, im.size), (200, "PNG", (80, 80)))
+            self.assertEqual(im.getextrema(), tuple((c, c) for c in hash_colour(bytes.fromhex(h))))
+            initials = decode(self.avatar(h, "d=initials&name=Jane+Doe")[2]).convert("RGB")
+            self.assertEqual(im.getpixel((0, 0)), initials.getpixel((0, 0)))  # the initials' background
+            self.assertIn("etag", hd)
+        default = self.avatar(md5("nobody@example.com"))
+        for q in ("d=", "default=", "d=identicon&d="):  # empty: as if absent, as on gravatar.com
+            st, _, body = self.avatar(md5("nobody@example.com"), q)
+            self.assertEqual((st, body), (200, default[2]), q)
+
     def test_forcedefault(self):
         h = md5("hashed@example.com")
         own = self.avatar(h, "d=identicon")[2]
@@ -268,6 +320,52 @@ class GravatarRoute(unittest.TestCase):
         self.assertEqual(decode(curl(urls[0])[2]).convert("RGB").getpixel((40, 40)), (0, 200, 0))
 
 
+class UidDefaults(unittest.TestCase):
+    """d= on /<uid> for a uid without a file: seeded with the SHA-256 of the uid, so the same
+    picture as /avatar/<that hash>."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Pixd()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_generated_pictures(self):
+        for d in ("identicon", "retro", "color", "mp"):
+            st, hd, body = get(self.srv, f"/jane?d={d}")
+            im = decode(body)
+            self.assertEqual((st, im.format, im.size), (200, "PNG", (80, 80)), d)
+            self.assertEqual(body, get(self.srv, f"/avatar/{sha256('jane')}?d={d}")[2], d)
+            self.assertEqual(hd["cache-control"], "public, max-age=7200")
+            self.assertIn("etag", hd)
+        self.assertNotEqual(get(self.srv, "/jane?d=identicon")[2], get(self.srv, "/john?d=identicon")[2])
+        st, _, body = get(self.srv, "/jane?d=identicon&s=33")
+        self.assertEqual((st, decode(body).size), (200, (33, 33)))
+
+    def test_url(self):
+        st, hd, body = get(self.srv, "/jane?d=https%3A%2F%2Fexample.com%2Fdefault.png%3Fx%3D1")
+        self.assertEqual((st, hd["location"]), (302, "https://example.com/default.png?x=1"))
+        self.assertIn("error", json.loads(body))
+
+    def test_initials(self):
+        jd = get(self.srv, "/jane?d=initials&initials=JD")
+        self.assertEqual(jd[0], 200)
+        self.assertEqual(jd[2], get(self.srv, "/jane?d=initials&name=Jane+Doe")[2])
+        self.assertEqual(jd[2], get(self.srv, f"/avatar/{sha256('jane')}?d=initials&initials=JD")[2])
+        uid_only = get(self.srv, "/jane?d=initials")[2]  # the uid's letter: J
+        self.assertNotEqual(uid_only, jd[2])
+        self.assertEqual(uid_only, get(self.srv, "/jane?d=initials&initials=J")[2])
+
+    def test_if_modified_since_on_a_generated_picture(self):
+        st, hd, _ = get(self.srv, "/jane?d=retro")
+        st, hd2, body = get(self.srv, "/jane?d=retro", ["If-Modified-Since: " + hd["last-modified"]])
+        self.assertEqual((st, body, hd2["etag"]), (304, b"", hd["etag"]))
+        st, _, _ = get(self.srv, "/jane?d=retro", ["If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT"])
+        self.assertEqual(st, 200)
+
+
 class Avif(unittest.TestCase):
     def test_avif_when_on(self):
         srv = Pixd("--avif")
@@ -287,6 +385,7 @@ class VariantBounds(unittest.TestCase):
         srv = Pixd("--variants-per-source", "3")
         try:
             srv.write("alice.jpg", make_image("JPEG", size=(100, 100)))
+            srv.write("bob.jpg", make_image("JPEG", size=(100, 100)))
             for s in range(10, 16):
                 self.assertEqual(get(srv, f"/alice?s={s}")[0], 200)
             m = metrics(srv)
@@ -294,6 +393,14 @@ class VariantBounds(unittest.TestCase):
             self.assertEqual(m["pixd_variant_renders_total"], 6)
             self.assertGreaterEqual(m['pixd_cache_evictions_total{cache="variants"}'], 3)
             self.assertEqual(m["pixd_variants_per_source_max"], 3)
+            self.assertEqual(m["pixd_variants_per_source_held"], 3)
+            self.assertEqual(m["pixd_variant_source_evictions_total"], 3)
+            for s in (10, 11):  # another source: held stays the most of any one source
+                self.assertEqual(get(srv, f"/bob?s={s}")[0], 200)
+            m = metrics(srv)
+            self.assertEqual((m["pixd_variants_per_source_held"], m["pixd_variant_source_evictions_total"]), (3, 3))
+            srv.write("alice.jpg", make_image("JPEG", size=(90, 90)))  # drops alice's variants
+            wait_until(lambda: metrics(srv)["pixd_variants_per_source_held"] == 2, "alice's variants kept")
         finally:
             srv.stop()
 
@@ -407,6 +514,43 @@ class Metrics(unittest.TestCase):
             self.assertEqual(m["pixd_variant_renders_total"], 1)
             self.assertGreaterEqual(m["pixd_connections_total"], 3)
             self.assertEqual(curl(srv.url("/healthz"))[0], 200)
+        finally:
+            srv.stop()
+
+
+    @unittest.skipUnless(HOOKS, "needs a pixd built with -DPIXD_TEST_HOOKS=ON")
+    def test_healthz_503_while_draining(self):
+        srv = Pixd()
+        try:
+            srv.write("alice.jpg", make_image("JPEG", size=(100, 100)))
+            self.assertEqual(curl(srv.url("/healthz"))[0], 200)
+            held = srv.connect(timeout=60)
+            srv.arm("pool_job")
+            held.send(b"GET /alice?s=50 HTTP/1.1\r\nHost: t\r\n\r\n")
+            srv.wait_held("pool_job")  # a render in flight keeps the drain going
+            probe = srv.connect(timeout=60)
+            probe.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # a head half-received: in flight too
+            # the held one, the probe and /status's own
+            wait_until(lambda: srv.status()["connections"]["open"] >= 3, "the probe was not accepted")
+            srv.proc.send_signal(signal.SIGTERM)
+
+            def refused():
+                try:
+                    socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                    return False
+                except ConnectionRefusedError:
+                    return True
+            wait_until(refused, "pixd still accepts after SIGTERM")  # every listener closed: draining
+            probe.send(b"\r\n")
+            r = probe.read_response()
+            self.assertEqual((r.status, r.header("connection")), (503, "close"), r)
+            self.assertIn("error", json.loads(r.body))
+            srv.release("pool_job")
+            r = held.read_response()
+            self.assertEqual((r.status, decode(r.body).size), (200, (50, 50)))
+            self.assertEqual(srv.proc.wait(30), 0)
+            held.close()
+            probe.close()
         finally:
             srv.stop()
 

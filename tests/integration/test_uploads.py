@@ -11,6 +11,7 @@ reloaded on SIGHUP without a restart.
 
 Every image is generated here with Pillow.
 """
+import base64
 import hashlib
 import hmac
 import io
@@ -297,6 +298,23 @@ class UploadsOff(TmpFolder, unittest.TestCase):
             srv.stop()
 
 
+    def test_leftover_temporary_files_removed_without_uploads(self):
+        os.makedirs(self.folder, exist_ok=True)
+        temps = [".tmp-alice.jpg-Ab3dEf9hIj0k", ".tmp-.pixd-index-000000000000"]
+        kept = [".tmp-short", "alice.tmp-x"]  # not durable.c's names
+        for name in temps + kept:
+            with open(os.path.join(self.folder, name), "wb") as f:
+                f.write(b"half a picture")
+        srv = Server(self.folder)  # neither token nor key: uploads off
+        try:
+            names = set(srv.files())
+            self.assertFalse(names & set(temps), names)
+            self.assertLessEqual(set(kept), names)
+            self.assertIn("removed 2 temporary file(s)", srv.output())
+        finally:
+            srv.stop()
+
+
 class Auth(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -411,6 +429,21 @@ class Auth(unittest.TestCase):
         body, ctype = multipart({"image": self.pic})  # the picture alone is fine
         self.assertEqual(self.srv.put(signed_path(KEY_NEW, "PUT", "formsigned"), body, ctype=ctype).status, 201)
 
+    def test_json_fields_of_a_signed_upload_403(self):
+        # The same rule for a JSON body: only the signed URL may carry email and crop.
+        b64 = base64.b64encode(self.pic).decode()
+        for fields in ({"email": "victim@example.com"}, {"crop": "0,0,5,5"}):
+            body = json.dumps({"image": b64, **fields}).encode()
+            r = self.srv.put(signed_path(KEY_NEW, "PUT", "jsonsigned"), body, ctype="application/json")
+            self.assertRefused(r, 403, "signed URL")
+        self.assertEqual(self.srv.get(f"/avatar/{md5('victim@example.com')}?d=404").status, 404)
+        self.assertNotIn("jsonsigned.jpg", self.srv.files())
+        path = signed_path(KEY_NEW, "PUT", "jsonsigned", {"email": "signer@example.com"})
+        r = self.srv.put(path, json.dumps({"image": b64}).encode(), ctype="application/json")
+        self.assertEqual(r.status, 201, r)
+        wait_until(lambda: self.srv.get(f"/avatar/{md5('signer@example.com')}?d=404").status == 200,
+                   "the signed address does not name the picture")
+
 
 class KeyRotation(TmpFolder, unittest.TestCase):
     def test_rotation_and_reload(self):
@@ -448,6 +481,34 @@ class KeyRotation(TmpFolder, unittest.TestCase):
         finally:
             srv.stop()
 
+
+    def test_bad_token_file_on_reload_keeps_the_tokens(self):
+        new_token = "admin-token-fedcba9876543210"
+        srv = Server(self.folder, token=TOKEN)
+        pic = solid("JPEG", (16, 16), (0, 0, 200))
+        try:
+            def put_with(token):
+                return srv.put("/tok", pic, {"Authorization": "Bearer " + token}).status
+
+            self.assertEqual(put_with(TOKEN), 201)
+            write_secret(srv.token_file, [new_token])
+            srv.hup()
+            wait_until(lambda: put_with(TOKEN) == 401, "the old token still works after SIGHUP")
+            self.assertEqual(put_with(new_token), 200)
+            # A bad token file on SIGHUP: logged, the tokens in use stay.
+            for n, bad in enumerate(([], ["short"], ["# only a comment"], ["has a space inside 0123456789"])):
+                write_secret(srv.token_file, bad)
+                srv.hup()
+                srv.wait_log(r"old upload tokens and keys stay in use", count=n + 1)
+                self.assertEqual(put_with(new_token), 200, bad)
+                self.assertEqual(put_with(TOKEN), 401, bad)
+            os.unlink(srv.token_file)
+            srv.hup()
+            srv.wait_log(r"old upload tokens and keys stay in use", count=5)
+            self.assertEqual(put_with(new_token), 200)
+            self.assertEqual(srv.proc.poll(), None)
+        finally:
+            srv.stop()
 
     def test_open_secret_file_warns(self):
         keys = os.path.join(self.tmpdir.name, "open-keys")
@@ -529,6 +590,31 @@ class Behaviour(unittest.TestCase):
         self.assertIn("image", error_of(r))
         self.assertEqual(self.put("/form2", b"").status, 400)  # no body at all
 
+    def test_json_body(self):
+        """{"image": "<base64>", "email": ..., "crop": ...}, as /magic/base64 takes its picture."""
+        b64 = base64.b64encode(self.red).decode()
+        body = json.dumps({"image": b64, "email": "Json@Example.com", "crop": "2,2,10,6"}).encode()
+        r = self.put("/json1", body, ctype="application/json")
+        self.assertEqual(r.status, 201, r)
+        name, data = self.srv.stored("json1")
+        self.assertEqual((name, decode(data).size), ("json1.jpg", (10, 6)))
+        self.assertTrue(near(mean(decode(data)), (250, 0, 0)))
+        self.assertNamed(md5("json@example.com"), "json1")
+        body = json.dumps({"image": base64.encodebytes(self.green).decode(), "filename": "ignored.jpg"})
+        r = self.put("/json1", body.encode(), ctype="application/json; charset=utf-8")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(near(mean(decode(self.srv.stored("json1")[1])), (0, 250, 0)))
+        for bad, status, word in ((b'{"email": "a@b.c"}', 400, "image"), (b'{"image": 5}', 400, "strings"),
+                                  (b'{"image": "QUJD', 400, "json"), (b'{"image": "-_-_"}', 400, "base64"),
+                                  (json.dumps({"image": b64, "crop": "1,2"}).encode(), 400, "crop"),
+                                  (json.dumps({"image": b64, "email": "nobody"}).encode(), 400, "email"),
+                                  (json.dumps({"image": base64.b64encode(b"plain text").decode()}).encode(), 415,
+                                   "image")):
+            r = self.put("/json2", bad, ctype="application/json")
+            self.assertEqual(r.status, status, (bad[:40], r))
+            self.assertIn(word, error_of(r))
+        self.assertFalse([n for n in self.srv.files() if n.startswith("json2") or TEMP_RE.match(n)])
+
     def test_png_for_alpha_and_other_extensions_removed(self):
         for ext in (".png", ".webp", ".gif", ".jpeg"):
             with open(os.path.join(self.srv.dir, "ext1" + ext), "wb") as f:
@@ -601,6 +687,25 @@ class Behaviour(unittest.TestCase):
         self.assertServes("/jane2", self.default)
         self.assertEqual(self.srv.request("DELETE", "/jane2", headers=BEARER).status, 404)
         self.assertEqual(self.srv.request("DELETE", "/never-was", headers=BEARER).status, 404)
+
+    def test_failed_upload_leaves_the_names(self):
+        """An upload whose file cannot be stored moves no /avatar/<hash> name, in memory or in
+        .pixd-index: the names are registered only after the picture is."""
+        h = md5("kept@example.com")
+        self.assertEqual(self.put("/keeper?email=kept%40example.com", self.red).status, 201)
+        self.assertNamed(h, "keeper")
+        with open(os.path.join(self.srv.dir, ".pixd-index")) as f:
+            index = f.read()
+        os.mkdir(os.path.join(self.srv.dir, "thief.jpg"))  # the rename over it fails, even as root
+        try:
+            r = self.put("/thief?email=kept%40example.com", self.green)
+            self.assertEqual(r.status, 500, r)
+        finally:
+            os.rmdir(os.path.join(self.srv.dir, "thief.jpg"))
+        self.assertNamed(h, "keeper")
+        with open(os.path.join(self.srv.dir, ".pixd-index")) as f:
+            self.assertEqual(f.read(), index)
+        self.assertFalse([n for n in self.srv.files() if n.startswith("thief") or TEMP_RE.match(n)])
 
     def test_crop(self):
         im = Image.new("RGB", (200, 100), (250, 0, 0))
@@ -705,6 +810,30 @@ class Limits(TmpFolder, unittest.TestCase):
             r = srv.put("/toobig", big, BEARER)
             self.assertEqual(r.status, 413, r)
             self.assertFalse([n for n in srv.files() if n.startswith("toobig") or TEMP_RE.match(n)])
+        finally:
+            srv.stop()
+
+
+    def test_default_max_side_and_stored_quality(self):
+        """Without --upload-max-side a picture is bounded to 1024 px, and the JPEG kept is at
+        quality 90 (upload.h): the same quantization tables as Pillow's (libjpeg's) at 90."""
+        srv = Server(self.folder, token=TOKEN)
+        try:
+            grad = Image.linear_gradient("L").resize((1500, 1000)).convert("RGB")
+            r = srv.put("/wide", encode(grad, "JPEG", quality=95), BEARER)
+            self.assertEqual(r.status, 201, r)
+            name, data = srv.stored("wide")
+            im = decode(data)
+            self.assertEqual((name, im.format), ("wide.jpg", "JPEG"))
+            self.assertEqual(max(im.size), 1024)
+            self.assertLessEqual(abs(im.size[1] - 683), 1, im.size)
+            ref = decode(encode(Image.new("RGB", (16, 16)), "JPEG", quality=90))
+            self.assertEqual(im.quantization, ref.quantization)
+            self.assertNotEqual(im.quantization, decode(encode(Image.new("RGB", (16, 16)), "JPEG",
+                                                               quality=89)).quantization)
+            r = srv.put("/small", solid("JPEG", (1024, 300), (10, 20, 30)), BEARER)
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(decode(srv.stored("small")[1]).size, (1024, 300))  # at the bound: unchanged
         finally:
             srv.stop()
 

@@ -55,12 +55,19 @@ static void test_defaults(void **state)
         {"d=wavatar", AVATAR_D_PICTURE, IMG_GEN_RETRO},
         {"d=blank", AVATAR_D_PICTURE, IMG_GEN_BLANK},
         {"d=initials&name=Jane+Doe", AVATAR_D_PICTURE, IMG_GEN_INITIALS},
+        {"d=color", AVATAR_D_PICTURE, IMG_GEN_COLOR},
+        {"d=", AVATAR_D_NONE, 0}, /* empty: absent, as gravatar.com takes it */
+        {"default", AVATAR_D_NONE, 0},
+        {"d=404&d=", AVATAR_D_NONE, 0},
+        {"d=https%3A%2F%2Fa.example&d=", AVATAR_D_NONE, 0},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         assert_int_equal(parse(ok[i].q), 0);
         assert_int_equal(p.d, ok[i].d);
         if (p.d == AVATAR_D_PICTURE)
             assert_int_equal(p.gen, ok[i].gen);
+        if (p.d != AVATAR_D_URL)
+            assert_null(p.url);
     }
     assert_int_equal(parse("d=initials&name=Jane+Doe"), 0);
     assert_int_equal(p.text_len, 8);

@@ -128,6 +128,14 @@ static void test_normalise_and_validate(void **state)
     assert_int_equal(hashindex_register(x, addr, 255, "carl", 4), -EINVAL);
     assert_string_equal(look(x, MD5_TEST), "bob"); /* failures changed nothing */
     assert_int_equal(hashindex_count(x), 4);
+    /* the check alone, by the same rule */
+    assert_true(hashindex_email_valid(" A@b ", 5));
+    assert_true(hashindex_email_valid(addr, 254));
+    assert_false(hashindex_email_valid(addr, 255));
+    assert_false(hashindex_email_valid("no-at-sign", 10));
+    assert_false(hashindex_email_valid("a\0@b", 4));
+    assert_false(hashindex_email_valid(" \t", 2));
+    assert_int_equal(hashindex_count(x), 4);
     hashindex_free(x);
 }
 

@@ -47,6 +47,8 @@ static magic_json_status_t parse(const char *body, size_t len)
             assert_same_field(r.filename, r.filename_len, other, req.filename, req.filename_len, copy);
             assert_same_field(r.image_b64, r.image_b64_len, other, req.image_b64, req.image_b64_len, copy);
             assert_same_field(r.image_url, r.image_url_len, other, req.image_url, req.image_url_len, copy);
+            assert_same_field(r.email, r.email_len, other, req.email, req.email_len, copy);
+            assert_same_field(r.crop, r.crop_len, other, req.crop, req.crop_len, copy);
         }
         free(other);
     }
@@ -89,6 +91,21 @@ static void test_image_url_request(void **state)
     assert_str(req.image_url, req.image_url_len, LIT("http://127.0.0.1:8000/3.jpeg?a=1&b=\xc3\xa9"));
     assert_null(req.filename);
     assert_null(req.image_b64);
+}
+
+static void test_upload_request(void **state)
+{
+    assert_int_equal(
+        parse(LIT("{\"image\": \"/9j/4AAQ\", \"email\": \"Jane\\u0040example.com\", \"crop\": \"1,2,3,4\"}")),
+        MAGIC_JSON_OK);
+    assert_str(req.image_b64, req.image_b64_len, LIT("/9j/4AAQ"));
+    assert_str(req.email, req.email_len, LIT("Jane@example.com"));
+    assert_str(req.crop, req.crop_len, LIT("1,2,3,4"));
+    assert_int_equal(parse(LIT("{\"image\": \"QUJD\", \"email\": null}")), MAGIC_JSON_OK);
+    assert_null(req.email);
+    assert_null(req.crop);
+    expect_status(LIT("{\"image\": \"QUJD\", \"crop\": [1, 2, 3, 4]}"), MAGIC_JSON_ERR_FIELD_TYPE);
+    expect_status(LIT("{\"email\": \"a@b\", \"email\": \"c@d\"}"), MAGIC_JSON_ERR_DUP_FIELD);
 }
 
 static void test_double_encoded(void **state)
@@ -380,6 +397,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_request),
         cmocka_unit_test(test_image_url_request),
+        cmocka_unit_test(test_upload_request),
         cmocka_unit_test(test_double_encoded),
         cmocka_unit_test(test_escaped_base64),
         cmocka_unit_test(test_unicode_filenames),

@@ -150,6 +150,8 @@ static void test_keep_find_and_group_bound(void **state)
     assert_int_equal(st.entries, 3);
     assert_int_equal(st.groups, 2);
     assert_int_equal(st.evictions, 3);
+    assert_int_equal(st.group_evictions, 3);
+    assert_int_equal(st.group_most, 2);
     assert_int_equal(st.renders, 6);
 
     variant_drop_group(c, "a", 1);
@@ -158,10 +160,11 @@ static void test_keep_find_and_group_bound(void **state)
     assert_true(cached(c, "b|1"));
     variant_cache_stats(c, &st);
     assert_int_equal(st.groups, 1);
+    assert_int_equal(st.group_most, 1);
     variant_drop_all(c);
     assert_false(cached(c, "b|1"));
     variant_cache_stats(c, &st);
-    assert_int_equal(st.entries + st.groups + st.bytes, 0);
+    assert_int_equal(st.entries + st.groups + st.bytes + st.group_most, 0);
     variant_cache_free(c);
     pool_free(pool);
 }
@@ -186,6 +189,10 @@ static void test_byte_budget_evicts_least_recent(void **state)
     done(big);
     assert_false(cached(c, "big"));
     assert_true(cached(c, "k5"));
+    variant_stats_t st;
+    variant_cache_stats(c, &st);
+    assert_int_equal(st.evictions, 1);
+    assert_int_equal(st.group_evictions, 0); /* the budget's, not a source's bound */
     variant_cache_free(c);
     pool_free(pool);
 }
