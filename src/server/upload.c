@@ -166,20 +166,23 @@ static img_status_t prepare(job_t *j, uint8_t **out, size_t *len, img_format_t *
     return st;
 }
 
-/* The picture's bytes, decoded from base64 first for a JSON body (here on the pool: a whole
- * picture's worth), and sniffed. false: the answer is set. */
+static const char not_an_image[] = "not an image: send a JPEG, PNG, GIF or WebP";
+
+/* A JSON body's picture, decoded from base64 here on the pool (a whole picture's worth) and
+ * sniffed then; other bodies were sniffed on the loop, before a job was spent on them. false:
+ * the answer is set. */
 static bool picture(job_t *j)
 {
-    if (j->base64) {
-        ssize_t n = base64_decode((uint8_t *)j->img, (const char *)j->img, j->img_len);
-        if (n < 0) {
-            fail(j, 400, "invalid base64 in image");
-            return false;
-        }
-        j->img_len = (size_t)n;
+    if (!j->base64)
+        return true;
+    ssize_t n = base64_decode((uint8_t *)j->img, (const char *)j->img, j->img_len);
+    if (n < 0) {
+        fail(j, 400, "invalid base64 in image");
+        return false;
     }
+    j->img_len = (size_t)n;
     if (img_sniff(j->img, j->img_len) == IMG_FMT_UNKNOWN) {
-        fail(j, 415, "not an image: send a JPEG, PNG, GIF or WebP");
+        fail(j, 415, not_an_image);
         return false;
     }
     return true;
@@ -450,9 +453,11 @@ void upload_handle(req_t *r, const char *uid, size_t n)
     j->signed_url = signed_url;
     memcpy(j->uid, uid, n);
     const char *bad = j->del ? NULL : read_request(r, j);
+    if (!bad && !j->del && !j->base64 && img_sniff(j->img, j->img_len) == IMG_FMT_UNKNOWN)
+        bad = not_an_image;
     if (bad) {
         count(bad == unsigned_fields ? &u->st.unauthorized : &u->st.rejected);
-        req_respond_error(r, bad == unsigned_fields ? 403 : 400, bad);
+        req_respond_error(r, bad == unsigned_fields ? 403 : bad == not_an_image ? 415 : 400, bad);
         free(j);
         return;
     }

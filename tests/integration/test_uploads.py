@@ -766,10 +766,15 @@ class Behaviour(unittest.TestCase):
                  (solid("PNG", (50, 50), (1, 2, 3))[:60], "image/png", 422),
                  (bomb_png(), "image/png", 422),  # 100000 x 100000 declared
                  (bomb_png(40000), "image/png", 422))
+        def jobs():
+            return json.loads(self.srv.get("/status").body)["jobs"]["done"]
         for body, ctype, status in cases:
+            before = jobs()
             r = self.put("/badbody", body, ctype)
             self.assertEqual(r.status, status, (body[:16], r))
             self.assertTrue(error_of(r))
+            if status == 415:  # refused from its first bytes, on the loop: no image job spent on it
+                self.assertEqual(jobs(), before, body[:16])
         # A corrupt picture is 422 with a crop box too (the box is not to blame).
         r = self.put("/badbody?crop=0,0,5,5", good[:len(good) // 2])
         self.assertEqual(r.status, 422, r)
