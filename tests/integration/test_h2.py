@@ -259,6 +259,28 @@ class H2Test(unittest.TestCase):
         self.assertEqual(s.selected_alpn_protocol(), "h2")
         return Client(s)
 
+    def test_tls_slow_reader_of_big_answers(self):
+        # Over TLS with the smallest receive buffer: pixd's batched records go out in parts and
+        # the rest waits with the connection; three streams' bodies must arrive whole.
+        big = self.avatar + os.urandom(3 << 19)
+        self.srv.write("78.png", big)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", self.tls_port))
+        c = Client(ctx.wrap_socket(raw))
+        try:
+            sids = [c.request("GET", "/78") for _ in range(3)]
+            for sid in sids:
+                r = c.wait(sid, timeout=60)
+                self.assertEqual((r["status"], r["body"]), (200, big), sid)
+        finally:
+            c.close()
+
     def status(self):
         c = self.plain()
         try:

@@ -94,6 +94,40 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(c.request("GET", "/nobody").status, 200)  # the default avatar
         c.close()
 
+    def test_slow_readers_of_a_big_avatar(self):
+        # Clients with the smallest receive buffers, read round-robin a few KB at a time: pixd's
+        # batched records (one send for several) go out in parts, the rest waits with each
+        # connection while the others use the thread's batch buffer. Every byte must arrive.
+        big = self.avatar + os.urandom(3 << 19)
+        self.srv.write("77.png", big)
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = False
+        socks = []
+        for _ in range(4):
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.settimeout(10)
+            raw.connect(("127.0.0.1", self.tls_port))
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            s.sendall(b"GET /77 HTTP/1.1\r\nHost: t\r\n\r\n")
+            socks.append(s)
+        got = [b""] * len(socks)
+
+        def complete(i):
+            head, sep, body = got[i].partition(b"\r\n\r\n")
+            return sep and len(body) >= len(big)
+        while not all(complete(i) for i in range(len(socks))):
+            for i, s in enumerate(socks):
+                if not complete(i):
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, f"connection {i} closed after {len(got[i])} bytes")
+                    got[i] += chunk
+        for i, s in enumerate(socks):
+            head, _, body = got[i].partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:40])
+            self.assertEqual(body, big, i)
+            s.close()
+
     def test_alpn(self):
         # h2 is chosen when offered (test_h2 speaks it); http/1.1 when only it is offered; a
         # client offering neither still connects, without ALPN, and speaks HTTP/1.1.
