@@ -834,9 +834,15 @@ void h2_run(conn_t *c, bool readable)
                 conn_close(c);
             return;
         }
-        if (out && nghttp2_session_want_write(h->s) && h->queued == 0 && reads) {
-            reads--; /* the pull stopped at its bound: more frames are waiting */
-            continue;
+        if (out && nghttp2_session_want_write(h->s) && h->queued == 0) {
+            /* The pull stopped at its bound: more frames are waiting. This turn's budget spent,
+             * they go at the next turn, after the others: the client may send nothing that
+             * would bring us back (a download with wide windows), so the turn is deferred. */
+            if (reads) {
+                reads--;
+                continue;
+            }
+            conn_schedule(c);
         }
         /* 5. Read once (on while reads fill the buffer), at most a bounded number per turn. */
         if (!readable && !c->io.pending)

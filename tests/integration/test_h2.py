@@ -12,6 +12,7 @@ over h2.
 """
 import base64
 import json
+import hashlib
 import os
 import select
 import shutil
@@ -31,7 +32,7 @@ from hpack import Decoder, Encoder
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
-from pixd_env import HOOKS, Pixd, free_port, make_image, wait_until
+from pixd_env import HOOKS, Pixd, free_port, make_image, run_pixload, wait_until
 from test_tls import make_cert
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -258,6 +259,20 @@ class H2Test(unittest.TestCase):
         s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.tls_port), timeout=10))
         self.assertEqual(s.selected_alpn_protocol(), "h2")
         return Client(s)
+
+    def test_downloads_go_on_while_the_client_says_nothing(self):
+        # Ten 3 MB answers on one connection to a client that reads at once and, its windows
+        # wide open (pixload's 1 GiB), sends nothing while they come: pixd must go on sending
+        # of its own accord. It once stopped after a turn's worth of frames (16 x 256 KiB) and
+        # waited for the client's next frame: 4 MB came, then nothing until the timeout.
+        big = os.urandom(3 << 20)
+        self.srv.write("79.png", big)
+        for path in (os.path.join(self.tmp.name, "dl.json"),) * 3:
+            p, doc = run_pixload("--h2", "-c", "1", "--max-streams", "10", "-n", "10", "--timeout", "20s",
+                                 "--check-body", "sha256:" + hashlib.sha256(big).hexdigest(),
+                                 f"http://127.0.0.1:{self.srv.port}/79", json_path=path)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual((doc["total"]["requests"], doc["total"]["failures"]), (10, 0), p.stdout)
 
     def test_tls_slow_reader_of_big_answers(self):
         # Over TLS with the smallest receive buffer: pixd's batched records go out in parts and
