@@ -1008,7 +1008,9 @@ static bool h2_read(lconn_t *c)
                 ;
         }
         total += (size_t)n;
-        if (total >= H2_READ_MAX) /* the others' turn; level-triggered epoll brings us back */
+        /* The others' turn: level-triggered epoll brings us back for what the socket holds,
+         * but not for what TLS holds already (io.h), so that is read first. */
+        if (total >= H2_READ_MAX && !c->io.pending)
             return true;
     }
 }
