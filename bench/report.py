@@ -457,6 +457,10 @@ def experiment_table(exp, results, starts, names, tw_wait, tw_max):
                 t.add(name, "", f"**{status}**", *[""] * (len(t.headers) - 3))
             continue
         a = results[name]
+        if not a["trials_ok"]:  # every trial failed: no figures, and the row says so
+            t.add(name, cores_of(name), f"**no trial succeeded** ({a['trials']} run, "
+                  f"{a['failures']} failed requests)", *[""] * (len(t.headers) - 3))
+            continue
         tool = "" if a["tools"] == ["pixload"] else f" ({'/'.join(a['tools'])})"
         spread = f_spread(a["rps_stat"], f_rps)
         if a["trials_ok"] < a["trials"]:

@@ -246,6 +246,19 @@ class BenchQuickTest(unittest.TestCase):
                 path = os.path.join(self.out, "charts", f"{chart}.{ext}")
                 self.assertGreater(os.path.getsize(path), 1000, path)
 
+    def test_report_survives_a_trial_with_no_answer(self):
+        # A run that completed no request (a starved machine, a server that stopped) has no
+        # figures: the report says so in its row instead of failing whole.
+        import shutil
+        copy = os.path.join(self.tmp.name, "no-answer")
+        shutil.copytree(self.out, copy)
+        os.unlink(os.path.join(copy, "json", "avatars-ka-nginx-pixload-main-t1.json"))
+        p = subprocess.run([PY, os.path.join(SRC, "bench", "report.py"), copy],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        with open(os.path.join(copy, "summary.md")) as f:
+            self.assertRegex(f.read(), r"\| nginx \| [^|]*\| \*\*no trial succeeded\*\*")
+
     @unittest.skipUnless(CHROMIUM, "chromium is not installed (scripts/install-deps.sh test installs it)")
     def test_report_in_browser(self):
         b = Chromium(width=1300, height=900)
